@@ -1,0 +1,471 @@
+//! The event contract, version 1 (DESIGN.md §2).
+//!
+//! Parsing goes through [`Event::from_json`] (or the [`serde::Deserialize`]
+//! impl, which calls the same code): the line is read into a JSON value, the
+//! `type`, `id` and `at` fields are taken out, and the rest is deserialized
+//! into the variant's struct with unknown fields refused and the path of
+//! every error tracked. Rules that span fields run last. Either the whole
+//! event is valid or an error names the first field that is not.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::eligibility::Rule;
+use crate::error::ValidationError;
+use crate::values::*;
+
+/// One fact of the market, with its unique id and the time it happened.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Event {
+    /// Unique per event; processing the same id twice changes nothing.
+    pub id: EventId,
+    /// When the fact happened.
+    pub at: Timestamp,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The payload of an event, tagged by `type` on the wire.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A lender or agency offers a worker; replaces an earlier profile.
+    WorkerOffered(WorkerOffered),
+    /// A worker leaves the pool.
+    WorkerWithdrawn(WorkerWithdrawn),
+    /// A borrower posts a shortage.
+    ShortagePosted(ShortagePosted),
+    /// A borrower withdraws a shortage.
+    ShortageWithdrawn(ShortageWithdrawn),
+    /// The engine proposes a worker for a gap.
+    MatchProposed(MatchProposed),
+    /// A party accepts a proposal.
+    MatchAccepted(MatchDecision),
+    /// A party declines a proposal.
+    MatchDeclined(MatchDecision),
+    /// A proposal got no answer in time.
+    MatchExpired(MatchRef),
+    /// The worker started at the borrower.
+    AssignmentStarted(MatchRef),
+    /// The assignment ended.
+    AssignmentEnded(AssignmentEnded),
+}
+
+/// Every `type` tag, in contract order.
+pub const EVENT_TYPES: [&str; 10] = [
+    "worker_offered",
+    "worker_withdrawn",
+    "shortage_posted",
+    "shortage_withdrawn",
+    "match_proposed",
+    "match_accepted",
+    "match_declined",
+    "match_expired",
+    "assignment_started",
+    "assignment_ended",
+];
+
+/// A skill held at a level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkillLevel {
+    /// The skill.
+    pub skill: Skill,
+    /// Level held, 1–5.
+    pub level: Level,
+}
+
+/// A skill a gap requires, at a minimum level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    /// The skill.
+    pub skill: Skill,
+    /// Lowest acceptable level, 1–5.
+    pub min_level: Level,
+}
+
+/// The groups the policy asks services to help first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityGroup {
+    /// Registered unemployed.
+    Unemployed,
+    /// Recent graduates.
+    Graduate,
+    /// Rural migrant workers.
+    MigrantWorker,
+    /// People who find work hard to get.
+    HardToEmploy,
+}
+
+/// `worker_offered`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerOffered {
+    /// The worker.
+    pub worker_id: WorkerId,
+    /// Labour market the worker is offered in.
+    pub region: Region,
+    /// Where the worker lives.
+    pub home: Place,
+    /// Skills and levels (no skill twice).
+    pub skills: Vec<SkillLevel>,
+    /// Certificates held (no name twice).
+    pub certificates: Vec<Certificate>,
+    /// Days the worker can work.
+    pub available: Window,
+    /// Longest acceptable commute.
+    pub max_commute_km: Km,
+    /// Lowest acceptable wage.
+    pub min_hourly_wage_fen: Fen,
+    /// The lending enterprise; absent for flexible workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employer_id: Option<EnterpriseId>,
+    /// The worker's consent to be lent.
+    pub consent: bool,
+    /// End of the worker's contract with the lender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_end: Option<Date>,
+    /// Policy priority group, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority_group: Option<PriorityGroup>,
+}
+
+/// `worker_withdrawn`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerWithdrawn {
+    /// The worker.
+    pub worker_id: WorkerId,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// `shortage_posted`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShortagePosted {
+    /// The gap.
+    pub gap_id: GapId,
+    /// The borrowing enterprise.
+    pub enterprise_id: EnterpriseId,
+    /// Labour market of the site.
+    pub region: Region,
+    /// Where the work is.
+    pub site: Place,
+    /// Required skills (no skill twice).
+    pub requirements: Vec<Requirement>,
+    /// Required certificates (no name twice).
+    pub certificates: Vec<Certificate>,
+    /// Open positions, 1–10000.
+    pub headcount: Headcount,
+    /// Days of work.
+    pub window: Window,
+    /// Wage offered.
+    pub hourly_wage_fen: Fen,
+    /// The borrower's own commute limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_commute_km: Option<Km>,
+    /// Industry slug, for statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<Industry>,
+}
+
+/// `shortage_withdrawn`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShortageWithdrawn {
+    /// The gap.
+    pub gap_id: GapId,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// The cost of a proposal broken into its terms, and the rules it passed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Explanation {
+    /// Cost terms by name (`distance`, `wage_margin`, …); they sum to the cost.
+    pub terms: BTreeMap<String, u64>,
+    /// Every eligibility rule, each once.
+    pub rules_passed: Vec<Rule>,
+}
+
+/// `match_proposed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchProposed {
+    /// Deterministic id of the proposal.
+    pub match_id: MatchId,
+    /// The gap.
+    pub gap_id: GapId,
+    /// The worker.
+    pub worker_id: WorkerId,
+    /// The region both are in.
+    pub region: Region,
+    /// Total cost, the sum of the explanation's terms.
+    pub cost: u64,
+    /// Why this pair.
+    pub explanation: Explanation,
+}
+
+/// Who answered a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// The borrowing enterprise.
+    Borrower,
+    /// The lending enterprise or agency.
+    Lender,
+    /// The worker.
+    Worker,
+}
+
+/// `match_accepted` / `match_declined`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchDecision {
+    /// The proposal.
+    pub match_id: MatchId,
+    /// Who answered.
+    pub by: Party,
+    /// Why, optionally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+/// `match_expired`, `assignment_started`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRef {
+    /// The proposal.
+    pub match_id: MatchId,
+}
+
+/// How an assignment ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Worked the whole window.
+    Completed,
+    /// Returned to the lender early.
+    Returned,
+    /// Never came.
+    NoShow,
+    /// Called off.
+    Cancelled,
+}
+
+/// `assignment_ended`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignmentEnded {
+    /// The proposal.
+    pub match_id: MatchId,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl EventKind {
+    /// The `type` tag.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EventKind::WorkerOffered(_) => EVENT_TYPES[0],
+            EventKind::WorkerWithdrawn(_) => EVENT_TYPES[1],
+            EventKind::ShortagePosted(_) => EVENT_TYPES[2],
+            EventKind::ShortageWithdrawn(_) => EVENT_TYPES[3],
+            EventKind::MatchProposed(_) => EVENT_TYPES[4],
+            EventKind::MatchAccepted(_) => EVENT_TYPES[5],
+            EventKind::MatchDeclined(_) => EVENT_TYPES[6],
+            EventKind::MatchExpired(_) => EVENT_TYPES[7],
+            EventKind::AssignmentStarted(_) => EVENT_TYPES[8],
+            EventKind::AssignmentEnded(_) => EVENT_TYPES[9],
+        }
+    }
+
+    /// The region, for events that carry one (the Kafka key).
+    pub fn region(&self) -> Option<&Region> {
+        match self {
+            EventKind::WorkerOffered(w) => Some(&w.region),
+            EventKind::ShortagePosted(g) => Some(&g.region),
+            EventKind::MatchProposed(m) => Some(&m.region),
+            _ => None,
+        }
+    }
+
+    /// Rules that span several fields.
+    fn check(&self) -> Result<(), ValidationError> {
+        match self {
+            EventKind::WorkerOffered(w) => {
+                no_repeats(w.skills.iter().map(|s| s.skill.as_str()), "skills", "skill")?;
+                no_repeats(w.certificates.iter().map(|c| c.as_str()), "certificates", "")?;
+                limit(w.skills.len(), 50, "skills")?;
+                limit(w.certificates.len(), 50, "certificates")?;
+                Ok(())
+            }
+            EventKind::ShortagePosted(g) => {
+                no_repeats(g.requirements.iter().map(|s| s.skill.as_str()), "requirements", "skill")?;
+                no_repeats(g.certificates.iter().map(|c| c.as_str()), "certificates", "")?;
+                limit(g.requirements.len(), 50, "requirements")?;
+                limit(g.certificates.len(), 50, "certificates")?;
+                Ok(())
+            }
+            EventKind::MatchProposed(m) => {
+                let mut sum: u64 = 0;
+                for (name, v) in &m.explanation.terms {
+                    crate::values::check_slug(name).map_err(|e| {
+                        ValidationError::new(format!("explanation.terms.{name}"), format!("term name {e}"))
+                    })?;
+                    sum = sum.checked_add(*v).ok_or_else(|| {
+                        ValidationError::new("explanation.terms", "the terms overflow")
+                    })?;
+                }
+                if sum != m.cost {
+                    return Err(ValidationError::new(
+                        "cost",
+                        format!("cost {} must equal the sum of explanation.terms ({sum})", m.cost),
+                    ));
+                }
+                let passed: BTreeSet<Rule> = m.explanation.rules_passed.iter().copied().collect();
+                if passed.len() != m.explanation.rules_passed.len() {
+                    return Err(ValidationError::new(
+                        "explanation.rules_passed",
+                        "a rule is listed twice",
+                    ));
+                }
+                if let Some(missing) = Rule::ALL.iter().find(|r| !passed.contains(r)) {
+                    return Err(ValidationError::new(
+                        "explanation.rules_passed",
+                        format!("a proposal must pass every eligibility rule; {} is missing", missing.slug()),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn no_repeats<'a>(
+    items: impl Iterator<Item = &'a str>,
+    list: &str,
+    inner: &str,
+) -> Result<(), ValidationError> {
+    let mut seen = BTreeSet::new();
+    for (i, s) in items.enumerate() {
+        if !seen.insert(s) {
+            let field = if inner.is_empty() { format!("{list}[{i}]") } else { format!("{list}[{i}].{inner}") };
+            return Err(ValidationError::new(field, format!("{s:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+fn limit(n: usize, max: usize, field: &str) -> Result<(), ValidationError> {
+    if n > max {
+        Err(ValidationError::new(field, format!("at most {max} entries, got {n}")))
+    } else {
+        Ok(())
+    }
+}
+
+/// Deserializes the body of a variant, tracking the path of any error.
+fn body<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, ValidationError> {
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // serde reports a missing field at its parent; name the field itself.
+        let field = match (message.strip_prefix("missing field `"), path.as_str()) {
+            (Some(rest), p) => {
+                let name = rest.split('`').next().unwrap_or_default();
+                if p == "." { name.to_owned() } else { format!("{p}.{name}") }
+            }
+            (None, ".") => "$".to_owned(),
+            (None, p) => p.to_owned(),
+        };
+        ValidationError::new(field, message)
+    })
+}
+
+fn take_str(map: &mut Map<String, Value>, field: &str) -> Result<String, ValidationError> {
+    match map.remove(field) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(ValidationError::new(
+            field,
+            format!("must be a string, got {}", json_kind(&other)),
+        )),
+        None => Err(ValidationError::new(field, format!("missing field `{field}`"))),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Event {
+    /// Parses and validates one JSON document (one line of a `.jsonl` file).
+    pub fn from_json(text: &str) -> Result<Event, ValidationError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| ValidationError::new("$", format!("not valid JSON: {e}")))?;
+        Event::from_value(value)
+    }
+
+    /// Validates a JSON value as an event.
+    pub fn from_value(value: Value) -> Result<Event, ValidationError> {
+        let Value::Object(mut map) = value else {
+            return Err(ValidationError::new(
+                "$",
+                format!("an event must be a JSON object, got {}", json_kind(&value)),
+            ));
+        };
+        let ty = take_str(&mut map, "type")?;
+        let id = take_str(&mut map, "id")?;
+        let id = EventId::new(id).map_err(|e| ValidationError::new("id", e.0))?;
+        let at = take_str(&mut map, "at")?;
+        let at = Timestamp::parse(&at).map_err(|e| ValidationError::new("at", e.0))?;
+        let kind = match ty.as_str() {
+            "worker_offered" => EventKind::WorkerOffered(body(map)?),
+            "worker_withdrawn" => EventKind::WorkerWithdrawn(body(map)?),
+            "shortage_posted" => EventKind::ShortagePosted(body(map)?),
+            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body(map)?),
+            "match_proposed" => EventKind::MatchProposed(body(map)?),
+            "match_accepted" => EventKind::MatchAccepted(body(map)?),
+            "match_declined" => EventKind::MatchDeclined(body(map)?),
+            "match_expired" => EventKind::MatchExpired(body(map)?),
+            "assignment_started" => EventKind::AssignmentStarted(body(map)?),
+            "assignment_ended" => EventKind::AssignmentEnded(body(map)?),
+            other => {
+                return Err(ValidationError::new(
+                    "type",
+                    format!("unknown event type {other:?}, expected one of {}", EVENT_TYPES.join(", ")),
+                ))
+            }
+        };
+        kind.check()?;
+        Ok(Event { id, at, kind })
+    }
+
+    /// The event as one line of JSON (no newline).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("events always serialize")
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Event::from_value(v).map_err(serde::de::Error::custom)
+    }
+}

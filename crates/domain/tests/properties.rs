@@ -1,0 +1,225 @@
+//! Property tests: every event type round-trips through its JSON, and no
+//! input line, however mangled, panics the parser or is accepted silently
+//! without a field-naming error.
+
+use lendwork_domain::*;
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn id() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9._:-]{1,64}"
+}
+fn slug() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_-]{0,20}"
+}
+fn date() -> impl Strategy<Value = Date> {
+    (0i64..3000).prop_map(|d| Date::parse("2025-01-01").unwrap().plus_days(d))
+}
+fn window() -> impl Strategy<Value = Window> {
+    (date(), 0i64..400).prop_map(|(s, len)| Window::new(s, s.plus_days(len)).unwrap())
+}
+fn place() -> impl Strategy<Value = Place> {
+    (-90.0f64..=90.0, -180.0f64..=180.0).prop_map(|(a, b)| Place::new(a, b).unwrap())
+}
+fn at() -> impl Strategy<Value = Timestamp> {
+    (1_600_000_000i64..1_900_000_000).prop_map(|s| Timestamp::from_unix_seconds(s).unwrap())
+}
+fn level() -> impl Strategy<Value = Level> {
+    (1i64..=5).prop_map(|l| Level::new(l).unwrap())
+}
+fn reason() -> impl Strategy<Value = Reason> {
+    "[^\\p{Cc}]{0,40}".prop_map(|s| Reason::new(s).unwrap())
+}
+fn km() -> impl Strategy<Value = Km> {
+    (0.0f64..200.0).prop_map(|k| Km::new(k).unwrap())
+}
+fn fen() -> impl Strategy<Value = Fen> {
+    (0i64..100_000).prop_map(|f| Fen::new(f).unwrap())
+}
+fn unique_slugs() -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::btree_set(slug(), 0..6).prop_map(|s| s.into_iter().collect())
+}
+
+fn worker_offered() -> impl Strategy<Value = EventKind> {
+    (
+        (id(), id(), place(), unique_slugs(), proptest::collection::vec(level(), 6)),
+        (proptest::collection::btree_set(id(), 0..4), window(), km(), fen()),
+        (proptest::option::of(id()), any::<bool>(), proptest::option::of(date())),
+        proptest::option::of(prop_oneof![
+            Just(PriorityGroup::Unemployed),
+            Just(PriorityGroup::Graduate),
+            Just(PriorityGroup::MigrantWorker),
+            Just(PriorityGroup::HardToEmploy)
+        ]),
+    )
+        .prop_map(|((w, r, home, skills, levels), (certs, available, k, f), (emp, consent, end), pg)| {
+            EventKind::WorkerOffered(WorkerOffered {
+                worker_id: WorkerId::new(w).unwrap(),
+                region: Region::new(r).unwrap(),
+                home,
+                skills: skills
+                    .into_iter()
+                    .zip(levels)
+                    .map(|(s, level)| SkillLevel { skill: Skill::new(s).unwrap(), level })
+                    .collect(),
+                certificates: certs.into_iter().map(|c| Certificate::new(c).unwrap()).collect(),
+                available,
+                max_commute_km: k,
+                min_hourly_wage_fen: f,
+                employer_id: emp.map(|e| EnterpriseId::new(e).unwrap()),
+                consent,
+                contract_end: end,
+                priority_group: pg,
+            })
+        })
+}
+
+fn shortage_posted() -> impl Strategy<Value = EventKind> {
+    (
+        (id(), id(), id(), place(), unique_slugs(), proptest::collection::vec(level(), 6)),
+        (proptest::collection::btree_set(id(), 0..4), 1i64..=10_000, window(), fen()),
+        (proptest::option::of(km()), proptest::option::of(slug())),
+    )
+        .prop_map(|((g, e, r, site, skills, levels), (certs, h, window, wage), (k, ind))| {
+            EventKind::ShortagePosted(ShortagePosted {
+                gap_id: GapId::new(g).unwrap(),
+                enterprise_id: EnterpriseId::new(e).unwrap(),
+                region: Region::new(r).unwrap(),
+                site,
+                requirements: skills
+                    .into_iter()
+                    .zip(levels)
+                    .map(|(s, min_level)| Requirement { skill: Skill::new(s).unwrap(), min_level })
+                    .collect(),
+                certificates: certs.into_iter().map(|c| Certificate::new(c).unwrap()).collect(),
+                headcount: Headcount::new(h).unwrap(),
+                window,
+                hourly_wage_fen: wage,
+                max_commute_km: k,
+                industry: ind.map(|i| Industry::new(i).unwrap()),
+            })
+        })
+}
+
+fn party() -> impl Strategy<Value = Party> {
+    prop_oneof![Just(Party::Borrower), Just(Party::Lender), Just(Party::Worker)]
+}
+
+fn other_kinds() -> impl Strategy<Value = EventKind> {
+    let m = || id().prop_map(|m| MatchId::new(m).unwrap());
+    prop_oneof![
+        (id(), reason()).prop_map(|(w, reason)| EventKind::WorkerWithdrawn(WorkerWithdrawn {
+            worker_id: WorkerId::new(w).unwrap(),
+            reason
+        })),
+        (id(), reason()).prop_map(|(g, reason)| EventKind::ShortageWithdrawn(ShortageWithdrawn {
+            gap_id: GapId::new(g).unwrap(),
+            reason
+        })),
+        (m(), id(), id(), id(), proptest::collection::btree_map(slug(), 0u64..1_000_000, 0..5))
+            .prop_map(|(match_id, g, w, r, terms)| {
+                EventKind::MatchProposed(MatchProposed {
+                    match_id,
+                    gap_id: GapId::new(g).unwrap(),
+                    worker_id: WorkerId::new(w).unwrap(),
+                    region: Region::new(r).unwrap(),
+                    cost: terms.values().sum(),
+                    explanation: Explanation { terms, rules_passed: Rule::ALL.to_vec() },
+                })
+            }),
+        (m(), party(), proptest::option::of(reason()))
+            .prop_map(|(match_id, by, reason)| EventKind::MatchAccepted(MatchDecision { match_id, by, reason })),
+        (m(), party(), proptest::option::of(reason()))
+            .prop_map(|(match_id, by, reason)| EventKind::MatchDeclined(MatchDecision { match_id, by, reason })),
+        m().prop_map(|match_id| EventKind::MatchExpired(MatchRef { match_id })),
+        m().prop_map(|match_id| EventKind::AssignmentStarted(MatchRef { match_id })),
+        (m(), prop_oneof![
+            Just(Outcome::Completed),
+            Just(Outcome::Returned),
+            Just(Outcome::NoShow),
+            Just(Outcome::Cancelled)
+        ])
+        .prop_map(|(match_id, outcome)| EventKind::AssignmentEnded(AssignmentEnded { match_id, outcome })),
+    ]
+}
+
+fn event() -> impl Strategy<Value = Event> {
+    (id(), at(), prop_oneof![worker_offered(), shortage_posted(), other_kinds()])
+        .prop_map(|(id, at, kind)| Event { id: EventId::new(id).unwrap(), at, kind })
+}
+
+/// Mangles a valid event's JSON in one of several ways.
+fn mangle(v: &mut Value, how: u8, pick: usize, junk: &Value) {
+    let obj = v.as_object_mut().unwrap();
+    let keys: Vec<String> = obj.keys().cloned().collect();
+    let key = keys[pick % keys.len()].clone();
+    match how % 4 {
+        0 => {
+            obj.remove(&key);
+        }
+        1 => {
+            obj.insert(key, junk.clone());
+        }
+        2 => {
+            obj.insert(format!("{key}_extra"), junk.clone());
+        }
+        _ => {
+            obj.insert("type".into(), Value::from(format!("{key}!")));
+        }
+    }
+}
+
+fn junk() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,10}".prop_map(Value::from),
+        Just(serde_json::json!([1, "x"])),
+        Just(serde_json::json!({"k": 1})),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn every_event_round_trips(e in event()) {
+        let json = e.to_json();
+        let back = Event::from_json(&json).unwrap();
+        prop_assert_eq!(&back, &e);
+        // And through serde's own Deserialize, which shares the parser.
+        let back2: Event = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(&back2, &e);
+        // The tag is the documented snake_case name.
+        let v: Value = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(v["type"].as_str().unwrap(), e.kind.type_name());
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+        if let Err(err) = Event::from_json(&s) {
+            prop_assert!(!err.field.is_empty());
+            prop_assert!(!err.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn mangled_events_are_refused_with_a_field(e in event(), how in 0u8..4, pick in 0usize..64, j in junk()) {
+        let mut v: Value = serde_json::from_str(&e.to_json()).unwrap();
+        mangle(&mut v, how, pick, &j);
+        match Event::from_value(v.clone()) {
+            Err(err) => {
+                prop_assert!(!err.field.is_empty(), "{err}");
+                prop_assert!(!err.message.is_empty());
+            }
+            // Replacing an optional field by null, or a value by an equally
+            // valid one, may still give a valid event; it must then round-trip.
+            Ok(back) => {
+                prop_assert!(how % 4 == 1 || how % 4 == 0, "{} accepted: {}", how, v);
+                prop_assert_eq!(Event::from_json(&back.to_json()).unwrap(), back);
+            }
+        }
+    }
+}
