@@ -1,1 +1,150 @@
-//! placeholder
+//! # lendwork-ports
+//!
+//! The two edges the engine talks through, as small async traits:
+//!
+//! * [`EventBus`] — the log (Kafka in production): keyed records in
+//!   partitioned topics, consumer groups with committed offsets,
+//!   at-least-once delivery.
+//! * [`StateStore`] — hot state (Redis in production): bytes by key with the
+//!   few atomic operations the matcher needs (set-if-absent for dedupe,
+//!   compare-and-swap for worker reservations, counters).
+//!
+//! Each has an in-memory implementation here ([`memory::MemoryBus`],
+//! [`memory::MemoryStore`]) for the embedded default and for tests, and a
+//! contract suite ([`contract`]) that every implementation — these and the
+//! Kafka and Redis ones — must pass unchanged.
+//!
+//! ```
+//! use lendwork_ports::{memory::MemoryBus, EventBus};
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let bus = MemoryBus::new();
+//! bus.ensure_topic("lendwork.market.v1", 4).await.unwrap();
+//! bus.publish("lendwork.market.v1", b"620100", b"{}").await.unwrap();
+//! let mut sub = bus.subscribe("lendwork.market.v1", "matchers").await.unwrap();
+//! let rec = sub.next().await.unwrap();
+//! assert_eq!(&rec.key[..], b"620100");
+//! sub.commit(&rec).await.unwrap();
+//! # });
+//! ```
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub mod contract;
+pub mod memory;
+
+/// Where a record sits in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    /// Partition number.
+    pub partition: u32,
+    /// Offset within the partition.
+    pub offset: u64,
+}
+
+/// A record read from a topic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Topic name.
+    pub topic: String,
+    /// Where it sits.
+    pub position: Position,
+    /// Partitioning key (the region for market events).
+    pub key: Bytes,
+    /// The payload (one JSON event).
+    pub payload: Bytes,
+}
+
+/// A bus failure.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker cannot be reached or did not answer; retrying may succeed.
+    #[error("event bus unavailable: {0}")]
+    Unavailable(String),
+    /// The request itself is wrong (unknown topic, bad name, …).
+    #[error("event bus refused the request: {0}")]
+    Invalid(String),
+}
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached; retrying may succeed.
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
+    /// The request itself is wrong (e.g. a counter key holding text).
+    #[error("state store refused the request: {0}")]
+    Invalid(String),
+}
+
+/// The log: partitioned topics of keyed records.
+///
+/// Records with the same key go to the same partition and are read back in
+/// the order they were published. A successful [`EventBus::publish`] means
+/// the record is durable in the log (acks=all on Kafka).
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Creates the topic with `partitions` partitions when it does not exist;
+    /// an existing topic is left as it is.
+    async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<(), BusError>;
+
+    /// Appends one record and waits until it is durable.
+    async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<Position, BusError>;
+
+    /// Joins consumer group `group` on `topic`. Reading starts after the
+    /// group's last committed offset in each partition (or at the beginning).
+    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError>;
+}
+
+/// A member of a consumer group.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next record, waiting for one if none is there.
+    async fn next(&mut self) -> Result<Record, BusError>;
+
+    /// Marks `record` and everything before it in its partition as done for
+    /// the group. Records read but not committed are delivered again to the
+    /// next member after a restart: delivery is at least once.
+    async fn commit(&mut self, record: &Record) -> Result<(), BusError>;
+}
+
+/// Hot state: bytes by key, with the atomic operations the matcher needs.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// The value at `key`.
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
+    /// Sets `key` to `value`.
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// Sets `key` only when it is absent; true when it was set. Dedupe keys
+    /// use this: the first writer of an event id wins.
+    async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError>;
+    /// Removes `key`; true when it existed.
+    async fn delete(&self, key: &str) -> Result<bool, StoreError>;
+    /// Atomically replaces the value at `key` with `new` (None deletes) when
+    /// the current value equals `expected` (None: absent); true when it did.
+    /// Worker reservations use this, so two matchers can never both book
+    /// the same worker.
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError>;
+    /// Adds `delta` to the integer counter at `key` (absent counts as 0) and
+    /// returns the new value.
+    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
+    /// Every key starting with `prefix` with its value, sorted by key.
+    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError>;
+}
+
+/// The partition a key goes to: FNV-1a of the key modulo the partition count.
+/// (Kafka clients partition by their own hash; only the in-memory bus uses
+/// this, and only stability matters.)
+pub fn partition_for(key: &[u8], partitions: u32) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in key {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % partitions.max(1)
+}

@@ -1,0 +1,165 @@
+//! The contract suites. Every [`EventBus`] and [`StateStore`] implementation
+//! runs them unchanged: the in-memory ones in this crate's tests, the Kafka
+//! and Redis ones against real servers. `ns` keeps runs apart on a shared
+//! server (topics, groups and keys are prefixed with it). Each check panics
+//! with a message on failure, like an assertion.
+
+use std::time::Duration;
+
+use crate::{EventBus, StateStore};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Runs every bus check.
+pub async fn bus_suite(bus: &dyn EventBus, ns: &str) {
+    keyed_records_keep_their_order(bus, ns).await;
+    committed_offsets_resume_and_uncommitted_redeliver(bus, ns).await;
+    groups_read_independently(bus, ns).await;
+    next_waits_for_a_later_record(bus, ns).await;
+    ensure_topic_is_idempotent(bus, ns).await;
+}
+
+async fn next_record(sub: &mut dyn crate::Subscription) -> crate::Record {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("a record arrives within the deadline")
+        .expect("the bus delivers")
+}
+
+/// Records with one key come back in publish order.
+pub async fn keyed_records_keep_their_order(bus: &dyn EventBus, ns: &str) {
+    let topic = format!("{ns}.order");
+    bus.ensure_topic(&topic, 3).await.unwrap();
+    for i in 0..20 {
+        let key = format!("region-{}", i % 4);
+        bus.publish(&topic, key.as_bytes(), format!("{i}").as_bytes()).await.unwrap();
+    }
+    let mut sub = bus.subscribe(&topic, &format!("{ns}-g-order")).await.unwrap();
+    let mut seen: std::collections::HashMap<Vec<u8>, Vec<u32>> = Default::default();
+    for _ in 0..20 {
+        let r = next_record(sub.as_mut()).await;
+        let n: u32 = std::str::from_utf8(&r.payload).unwrap().parse().unwrap();
+        seen.entry(r.key.to_vec()).or_default().push(n);
+    }
+    assert_eq!(seen.len(), 4, "four keys");
+    for (k, ns) in seen {
+        let mut sorted = ns.clone();
+        sorted.sort_unstable();
+        assert_eq!(ns, sorted, "records of key {:?} come back in order", String::from_utf8_lossy(&k));
+        assert_eq!(ns.len(), 5);
+    }
+}
+
+/// A new member resumes after the last commit and gets again what was read
+/// but not committed (at-least-once).
+pub async fn committed_offsets_resume_and_uncommitted_redeliver(bus: &dyn EventBus, ns: &str) {
+    let topic = format!("{ns}.resume");
+    let group = format!("{ns}-g-resume");
+    bus.ensure_topic(&topic, 1).await.unwrap();
+    for i in 0..10 {
+        bus.publish(&topic, b"k", format!("{i}").as_bytes()).await.unwrap();
+    }
+    {
+        let mut sub = bus.subscribe(&topic, &group).await.unwrap();
+        for i in 0..6 {
+            let r = next_record(sub.as_mut()).await;
+            assert_eq!(&r.payload[..], format!("{i}").as_bytes());
+            if i == 3 {
+                sub.commit(&r).await.unwrap();
+            }
+        }
+    }
+    let mut sub = bus.subscribe(&topic, &group).await.unwrap();
+    let r = next_record(sub.as_mut()).await;
+    assert_eq!(&r.payload[..], b"4", "resumes right after the committed record");
+}
+
+/// Two groups each see every record.
+pub async fn groups_read_independently(bus: &dyn EventBus, ns: &str) {
+    let topic = format!("{ns}.groups");
+    bus.ensure_topic(&topic, 2).await.unwrap();
+    for i in 0..6 {
+        bus.publish(&topic, format!("k{i}").as_bytes(), b"x").await.unwrap();
+    }
+    for g in ["a", "b"] {
+        let mut sub = bus.subscribe(&topic, &format!("{ns}-g-{g}")).await.unwrap();
+        for _ in 0..6 {
+            next_record(sub.as_mut()).await;
+        }
+    }
+}
+
+/// `next` waits for a record published after it was called.
+pub async fn next_waits_for_a_later_record(bus: &dyn EventBus, ns: &str) {
+    let topic = format!("{ns}.wait");
+    bus.ensure_topic(&topic, 1).await.unwrap();
+    let mut sub = bus.subscribe(&topic, &format!("{ns}-g-wait")).await.unwrap();
+    let (rec, ()) = tokio::join!(next_record(sub.as_mut()), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        bus.publish(&topic, b"k", b"late").await.unwrap();
+    });
+    assert_eq!(&rec.payload[..], b"late");
+}
+
+/// Creating an existing topic again changes nothing.
+pub async fn ensure_topic_is_idempotent(bus: &dyn EventBus, ns: &str) {
+    let topic = format!("{ns}.twice");
+    bus.ensure_topic(&topic, 2).await.unwrap();
+    bus.publish(&topic, b"k", b"1").await.unwrap();
+    bus.ensure_topic(&topic, 2).await.unwrap();
+    let mut sub = bus.subscribe(&topic, &format!("{ns}-g-twice")).await.unwrap();
+    assert_eq!(&next_record(sub.as_mut()).await.payload[..], b"1", "the record survives");
+}
+
+/// Runs every store check.
+pub async fn store_suite(store: &dyn StateStore, ns: &str) {
+    let k = |s: &str| format!("{ns}:{s}");
+    assert_eq!(store.get(&k("missing")).await.unwrap(), None);
+    store.set(&k("a"), b"1").await.unwrap();
+    assert_eq!(store.get(&k("a")).await.unwrap().as_deref(), Some(&b"1"[..]));
+    store.set(&k("a"), b"2").await.unwrap();
+    assert_eq!(store.get(&k("a")).await.unwrap().as_deref(), Some(&b"2"[..]), "set overwrites");
+
+    assert!(store.set_if_absent(&k("dedupe:e1"), b"x").await.unwrap(), "first writer wins");
+    assert!(!store.set_if_absent(&k("dedupe:e1"), b"y").await.unwrap(), "second is refused");
+    assert_eq!(store.get(&k("dedupe:e1")).await.unwrap().as_deref(), Some(&b"x"[..]));
+
+    let r = k("reserve:w1");
+    assert!(store.compare_and_swap(&r, None, Some(b"m1")).await.unwrap(), "free worker is booked");
+    assert!(!store.compare_and_swap(&r, None, Some(b"m2")).await.unwrap(), "booked worker is not");
+    assert!(!store.compare_and_swap(&r, Some(b"m2"), None).await.unwrap(), "wrong holder cannot free");
+    assert!(store.compare_and_swap(&r, Some(b"m1"), Some(b"m3")).await.unwrap(), "holder moves it");
+    assert!(store.compare_and_swap(&r, Some(b"m3"), None).await.unwrap(), "holder frees it");
+    assert_eq!(store.get(&r).await.unwrap(), None);
+
+    assert_eq!(store.incr_by(&k("n"), 5).await.unwrap(), 5);
+    assert_eq!(store.incr_by(&k("n"), -2).await.unwrap(), 3);
+    assert!(store.incr_by(&k("a-text"), 0).await.is_ok(), "absent counts as zero");
+    store.set(&k("t"), b"text").await.unwrap();
+    assert!(store.incr_by(&k("t"), 1).await.is_err(), "text is not a counter");
+
+    assert!(store.delete(&k("a")).await.unwrap());
+    assert!(!store.delete(&k("a")).await.unwrap());
+
+    for i in 0..5 {
+        store.set(&k(&format!("scan:{i}")), format!("{i}").as_bytes()).await.unwrap();
+    }
+    store.set(&k("scanx"), b"no").await.unwrap();
+    let got = store.scan_prefix(&k("scan:")).await.unwrap();
+    let keys: Vec<String> = got.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys, (0..5).map(|i| k(&format!("scan:{i}"))).collect::<Vec<_>>());
+
+    // Concurrent bookings of one worker: exactly one wins.
+    let r = k("reserve:race");
+    let wins = futures_join_all(store, &r).await;
+    assert_eq!(wins, 1, "exactly one of many concurrent bookings wins");
+}
+
+async fn futures_join_all(store: &dyn StateStore, key: &str) -> usize {
+    let attempts = (0..16).map(|i| {
+        let v = format!("m{i}");
+        async move { store.compare_and_swap(key, None, Some(v.as_bytes())).await.unwrap() }
+    });
+    // All sixteen requests are in flight at once.
+    futures::future::join_all(attempts).await.into_iter().filter(|won| *won).count()
+}

@@ -1,0 +1,238 @@
+//! In-memory bus and store for the embedded default and for tests.
+//!
+//! Both are cheap to clone (shared state behind an `Arc`), so one process can
+//! hand the same bus to its gateway and its matcher. The in-memory bus gives
+//! every member of a group all partitions: one process has no one to share
+//! them with.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::{partition_for, BusError, EventBus, Position, Record, StateStore, StoreError, Subscription};
+
+#[derive(Default)]
+struct BusState {
+    topics: HashMap<String, Vec<Vec<(Bytes, Bytes)>>>,
+    /// (topic, group) → next offset to read, per partition.
+    committed: HashMap<(String, String), Vec<u64>>,
+}
+
+/// The in-memory log.
+#[derive(Clone, Default)]
+pub struct MemoryBus {
+    state: Arc<Mutex<BusState>>,
+    /// Woken on every publish, so waiting readers look again.
+    published: Arc<Notify>,
+}
+
+impl MemoryBus {
+    /// An empty bus.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn check_name(kind: &str, name: &str) -> Result<(), BusError> {
+    if name.is_empty() || name.len() > 249 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        return Err(BusError::Invalid(format!(
+            "{kind} name {name:?} must be 1–249 characters of A-Z a-z 0-9 . _ -"
+        )));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl EventBus for MemoryBus {
+    async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<(), BusError> {
+        check_name("topic", topic)?;
+        if partitions == 0 {
+            return Err(BusError::Invalid("a topic needs at least one partition".into()));
+        }
+        let mut st = self.state.lock().unwrap();
+        st.topics.entry(topic.to_owned()).or_insert_with(|| vec![Vec::new(); partitions as usize]);
+        Ok(())
+    }
+
+    async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<Position, BusError> {
+        let pos = {
+            let mut st = self.state.lock().unwrap();
+            let parts = st
+                .topics
+                .get_mut(topic)
+                .ok_or_else(|| BusError::Invalid(format!("unknown topic {topic:?}")))?;
+            let partition = partition_for(key, parts.len() as u32);
+            let log = &mut parts[partition as usize];
+            log.push((Bytes::copy_from_slice(key), Bytes::copy_from_slice(payload)));
+            Position { partition, offset: log.len() as u64 - 1 }
+        };
+        self.published.notify_waiters();
+        Ok(pos)
+    }
+
+    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
+        check_name("group", group)?;
+        let st = self.state.lock().unwrap();
+        let parts = st
+            .topics
+            .get(topic)
+            .ok_or_else(|| BusError::Invalid(format!("unknown topic {topic:?}")))?;
+        let next = st
+            .committed
+            .get(&(topic.to_owned(), group.to_owned()))
+            .cloned()
+            .unwrap_or_else(|| vec![0; parts.len()]);
+        Ok(Box::new(MemorySubscription {
+            bus: self.clone(),
+            topic: topic.to_owned(),
+            group: group.to_owned(),
+            next,
+            turn: 0,
+        }))
+    }
+}
+
+struct MemorySubscription {
+    bus: MemoryBus,
+    topic: String,
+    group: String,
+    /// Next offset to read per partition (read position, not committed).
+    next: Vec<u64>,
+    /// Partition to look at first, so no partition starves the others.
+    turn: usize,
+}
+
+impl MemorySubscription {
+    fn poll(&mut self) -> Option<Record> {
+        let st = self.bus.state.lock().unwrap();
+        let parts = &st.topics[&self.topic];
+        let n = parts.len();
+        for i in 0..n {
+            let p = (self.turn + i) % n;
+            let off = self.next[p];
+            if let Some((k, v)) = parts[p].get(off as usize) {
+                self.next[p] += 1;
+                self.turn = (p + 1) % n;
+                return Some(Record {
+                    topic: self.topic.clone(),
+                    position: Position { partition: p as u32, offset: off },
+                    key: k.clone(),
+                    payload: v.clone(),
+                });
+            }
+        }
+        None
+    }
+}
+
+#[async_trait]
+impl Subscription for MemorySubscription {
+    async fn next(&mut self) -> Result<Record, BusError> {
+        loop {
+            // Register interest before looking, so a publish between the
+            // look and the wait is not missed.
+            let published = self.bus.published.clone();
+            let notified = published.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(r) = self.poll() {
+                return Ok(r);
+            }
+            notified.await;
+        }
+    }
+
+    async fn commit(&mut self, record: &Record) -> Result<(), BusError> {
+        let mut st = self.bus.state.lock().unwrap();
+        let n = st.topics[&self.topic].len();
+        let c = st
+            .committed
+            .entry((self.topic.clone(), self.group.clone()))
+            .or_insert_with(|| vec![0; n]);
+        let p = record.position.partition as usize;
+        c[p] = c[p].max(record.position.offset + 1);
+        Ok(())
+    }
+}
+
+/// The in-memory store.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    map: Arc<Mutex<BTreeMap<String, Bytes>>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl StateStore for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.map.lock().unwrap().get(key).cloned())
+    }
+
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.map.lock().unwrap().insert(key.to_owned(), Bytes::copy_from_slice(value));
+        Ok(())
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        let mut m = self.map.lock().unwrap();
+        if m.contains_key(key) {
+            return Ok(false);
+        }
+        m.insert(key.to_owned(), Bytes::copy_from_slice(value));
+        Ok(true)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.map.lock().unwrap().remove(key).is_some())
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        let mut m = self.map.lock().unwrap();
+        if m.get(key).map(|b| &b[..]) != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(v) => m.insert(key.to_owned(), Bytes::copy_from_slice(v)),
+            None => m.remove(key),
+        };
+        Ok(true)
+    }
+
+    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        let mut m = self.map.lock().unwrap();
+        let cur = match m.get(key) {
+            None => 0,
+            Some(b) => std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| StoreError::Invalid(format!("{key:?} does not hold an integer")))?,
+        };
+        let new = cur
+            .checked_add(delta)
+            .ok_or_else(|| StoreError::Invalid(format!("counter {key:?} would overflow")))?;
+        m.insert(key.to_owned(), Bytes::from(new.to_string()));
+        Ok(new)
+    }
+
+    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
+        let m = self.map.lock().unwrap();
+        Ok(m.range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
