@@ -79,7 +79,9 @@ impl Rule {
                 Some(_) => w.consent && w.contract_end.map_or(true, |end| end >= g.window.end),
             },
             Rule::Skills => g.requirements.iter().all(|r| {
-                w.skills.iter().any(|s| s.skill == r.skill && s.level >= r.min_level)
+                w.skills
+                    .iter()
+                    .any(|s| s.skill == r.skill && s.level >= r.min_level)
             }),
             Rule::Certificates => g.certificates.iter().all(|c| w.certificates.contains(c)),
             Rule::Availability => w.available.contains(&g.window),

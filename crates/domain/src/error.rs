@@ -28,7 +28,10 @@ pub struct ValidationError {
 impl ValidationError {
     /// An error at `field` with `message`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// The same error one level deeper, e.g. `explanation` + `terms.x`.
@@ -40,7 +43,10 @@ impl ValidationError {
         } else {
             format!("{parent}.{}", self.field)
         };
-        Self { field, message: self.message }
+        Self {
+            field,
+            message: self.message,
+        }
     }
 }
 

@@ -303,14 +303,26 @@ impl EventKind {
         match self {
             EventKind::WorkerOffered(w) => {
                 no_repeats(w.skills.iter().map(|s| s.skill.as_str()), "skills", "skill")?;
-                no_repeats(w.certificates.iter().map(|c| c.as_str()), "certificates", "")?;
+                no_repeats(
+                    w.certificates.iter().map(|c| c.as_str()),
+                    "certificates",
+                    "",
+                )?;
                 limit(w.skills.len(), 50, "skills")?;
                 limit(w.certificates.len(), 50, "certificates")?;
                 Ok(())
             }
             EventKind::ShortagePosted(g) => {
-                no_repeats(g.requirements.iter().map(|s| s.skill.as_str()), "requirements", "skill")?;
-                no_repeats(g.certificates.iter().map(|c| c.as_str()), "certificates", "")?;
+                no_repeats(
+                    g.requirements.iter().map(|s| s.skill.as_str()),
+                    "requirements",
+                    "skill",
+                )?;
+                no_repeats(
+                    g.certificates.iter().map(|c| c.as_str()),
+                    "certificates",
+                    "",
+                )?;
                 limit(g.requirements.len(), 50, "requirements")?;
                 limit(g.certificates.len(), 50, "certificates")?;
                 Ok(())
@@ -319,7 +331,10 @@ impl EventKind {
                 let mut sum: u64 = 0;
                 for (name, v) in &m.explanation.terms {
                     crate::values::check_slug(name).map_err(|e| {
-                        ValidationError::new(format!("explanation.terms.{name}"), format!("term name {e}"))
+                        ValidationError::new(
+                            format!("explanation.terms.{name}"),
+                            format!("term name {e}"),
+                        )
                     })?;
                     sum = sum.checked_add(*v).ok_or_else(|| {
                         ValidationError::new("explanation.terms", "the terms overflow")
@@ -328,7 +343,10 @@ impl EventKind {
                 if sum != m.cost {
                     return Err(ValidationError::new(
                         "cost",
-                        format!("cost {} must equal the sum of explanation.terms ({sum})", m.cost),
+                        format!(
+                            "cost {} must equal the sum of explanation.terms ({sum})",
+                            m.cost
+                        ),
                     ));
                 }
                 let passed: BTreeSet<Rule> = m.explanation.rules_passed.iter().copied().collect();
@@ -341,7 +359,10 @@ impl EventKind {
                 if let Some(missing) = Rule::ALL.iter().find(|r| !passed.contains(r)) {
                     return Err(ValidationError::new(
                         "explanation.rules_passed",
-                        format!("a proposal must pass every eligibility rule; {} is missing", missing.slug()),
+                        format!(
+                            "a proposal must pass every eligibility rule; {} is missing",
+                            missing.slug()
+                        ),
                     ));
                 }
                 Ok(())
@@ -359,8 +380,15 @@ fn no_repeats<'a>(
     let mut seen = BTreeSet::new();
     for (i, s) in items.enumerate() {
         if !seen.insert(s) {
-            let field = if inner.is_empty() { format!("{list}[{i}]") } else { format!("{list}[{i}].{inner}") };
-            return Err(ValidationError::new(field, format!("{s:?} is listed twice")));
+            let field = if inner.is_empty() {
+                format!("{list}[{i}]")
+            } else {
+                format!("{list}[{i}].{inner}")
+            };
+            return Err(ValidationError::new(
+                field,
+                format!("{s:?} is listed twice"),
+            ));
         }
     }
     Ok(())
@@ -368,7 +396,10 @@ fn no_repeats<'a>(
 
 fn limit(n: usize, max: usize, field: &str) -> Result<(), ValidationError> {
     if n > max {
-        Err(ValidationError::new(field, format!("at most {max} entries, got {n}")))
+        Err(ValidationError::new(
+            field,
+            format!("at most {max} entries, got {n}"),
+        ))
     } else {
         Ok(())
     }
@@ -383,7 +414,11 @@ fn body<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, ValidationErr
         let field = match (message.strip_prefix("missing field `"), path.as_str()) {
             (Some(rest), p) => {
                 let name = rest.split('`').next().unwrap_or_default();
-                if p == "." { name.to_owned() } else { format!("{p}.{name}") }
+                if p == "." {
+                    name.to_owned()
+                } else {
+                    format!("{p}.{name}")
+                }
             }
             (None, ".") => "$".to_owned(),
             (None, p) => p.to_owned(),
@@ -399,7 +434,10 @@ fn take_str(map: &mut Map<String, Value>, field: &str) -> Result<String, Validat
             field,
             format!("must be a string, got {}", json_kind(&other)),
         )),
-        None => Err(ValidationError::new(field, format!("missing field `{field}`"))),
+        None => Err(ValidationError::new(
+            field,
+            format!("missing field `{field}`"),
+        )),
     }
 }
 
@@ -449,7 +487,10 @@ impl Event {
             other => {
                 return Err(ValidationError::new(
                     "type",
-                    format!("unknown event type {other:?}, expected one of {}", EVENT_TYPES.join(", ")),
+                    format!(
+                        "unknown event type {other:?}, expected one of {}",
+                        EVENT_TYPES.join(", ")
+                    ),
                 ))
             }
         };

@@ -14,9 +14,15 @@ pub fn check_id(s: &str) -> Result<(), RuleError> {
         return Err(RuleError::new("must not be empty"));
     }
     if s.len() > 64 {
-        return Err(RuleError::new(format!("must be at most 64 characters, got {}", s.len())));
+        return Err(RuleError::new(format!(
+            "must be at most 64 characters, got {}",
+            s.len()
+        )));
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
+    {
         return Err(RuleError::new(format!(
             "character {c:?} is not allowed (use A-Z a-z 0-9 . _ : -)"
         )));
@@ -35,9 +41,14 @@ pub fn check_slug(s: &str) -> Result<(), RuleError> {
         _ => {}
     }
     if s.len() > 40 {
-        return Err(RuleError::new(format!("must be at most 40 characters, got {}", s.len())));
+        return Err(RuleError::new(format!(
+            "must be at most 40 characters, got {}",
+            s.len()
+        )));
     }
-    if let Some(c) = chars.find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'))) {
+    if let Some(c) =
+        chars.find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-')))
+    {
         return Err(RuleError::new(format!(
             "character {c:?} is not allowed in a lowercase slug (a-z 0-9 _ -)"
         )));
@@ -174,7 +185,9 @@ impl Headcount {
         if (1..=10_000).contains(&n) {
             Ok(Self(n as u32))
         } else {
-            Err(RuleError::new(format!("headcount must be 1–10000, got {n}")))
+            Err(RuleError::new(format!(
+                "headcount must be 1–10000, got {n}"
+            )))
         }
     }
     /// The headcount as a number.
@@ -208,9 +221,14 @@ impl Fen {
     /// Checks 0 ≤ fen ≤ [`Fen::MAX`].
     pub fn new(fen: i64) -> Result<Self, RuleError> {
         if fen < 0 {
-            Err(RuleError::new(format!("money must not be negative, got {fen}")))
+            Err(RuleError::new(format!(
+                "money must not be negative, got {fen}"
+            )))
         } else if fen > Self::MAX {
-            Err(RuleError::new(format!("must be at most {} fen per hour, got {fen}", Self::MAX)))
+            Err(RuleError::new(format!(
+                "must be at most {} fen per hour, got {fen}",
+                Self::MAX
+            )))
         } else {
             Ok(Self(fen))
         }
@@ -245,7 +263,9 @@ impl Km {
         if km.is_finite() && (0.0..=20_000.0).contains(&km) {
             Ok(Self(km))
         } else {
-            Err(RuleError::new(format!("distance must be 0–20000 km, got {km}")))
+            Err(RuleError::new(format!(
+                "distance must be 0–20000 km, got {km}"
+            )))
         }
     }
     /// The distance in km.
@@ -278,7 +298,9 @@ impl TryFrom<f64> for Lat {
         if v.is_finite() && (-90.0..=90.0).contains(&v) {
             Ok(Self(v))
         } else {
-            Err(RuleError::new(format!("latitude must be within ±90 degrees, got {v}")))
+            Err(RuleError::new(format!(
+                "latitude must be within ±90 degrees, got {v}"
+            )))
         }
     }
 }
@@ -300,7 +322,9 @@ impl TryFrom<f64> for Lon {
         if v.is_finite() && (-180.0..=180.0).contains(&v) {
             Ok(Self(v))
         } else {
-            Err(RuleError::new(format!("longitude must be within ±180 degrees, got {v}")))
+            Err(RuleError::new(format!(
+                "longitude must be within ±180 degrees, got {v}"
+            )))
         }
     }
 }
@@ -324,7 +348,10 @@ pub struct Place {
 impl Place {
     /// A place from degrees, checking both ranges.
     pub fn new(lat: f64, lon: f64) -> Result<Self, RuleError> {
-        Ok(Self { lat: Lat::try_from(lat)?, lon: Lon::try_from(lon)? })
+        Ok(Self {
+            lat: Lat::try_from(lat)?,
+            lon: Lon::try_from(lon)?,
+        })
     }
     /// Latitude in degrees.
     pub fn lat(&self) -> f64 {
@@ -344,9 +371,17 @@ impl Date {
     /// Parses `YYYY-MM-DD` strictly.
     pub fn parse(s: &str) -> Result<Self, RuleError> {
         let ok_shape = s.len() == 10
-            && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+            && s.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         if !ok_shape {
-            return Err(RuleError::new(format!("expected a date YYYY-MM-DD, got {s:?}")));
+            return Err(RuleError::new(format!(
+                "expected a date YYYY-MM-DD, got {s:?}"
+            )));
         }
         NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map(Date)
@@ -409,7 +444,9 @@ impl Window {
     /// Checks start ≤ end.
     pub fn new(start: Date, end: Date) -> Result<Self, RuleError> {
         if end < start {
-            Err(RuleError::new(format!("window end {end} is before its start {start}")))
+            Err(RuleError::new(format!(
+                "window end {end} is before its start {start}"
+            )))
         } else {
             Ok(Self { start, end })
         }
@@ -437,7 +474,11 @@ impl Timestamp {
     pub fn parse(s: &str) -> Result<Self, RuleError> {
         DateTime::parse_from_rfc3339(s)
             .map(|t| Timestamp(t.with_timezone(&Utc)))
-            .map_err(|e| RuleError::new(format!("expected an RFC 3339 time such as 2026-03-01T08:00:00Z ({e})")))
+            .map_err(|e| {
+                RuleError::new(format!(
+                    "expected an RFC 3339 time such as 2026-03-01T08:00:00Z ({e})"
+                ))
+            })
     }
     /// Seconds since the Unix epoch.
     pub fn unix_seconds(&self) -> i64 {
@@ -483,7 +524,9 @@ impl Reason {
         let s = s.into();
         let n = s.chars().count();
         if n > 500 {
-            return Err(RuleError::new(format!("must be at most 500 characters, got {n}")));
+            return Err(RuleError::new(format!(
+                "must be at most 500 characters, got {n}"
+            )));
         }
         if s.chars().any(char::is_control) {
             return Err(RuleError::new("must not contain control characters"));

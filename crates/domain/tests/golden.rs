@@ -6,7 +6,11 @@ use lendwork_domain::{check, Event, EventKind, Window, EVENT_TYPES};
 use serde_json::{Map, Value};
 
 fn golden(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/golden/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -32,7 +36,11 @@ fn every_event_type_parses_and_round_trips() {
             assert!(same, "line {}: field {k}: {v} vs {ours_v}", i + 1);
         }
     }
-    assert_eq!(seen.len(), EVENT_TYPES.len(), "golden file covers every type: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        EVENT_TYPES.len(),
+        "golden file covers every type: {seen:?}"
+    );
 }
 
 fn normalise(v: &Value) -> Value {
@@ -40,7 +48,9 @@ fn normalise(v: &Value) -> Value {
     match v {
         Value::Number(n) => Value::from(n.as_f64().unwrap()),
         Value::Array(a) => Value::Array(a.iter().map(normalise).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), normalise(v))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), normalise(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -53,7 +63,11 @@ fn every_invalid_case_names_its_field() {
         let name = case["case"].as_str().unwrap();
         let err = Event::from_json(case["line"].as_str().unwrap())
             .expect_err(&format!("case {name:?} must be refused"));
-        assert_eq!(err.field, case["field"].as_str().unwrap(), "case {name:?}: {err}");
+        assert_eq!(
+            err.field,
+            case["field"].as_str().unwrap(),
+            "case {name:?}: {err}"
+        );
         assert!(!err.message.is_empty());
         n += 1;
     }
@@ -83,7 +97,8 @@ fn every_eligibility_rule_has_named_cases() {
     for line in lines {
         let case: Value = serde_json::from_str(line).unwrap();
         let name = case["case"].as_str().unwrap();
-        let EventKind::WorkerOffered(w) = patched(&base["base_worker"], case.get("worker")).kind else {
+        let EventKind::WorkerOffered(w) = patched(&base["base_worker"], case.get("worker")).kind
+        else {
             panic!()
         };
         let EventKind::ShortagePosted(g) = patched(&base["base_gap"], case.get("gap")).kind else {

@@ -42,9 +42,24 @@ fn unique_slugs() -> impl Strategy<Value = Vec<String>> {
 
 fn worker_offered() -> impl Strategy<Value = EventKind> {
     (
-        (id(), id(), place(), unique_slugs(), proptest::collection::vec(level(), 6)),
-        (proptest::collection::btree_set(id(), 0..4), window(), km(), fen()),
-        (proptest::option::of(id()), any::<bool>(), proptest::option::of(date())),
+        (
+            id(),
+            id(),
+            place(),
+            unique_slugs(),
+            proptest::collection::vec(level(), 6),
+        ),
+        (
+            proptest::collection::btree_set(id(), 0..4),
+            window(),
+            km(),
+            fen(),
+        ),
+        (
+            proptest::option::of(id()),
+            any::<bool>(),
+            proptest::option::of(date()),
+        ),
         proptest::option::of(prop_oneof![
             Just(PriorityGroup::Unemployed),
             Just(PriorityGroup::Graduate),
@@ -52,57 +67,89 @@ fn worker_offered() -> impl Strategy<Value = EventKind> {
             Just(PriorityGroup::HardToEmploy)
         ]),
     )
-        .prop_map(|((w, r, home, skills, levels), (certs, available, k, f), (emp, consent, end), pg)| {
-            EventKind::WorkerOffered(WorkerOffered {
-                worker_id: WorkerId::new(w).unwrap(),
-                region: Region::new(r).unwrap(),
-                home,
-                skills: skills
-                    .into_iter()
-                    .zip(levels)
-                    .map(|(s, level)| SkillLevel { skill: Skill::new(s).unwrap(), level })
-                    .collect(),
-                certificates: certs.into_iter().map(|c| Certificate::new(c).unwrap()).collect(),
-                available,
-                max_commute_km: k,
-                min_hourly_wage_fen: f,
-                employer_id: emp.map(|e| EnterpriseId::new(e).unwrap()),
-                consent,
-                contract_end: end,
-                priority_group: pg,
-            })
-        })
+        .prop_map(
+            |((w, r, home, skills, levels), (certs, available, k, f), (emp, consent, end), pg)| {
+                EventKind::WorkerOffered(WorkerOffered {
+                    worker_id: WorkerId::new(w).unwrap(),
+                    region: Region::new(r).unwrap(),
+                    home,
+                    skills: skills
+                        .into_iter()
+                        .zip(levels)
+                        .map(|(s, level)| SkillLevel {
+                            skill: Skill::new(s).unwrap(),
+                            level,
+                        })
+                        .collect(),
+                    certificates: certs
+                        .into_iter()
+                        .map(|c| Certificate::new(c).unwrap())
+                        .collect(),
+                    available,
+                    max_commute_km: k,
+                    min_hourly_wage_fen: f,
+                    employer_id: emp.map(|e| EnterpriseId::new(e).unwrap()),
+                    consent,
+                    contract_end: end,
+                    priority_group: pg,
+                })
+            },
+        )
 }
 
 fn shortage_posted() -> impl Strategy<Value = EventKind> {
     (
-        (id(), id(), id(), place(), unique_slugs(), proptest::collection::vec(level(), 6)),
-        (proptest::collection::btree_set(id(), 0..4), 1i64..=10_000, window(), fen()),
+        (
+            id(),
+            id(),
+            id(),
+            place(),
+            unique_slugs(),
+            proptest::collection::vec(level(), 6),
+        ),
+        (
+            proptest::collection::btree_set(id(), 0..4),
+            1i64..=10_000,
+            window(),
+            fen(),
+        ),
         (proptest::option::of(km()), proptest::option::of(slug())),
     )
-        .prop_map(|((g, e, r, site, skills, levels), (certs, h, window, wage), (k, ind))| {
-            EventKind::ShortagePosted(ShortagePosted {
-                gap_id: GapId::new(g).unwrap(),
-                enterprise_id: EnterpriseId::new(e).unwrap(),
-                region: Region::new(r).unwrap(),
-                site,
-                requirements: skills
-                    .into_iter()
-                    .zip(levels)
-                    .map(|(s, min_level)| Requirement { skill: Skill::new(s).unwrap(), min_level })
-                    .collect(),
-                certificates: certs.into_iter().map(|c| Certificate::new(c).unwrap()).collect(),
-                headcount: Headcount::new(h).unwrap(),
-                window,
-                hourly_wage_fen: wage,
-                max_commute_km: k,
-                industry: ind.map(|i| Industry::new(i).unwrap()),
-            })
-        })
+        .prop_map(
+            |((g, e, r, site, skills, levels), (certs, h, window, wage), (k, ind))| {
+                EventKind::ShortagePosted(ShortagePosted {
+                    gap_id: GapId::new(g).unwrap(),
+                    enterprise_id: EnterpriseId::new(e).unwrap(),
+                    region: Region::new(r).unwrap(),
+                    site,
+                    requirements: skills
+                        .into_iter()
+                        .zip(levels)
+                        .map(|(s, min_level)| Requirement {
+                            skill: Skill::new(s).unwrap(),
+                            min_level,
+                        })
+                        .collect(),
+                    certificates: certs
+                        .into_iter()
+                        .map(|c| Certificate::new(c).unwrap())
+                        .collect(),
+                    headcount: Headcount::new(h).unwrap(),
+                    window,
+                    hourly_wage_fen: wage,
+                    max_commute_km: k,
+                    industry: ind.map(|i| Industry::new(i).unwrap()),
+                })
+            },
+        )
 }
 
 fn party() -> impl Strategy<Value = Party> {
-    prop_oneof![Just(Party::Borrower), Just(Party::Lender), Just(Party::Worker)]
+    prop_oneof![
+        Just(Party::Borrower),
+        Just(Party::Lender),
+        Just(Party::Worker)
+    ]
 }
 
 fn other_kinds() -> impl Strategy<Value = EventKind> {
@@ -112,11 +159,19 @@ fn other_kinds() -> impl Strategy<Value = EventKind> {
             worker_id: WorkerId::new(w).unwrap(),
             reason
         })),
-        (id(), reason()).prop_map(|(g, reason)| EventKind::ShortageWithdrawn(ShortageWithdrawn {
-            gap_id: GapId::new(g).unwrap(),
-            reason
-        })),
-        (m(), id(), id(), id(), proptest::collection::btree_map(slug(), 0u64..1_000_000, 0..5))
+        (id(), reason()).prop_map(
+            |(g, reason)| EventKind::ShortageWithdrawn(ShortageWithdrawn {
+                gap_id: GapId::new(g).unwrap(),
+                reason
+            })
+        ),
+        (
+            m(),
+            id(),
+            id(),
+            id(),
+            proptest::collection::btree_map(slug(), 0u64..1_000_000, 0..5)
+        )
             .prop_map(|(match_id, g, w, r, terms)| {
                 EventKind::MatchProposed(MatchProposed {
                     match_id,
@@ -124,28 +179,57 @@ fn other_kinds() -> impl Strategy<Value = EventKind> {
                     worker_id: WorkerId::new(w).unwrap(),
                     region: Region::new(r).unwrap(),
                     cost: terms.values().sum(),
-                    explanation: Explanation { terms, rules_passed: Rule::ALL.to_vec() },
+                    explanation: Explanation {
+                        terms,
+                        rules_passed: Rule::ALL.to_vec(),
+                    },
                 })
             }),
-        (m(), party(), proptest::option::of(reason()))
-            .prop_map(|(match_id, by, reason)| EventKind::MatchAccepted(MatchDecision { match_id, by, reason })),
-        (m(), party(), proptest::option::of(reason()))
-            .prop_map(|(match_id, by, reason)| EventKind::MatchDeclined(MatchDecision { match_id, by, reason })),
+        (m(), party(), proptest::option::of(reason())).prop_map(|(match_id, by, reason)| {
+            EventKind::MatchAccepted(MatchDecision {
+                match_id,
+                by,
+                reason,
+            })
+        }),
+        (m(), party(), proptest::option::of(reason())).prop_map(|(match_id, by, reason)| {
+            EventKind::MatchDeclined(MatchDecision {
+                match_id,
+                by,
+                reason,
+            })
+        }),
         m().prop_map(|match_id| EventKind::MatchExpired(MatchRef { match_id })),
         m().prop_map(|match_id| EventKind::AssignmentStarted(MatchRef { match_id })),
-        (m(), prop_oneof![
-            Just(Outcome::Completed),
-            Just(Outcome::Returned),
-            Just(Outcome::NoShow),
-            Just(Outcome::Cancelled)
-        ])
-        .prop_map(|(match_id, outcome)| EventKind::AssignmentEnded(AssignmentEnded { match_id, outcome })),
+        (
+            m(),
+            prop_oneof![
+                Just(Outcome::Completed),
+                Just(Outcome::Returned),
+                Just(Outcome::NoShow),
+                Just(Outcome::Cancelled)
+            ]
+        )
+            .prop_map(
+                |(match_id, outcome)| EventKind::AssignmentEnded(AssignmentEnded {
+                    match_id,
+                    outcome
+                })
+            ),
     ]
 }
 
 fn event() -> impl Strategy<Value = Event> {
-    (id(), at(), prop_oneof![worker_offered(), shortage_posted(), other_kinds()])
-        .prop_map(|(id, at, kind)| Event { id: EventId::new(id).unwrap(), at, kind })
+    (
+        id(),
+        at(),
+        prop_oneof![worker_offered(), shortage_posted(), other_kinds()],
+    )
+        .prop_map(|(id, at, kind)| Event {
+            id: EventId::new(id).unwrap(),
+            at,
+            kind,
+        })
 }
 
 /// Mangles a valid event's JSON in one of several ways.

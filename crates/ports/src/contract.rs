@@ -32,9 +32,14 @@ pub async fn keyed_records_keep_their_order(bus: &dyn EventBus, ns: &str) {
     bus.ensure_topic(&topic, 3).await.unwrap();
     for i in 0..20 {
         let key = format!("region-{}", i % 4);
-        bus.publish(&topic, key.as_bytes(), format!("{i}").as_bytes()).await.unwrap();
+        bus.publish(&topic, key.as_bytes(), format!("{i}").as_bytes())
+            .await
+            .unwrap();
     }
-    let mut sub = bus.subscribe(&topic, &format!("{ns}-g-order")).await.unwrap();
+    let mut sub = bus
+        .subscribe(&topic, &format!("{ns}-g-order"))
+        .await
+        .unwrap();
     let mut seen: std::collections::HashMap<Vec<u8>, Vec<u32>> = Default::default();
     for _ in 0..20 {
         let r = next_record(sub.as_mut()).await;
@@ -45,7 +50,12 @@ pub async fn keyed_records_keep_their_order(bus: &dyn EventBus, ns: &str) {
     for (k, ns) in seen {
         let mut sorted = ns.clone();
         sorted.sort_unstable();
-        assert_eq!(ns, sorted, "records of key {:?} come back in order", String::from_utf8_lossy(&k));
+        assert_eq!(
+            ns,
+            sorted,
+            "records of key {:?} come back in order",
+            String::from_utf8_lossy(&k)
+        );
         assert_eq!(ns.len(), 5);
     }
 }
@@ -57,7 +67,9 @@ pub async fn committed_offsets_resume_and_uncommitted_redeliver(bus: &dyn EventB
     let group = format!("{ns}-g-resume");
     bus.ensure_topic(&topic, 1).await.unwrap();
     for i in 0..10 {
-        bus.publish(&topic, b"k", format!("{i}").as_bytes()).await.unwrap();
+        bus.publish(&topic, b"k", format!("{i}").as_bytes())
+            .await
+            .unwrap();
     }
     {
         let mut sub = bus.subscribe(&topic, &group).await.unwrap();
@@ -71,7 +83,11 @@ pub async fn committed_offsets_resume_and_uncommitted_redeliver(bus: &dyn EventB
     }
     let mut sub = bus.subscribe(&topic, &group).await.unwrap();
     let r = next_record(sub.as_mut()).await;
-    assert_eq!(&r.payload[..], b"4", "resumes right after the committed record");
+    assert_eq!(
+        &r.payload[..],
+        b"4",
+        "resumes right after the committed record"
+    );
 }
 
 /// Two groups each see every record.
@@ -79,7 +95,9 @@ pub async fn groups_read_independently(bus: &dyn EventBus, ns: &str) {
     let topic = format!("{ns}.groups");
     bus.ensure_topic(&topic, 2).await.unwrap();
     for i in 0..6 {
-        bus.publish(&topic, format!("k{i}").as_bytes(), b"x").await.unwrap();
+        bus.publish(&topic, format!("k{i}").as_bytes(), b"x")
+            .await
+            .unwrap();
     }
     for g in ["a", "b"] {
         let mut sub = bus.subscribe(&topic, &format!("{ns}-g-{g}")).await.unwrap();
@@ -93,7 +111,10 @@ pub async fn groups_read_independently(bus: &dyn EventBus, ns: &str) {
 pub async fn next_waits_for_a_later_record(bus: &dyn EventBus, ns: &str) {
     let topic = format!("{ns}.wait");
     bus.ensure_topic(&topic, 1).await.unwrap();
-    let mut sub = bus.subscribe(&topic, &format!("{ns}-g-wait")).await.unwrap();
+    let mut sub = bus
+        .subscribe(&topic, &format!("{ns}-g-wait"))
+        .await
+        .unwrap();
     let (rec, ()) = tokio::join!(next_record(sub.as_mut()), async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         bus.publish(&topic, b"k", b"late").await.unwrap();
@@ -107,8 +128,15 @@ pub async fn ensure_topic_is_idempotent(bus: &dyn EventBus, ns: &str) {
     bus.ensure_topic(&topic, 2).await.unwrap();
     bus.publish(&topic, b"k", b"1").await.unwrap();
     bus.ensure_topic(&topic, 2).await.unwrap();
-    let mut sub = bus.subscribe(&topic, &format!("{ns}-g-twice")).await.unwrap();
-    assert_eq!(&next_record(sub.as_mut()).await.payload[..], b"1", "the record survives");
+    let mut sub = bus
+        .subscribe(&topic, &format!("{ns}-g-twice"))
+        .await
+        .unwrap();
+    assert_eq!(
+        &next_record(sub.as_mut()).await.payload[..],
+        b"1",
+        "the record survives"
+    );
 }
 
 /// Runs every store check.
@@ -116,38 +144,84 @@ pub async fn store_suite(store: &dyn StateStore, ns: &str) {
     let k = |s: &str| format!("{ns}:{s}");
     assert_eq!(store.get(&k("missing")).await.unwrap(), None);
     store.set(&k("a"), b"1").await.unwrap();
-    assert_eq!(store.get(&k("a")).await.unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(
+        store.get(&k("a")).await.unwrap().as_deref(),
+        Some(&b"1"[..])
+    );
     store.set(&k("a"), b"2").await.unwrap();
-    assert_eq!(store.get(&k("a")).await.unwrap().as_deref(), Some(&b"2"[..]), "set overwrites");
+    assert_eq!(
+        store.get(&k("a")).await.unwrap().as_deref(),
+        Some(&b"2"[..]),
+        "set overwrites"
+    );
 
-    assert!(store.set_if_absent(&k("dedupe:e1"), b"x").await.unwrap(), "first writer wins");
-    assert!(!store.set_if_absent(&k("dedupe:e1"), b"y").await.unwrap(), "second is refused");
-    assert_eq!(store.get(&k("dedupe:e1")).await.unwrap().as_deref(), Some(&b"x"[..]));
+    assert!(
+        store.set_if_absent(&k("dedupe:e1"), b"x").await.unwrap(),
+        "first writer wins"
+    );
+    assert!(
+        !store.set_if_absent(&k("dedupe:e1"), b"y").await.unwrap(),
+        "second is refused"
+    );
+    assert_eq!(
+        store.get(&k("dedupe:e1")).await.unwrap().as_deref(),
+        Some(&b"x"[..])
+    );
 
     let r = k("reserve:w1");
-    assert!(store.compare_and_swap(&r, None, Some(b"m1")).await.unwrap(), "free worker is booked");
-    assert!(!store.compare_and_swap(&r, None, Some(b"m2")).await.unwrap(), "booked worker is not");
-    assert!(!store.compare_and_swap(&r, Some(b"m2"), None).await.unwrap(), "wrong holder cannot free");
-    assert!(store.compare_and_swap(&r, Some(b"m1"), Some(b"m3")).await.unwrap(), "holder moves it");
-    assert!(store.compare_and_swap(&r, Some(b"m3"), None).await.unwrap(), "holder frees it");
+    assert!(
+        store.compare_and_swap(&r, None, Some(b"m1")).await.unwrap(),
+        "free worker is booked"
+    );
+    assert!(
+        !store.compare_and_swap(&r, None, Some(b"m2")).await.unwrap(),
+        "booked worker is not"
+    );
+    assert!(
+        !store.compare_and_swap(&r, Some(b"m2"), None).await.unwrap(),
+        "wrong holder cannot free"
+    );
+    assert!(
+        store
+            .compare_and_swap(&r, Some(b"m1"), Some(b"m3"))
+            .await
+            .unwrap(),
+        "holder moves it"
+    );
+    assert!(
+        store.compare_and_swap(&r, Some(b"m3"), None).await.unwrap(),
+        "holder frees it"
+    );
     assert_eq!(store.get(&r).await.unwrap(), None);
 
     assert_eq!(store.incr_by(&k("n"), 5).await.unwrap(), 5);
     assert_eq!(store.incr_by(&k("n"), -2).await.unwrap(), 3);
-    assert!(store.incr_by(&k("a-text"), 0).await.is_ok(), "absent counts as zero");
+    assert!(
+        store.incr_by(&k("a-text"), 0).await.is_ok(),
+        "absent counts as zero"
+    );
     store.set(&k("t"), b"text").await.unwrap();
-    assert!(store.incr_by(&k("t"), 1).await.is_err(), "text is not a counter");
+    assert!(
+        store.incr_by(&k("t"), 1).await.is_err(),
+        "text is not a counter"
+    );
 
     assert!(store.delete(&k("a")).await.unwrap());
     assert!(!store.delete(&k("a")).await.unwrap());
 
     for i in 0..5 {
-        store.set(&k(&format!("scan:{i}")), format!("{i}").as_bytes()).await.unwrap();
+        store
+            .set(&k(&format!("scan:{i}")), format!("{i}").as_bytes())
+            .await
+            .unwrap();
     }
     store.set(&k("scanx"), b"no").await.unwrap();
     let got = store.scan_prefix(&k("scan:")).await.unwrap();
     let keys: Vec<String> = got.iter().map(|(k, _)| k.clone()).collect();
-    assert_eq!(keys, (0..5).map(|i| k(&format!("scan:{i}"))).collect::<Vec<_>>());
+    assert_eq!(
+        keys,
+        (0..5).map(|i| k(&format!("scan:{i}"))).collect::<Vec<_>>()
+    );
 
     // Concurrent bookings of one worker: exactly one wins.
     let r = k("reserve:race");
@@ -158,8 +232,17 @@ pub async fn store_suite(store: &dyn StateStore, ns: &str) {
 async fn futures_join_all(store: &dyn StateStore, key: &str) -> usize {
     let attempts = (0..16).map(|i| {
         let v = format!("m{i}");
-        async move { store.compare_and_swap(key, None, Some(v.as_bytes())).await.unwrap() }
+        async move {
+            store
+                .compare_and_swap(key, None, Some(v.as_bytes()))
+                .await
+                .unwrap()
+        }
     });
     // All sixteen requests are in flight at once.
-    futures::future::join_all(attempts).await.into_iter().filter(|won| *won).count()
+    futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|won| *won)
+        .count()
 }

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::{partition_for, BusError, EventBus, Position, Record, StateStore, StoreError, Subscription};
+use crate::{
+    partition_for, BusError, EventBus, Position, Record, StateStore, StoreError, Subscription,
+};
 
 #[derive(Default)]
 struct BusState {
@@ -37,7 +39,12 @@ impl MemoryBus {
 }
 
 fn check_name(kind: &str, name: &str) -> Result<(), BusError> {
-    if name.is_empty() || name.len() > 249 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+    if name.is_empty()
+        || name.len() > 249
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
         return Err(BusError::Invalid(format!(
             "{kind} name {name:?} must be 1–249 characters of A-Z a-z 0-9 . _ -"
         )));
@@ -50,10 +57,14 @@ impl EventBus for MemoryBus {
     async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<(), BusError> {
         check_name("topic", topic)?;
         if partitions == 0 {
-            return Err(BusError::Invalid("a topic needs at least one partition".into()));
+            return Err(BusError::Invalid(
+                "a topic needs at least one partition".into(),
+            ));
         }
         let mut st = self.state.lock().unwrap();
-        st.topics.entry(topic.to_owned()).or_insert_with(|| vec![Vec::new(); partitions as usize]);
+        st.topics
+            .entry(topic.to_owned())
+            .or_insert_with(|| vec![Vec::new(); partitions as usize]);
         Ok(())
     }
 
@@ -67,7 +78,10 @@ impl EventBus for MemoryBus {
             let partition = partition_for(key, parts.len() as u32);
             let log = &mut parts[partition as usize];
             log.push((Bytes::copy_from_slice(key), Bytes::copy_from_slice(payload)));
-            Position { partition, offset: log.len() as u64 - 1 }
+            Position {
+                partition,
+                offset: log.len() as u64 - 1,
+            }
         };
         self.published.notify_waiters();
         Ok(pos)
@@ -118,7 +132,10 @@ impl MemorySubscription {
                 self.turn = (p + 1) % n;
                 return Some(Record {
                     topic: self.topic.clone(),
-                    position: Position { partition: p as u32, offset: off },
+                    position: Position {
+                        partition: p as u32,
+                        offset: off,
+                    },
                     key: k.clone(),
                     payload: v.clone(),
                 });
@@ -178,7 +195,10 @@ impl StateStore for MemoryStore {
     }
 
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.map.lock().unwrap().insert(key.to_owned(), Bytes::copy_from_slice(value));
+        self.map
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), Bytes::copy_from_slice(value));
         Ok(())
     }
 

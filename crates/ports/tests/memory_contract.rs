@@ -17,7 +17,16 @@ async fn memory_store_passes_the_contract() {
 async fn unknown_topics_and_bad_names_are_refused() {
     use lendwork_ports::{BusError, EventBus};
     let bus = MemoryBus::new();
-    assert!(matches!(bus.publish("nope", b"k", b"v").await, Err(BusError::Invalid(_))));
-    assert!(matches!(bus.ensure_topic("bad name", 1).await, Err(BusError::Invalid(_))));
-    assert!(matches!(bus.ensure_topic("ok", 0).await, Err(BusError::Invalid(_))));
+    assert!(matches!(
+        bus.publish("nope", b"k", b"v").await,
+        Err(BusError::Invalid(_))
+    ));
+    assert!(matches!(
+        bus.ensure_topic("bad name", 1).await,
+        Err(BusError::Invalid(_))
+    ));
+    assert!(matches!(
+        bus.ensure_topic("ok", 0).await,
+        Err(BusError::Invalid(_))
+    ));
 }

@@ -1,0 +1,145 @@
+//! Flags and subcommands.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use lendwork_domain::Timestamp;
+
+use crate::simulate::{simulate, SimConfig};
+
+/// Lendwork: a shared-employment (共享用工) matching engine.
+#[derive(Debug, Parser)]
+#[command(name = "lendwork", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a JSONL event file against the event contract (`-` for stdin).
+    /// Errors go to stderr as FILE:LINE: field: message; exit 2 when any.
+    Validate {
+        /// The file, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Write a synthetic shared-employment market as JSONL events.
+    Simulate {
+        /// Number of regions (labour markets).
+        #[arg(long, default_value_t = 3)]
+        regions: u32,
+        /// Number of workers offered.
+        #[arg(long, default_value_t = 1000)]
+        workers: u64,
+        /// Number of shortages posted.
+        #[arg(long, default_value_t = 100)]
+        gaps: u64,
+        /// Random seed: the same seed gives the same bytes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First instant of the simulated timeline (RFC 3339).
+        #[arg(long, default_value = "2026-03-01T00:00:00Z", value_parser = parse_time)]
+        start: Timestamp,
+        /// Days over which offers and shortages arrive.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn parse_time(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(s).map_err(|e| e.to_string())
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate { file } => run_validate(&file),
+        Command::Simulate {
+            regions,
+            workers,
+            gaps,
+            seed,
+            start,
+            days,
+            out,
+        } => {
+            if regions == 0 {
+                anyhow::bail!("--regions must be at least 1");
+            }
+            let cfg = SimConfig {
+                regions,
+                workers,
+                gaps,
+                seed,
+                start,
+                days,
+            };
+            let mut sink: Box<dyn Write> = match &out {
+                Some(p) => {
+                    Box::new(File::create(p).with_context(|| format!("creating {}", p.display()))?)
+                }
+                None => Box::new(io::stdout().lock()),
+            };
+            let mut w = BufWriter::with_capacity(1 << 16, &mut sink);
+            let bar = progress_bar(workers + gaps);
+            let n = simulate(&cfg, &mut w, &mut |i| bar.set_position(i)).map_err(broken_pipe_ok)?;
+            w.flush().map_err(broken_pipe_ok)?;
+            bar.finish_and_clear();
+            if out.is_some() || !io::stdout().is_terminal() {
+                eprintln!("lendwork simulate: {n} events");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn broken_pipe_ok(e: io::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context("writing events")
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    if io::stderr().is_terminal() && total >= 100_000 {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {bar:40} {pos}/{len} offers and shortages ({eta})",
+            )
+            .unwrap(),
+        );
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
+fn run_validate(file: &PathBuf) -> anyhow::Result<ExitCode> {
+    let name = file.display().to_string();
+    let stderr = io::stderr();
+    let mut errors = BufWriter::new(stderr.lock());
+    let summary = if name == "-" {
+        crate::validate::validate("-", io::stdin().lock(), &mut errors)?
+    } else {
+        let f = File::open(file).with_context(|| format!("opening {name}"))?;
+        crate::validate::validate(&name, BufReader::with_capacity(1 << 16, f), &mut errors)?
+    };
+    writeln!(
+        errors,
+        "lendwork validate: {} lines, {} invalid",
+        summary.lines, summary.errors
+    )?;
+    errors.flush()?;
+    Ok(if summary.errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}

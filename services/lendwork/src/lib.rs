@@ -1,0 +1,25 @@
+//! # lendwork (the command)
+//!
+//! One binary with subcommands, because the deployables share most code:
+//!
+//! * `lendwork validate FILE.jsonl` — checks an event file against the
+//!   contract ([`validate`]);
+//! * `lendwork simulate` — writes a synthetic market ([`simulate`]);
+//! * `lendwork solve FILE.min` — solves a DIMACS minimum-cost flow problem.
+//!
+//! `main` only parses flags and calls into this library, so tests drive the
+//! same code in-process.
+//!
+//! ```
+//! use lendwork::simulate::{simulate, SimConfig};
+//! use lendwork::validate::validate;
+//!
+//! let mut jsonl = Vec::new();
+//! simulate(&SimConfig { workers: 50, gaps: 5, ..Default::default() }, &mut jsonl, &mut |_| {}).unwrap();
+//! let summary = validate("sim", &jsonl[..], std::io::sink()).unwrap();
+//! assert_eq!(summary.errors, 0);
+//! ```
+
+pub mod cli;
+pub mod simulate;
+pub mod validate;
