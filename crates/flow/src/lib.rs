@@ -1,1 +1,74 @@
-//! placeholder
+//! # lendwork-flow
+//!
+//! Exact minimum-cost flow, pure and dependency-free, in two paths:
+//!
+//! * [`bipartite::Matcher`] — the matching problem of Lendwork (workers
+//!   supply one unit, gaps take up to their headcount, leaving a worker
+//!   unassigned has a cost). Successive shortest paths specialised to the
+//!   structure, with early-stopping Dijkstra and potentials, and
+//!   **incremental**: every update re-optimises from the previous optimum.
+//! * [`ssp::solve`] — any network with supplies, demands, lower bounds and
+//!   arc costs of any sign (the DIMACS problem): capacity-scaling successive
+//!   shortest paths; reports infeasibility.
+//!
+//! [`solve`] picks the bipartite path when the network has its shape
+//! ([`structure`]) and the general one otherwise. [`dimacs`] reads and
+//! writes the DIMACS formats.
+//!
+//! ```
+//! use lendwork_flow::{bipartite::Matcher, network::Network, solve, Solution};
+//!
+//! // Two workers, one gap with one position: the cheaper worker gets it.
+//! let mut m = Matcher::new(Matcher::lexicographic_unassigned_cost(100, 10), 100);
+//! let g = m.add_gap(1);
+//! let a = m.add_worker(&[(g, 30)]).unwrap();
+//! let b = m.add_worker(&[(g, 10)]).unwrap();
+//! assert_eq!(m.assignment(b), Some(g));
+//! assert_eq!(m.assignment(a), None);
+//! m.remove_worker(b).unwrap(); // a takes the freed position
+//! assert_eq!(m.assignment(a), Some(g));
+//!
+//! // A general network: ship 4 units from node 0 to node 2.
+//! let mut net = Network::with_nodes(3);
+//! net.supply = vec![4, 0, -4];
+//! net.add_arc(0, 1, 3, 1);
+//! net.add_arc(1, 2, 3, 1);
+//! net.add_arc(0, 2, 4, 5);
+//! assert_eq!(solve(&net).0.cost(), Some(3 * 2 + 5));
+//! ```
+
+pub mod bipartite;
+pub mod dimacs;
+pub mod network;
+pub mod ssp;
+pub mod structure;
+
+pub use network::{Network, Solution};
+
+/// Which path solved a problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// The bipartite matching path.
+    Bipartite,
+    /// The general capacity-scaling path.
+    General,
+}
+
+impl Method {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Bipartite => "bipartite",
+            Method::General => "general",
+        }
+    }
+}
+
+/// Solves `net` exactly, on the bipartite path when the network has the
+/// matching shape and on the general path otherwise.
+pub fn solve(net: &Network) -> (Solution, Method) {
+    match structure::recognise(net) {
+        Some(b) => (b.solve(net), Method::Bipartite),
+        None => (ssp::solve(net), Method::General),
+    }
+}

@@ -1,0 +1,917 @@
+//! The matching path: an incremental solver for bipartite networks where
+//! each worker supplies one unit and each gap takes up to its capacity.
+//!
+//! ## The problem
+//!
+//! Workers `w` and gaps `g`; an arc `(w, g)` with an integer cost says that
+//! `w` may fill one position of `g`. Every worker is either assigned to one
+//! gap it has an arc to, or left unassigned at a fixed `unassigned_cost`.
+//! The solver keeps an assignment of least total cost. With
+//! `unassigned_cost` larger than any alternating path can save (see
+//! [`Matcher::lexicographic_unassigned_cost`]), least cost means: the most
+//! positions filled and, among those, the cheapest — the maximum-flow
+//! minimum-cost problem of DESIGN.md §4. With a smaller one it is exactly
+//! the DIMACS problem "source → worker → gap → sink plus a source → sink
+//! bypass arc of that cost".
+//!
+//! ## How
+//!
+//! This is successive shortest paths specialised to the structure. The
+//! residual graph has worker nodes, gap nodes, a pool node `U` for the
+//! unassigned and the sink `T`. Node potentials keep every residual arc's
+//! reduced cost non-negative, so Dijkstra finds shortest paths, and each
+//! search stops at the first target it settles and re-prices only the
+//! nodes it settled (the Jonker–Volgenant trick), so a search costs what it
+//! touches, not O(n). Two searches do all the work:
+//!
+//! * **forward** from a worker that needs a place (new, or displaced): the
+//!   cheapest chain of moves `w → g₁ → w₁ → g₂ → … → T` ending in a gap
+//!   with a free position or in the pool `U`;
+//! * **backward** into a gap that gained a free position (capacity raised,
+//!   a worker left): the cheapest chain that fills it, i.e. a negative
+//!   cycle through the new residual arc `g → T`, if one exists; the search
+//!   is cut off as soon as no cycle can be negative.
+//!
+//! Every update (add or remove a worker or gap, change a capacity, add,
+//! re-cost or remove an arc) is a few of these searches starting from the
+//! previous optimum and its potentials; the result equals a fresh solve's
+//! optimal cost (the property tests check exactly that).
+//!
+//! A static solve is the same thing: add the gaps, then the workers one by
+//! one. Early workers take their cheapest free gap directly; as gaps fill,
+//! the potentials learn which areas are saturated, so later searches stay
+//! short.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Index of a worker in a [`Matcher`].
+pub type WorkerIx = u32;
+/// Index of a gap in a [`Matcher`].
+pub type GapIx = u32;
+
+/// Why an update was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatchError {
+    /// The worker index is unknown or removed.
+    #[error("no worker {0}")]
+    NoWorker(WorkerIx),
+    /// The gap index is unknown or removed.
+    #[error("no gap {0}")]
+    NoGap(GapIx),
+    /// An arc's cost is outside ±`max_abs_cost`.
+    #[error("arc cost {cost} is outside ±{max}")]
+    CostOutOfRange {
+        /// The cost given.
+        cost: i64,
+        /// The configured bound.
+        max: i64,
+    },
+}
+
+/// `at[w]`: on the pool U (unassigned).
+const UNASSIGNED: u32 = u32::MAX;
+/// `at[w]`: removed.
+const DEAD: u32 = u32::MAX - 1;
+/// `at[w]`: holding its unit outside any node, waiting to be placed (only
+/// inside an update, or between bulk loading and [`Matcher::place_all`]).
+const FREE: u32 = u32::MAX - 2;
+const INF: i64 = i64::MAX / 4;
+
+/// Node ids inside searches: workers, then gaps (tagged), then U and T.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Node {
+    W(u32),
+    G(u32),
+    U,
+    T,
+}
+
+impl Node {
+    fn pack(self) -> u64 {
+        match self {
+            Node::W(w) => u64::from(w),
+            Node::G(g) => (1 << 32) | u64::from(g),
+            Node::U => 2 << 32,
+            Node::T => 3 << 32,
+        }
+    }
+    fn unpack(x: u64) -> Node {
+        let v = (x & 0xffff_ffff) as u32;
+        match x >> 32 {
+            0 => Node::W(v),
+            1 => Node::G(v),
+            2 => Node::U,
+            _ => Node::T,
+        }
+    }
+}
+
+/// Per-node search scratch, reset only where touched.
+#[derive(Clone, Copy)]
+struct Mark {
+    dist: i64,
+    /// Previous node on the path (forward) or next node (backward).
+    link: Node,
+    done: bool,
+}
+
+const FRESH: Mark = Mark {
+    dist: INF,
+    link: Node::T,
+    done: false,
+};
+
+/// The incremental bipartite solver. See the module docs.
+#[derive(Clone)]
+pub struct Matcher {
+    unassigned_cost: i64,
+    max_abs_cost: i64,
+    /// Arcs out of each worker: (gap, cost).
+    w_arcs: Vec<Vec<(GapIx, i64)>>,
+    /// Arcs into each gap: (worker, cost). Mirrors `w_arcs`.
+    g_arcs: Vec<Vec<(WorkerIx, i64)>>,
+    /// The gap a worker is assigned to, `UNASSIGNED`, or `DEAD` (removed).
+    at: Vec<u32>,
+    /// Cost of the worker's current arc (meaningless when unassigned).
+    at_cost: Vec<i64>,
+    /// Index of the worker in its gap's `members` list, for O(1) removal.
+    slot: Vec<u32>,
+    /// Workers assigned to each gap.
+    members: Vec<Vec<WorkerIx>>,
+    /// Capacity of each gap; `DEAD` marks a removed gap.
+    cap: Vec<u32>,
+    /// Potentials. Invariant between calls: every residual arc has a
+    /// non-negative reduced cost `c(u,v) + π(u) − π(v)`.
+    pi_w: Vec<i64>,
+    pi_g: Vec<i64>,
+    pi_u: i64,
+    pi_t: i64,
+    unassigned: usize,
+    live_workers: usize,
+    total_cost: i128,
+    // Search scratch.
+    mark_w: Vec<Mark>,
+    mark_g: Vec<Mark>,
+    mark_u: Mark,
+    mark_t: Mark,
+    touched: Vec<Node>,
+    settled: Vec<Node>,
+    heap: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Searches run and nodes they settled, for benchmarks and tuning.
+    pub stats: Stats,
+}
+
+/// Work counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Searches run.
+    pub searches: u64,
+    /// Nodes settled over all searches.
+    pub settled: u64,
+}
+
+impl Matcher {
+    /// A solver in which leaving a worker unassigned costs `unassigned_cost`
+    /// and arc costs lie within ±`max_abs_cost`.
+    pub fn new(unassigned_cost: i64, max_abs_cost: i64) -> Self {
+        assert!(
+            max_abs_cost >= 0 && max_abs_cost < (1 << 40),
+            "max_abs_cost out of range"
+        );
+        assert!(
+            unassigned_cost.abs() < (1 << 58),
+            "unassigned_cost out of range"
+        );
+        Self {
+            unassigned_cost,
+            max_abs_cost,
+            w_arcs: Vec::new(),
+            g_arcs: Vec::new(),
+            at: Vec::new(),
+            at_cost: Vec::new(),
+            slot: Vec::new(),
+            members: Vec::new(),
+            cap: Vec::new(),
+            pi_w: Vec::new(),
+            pi_g: Vec::new(),
+            pi_u: 0,
+            pi_t: 0,
+            unassigned: 0,
+            live_workers: 0,
+            total_cost: 0,
+            mark_w: Vec::new(),
+            mark_g: Vec::new(),
+            mark_u: FRESH,
+            mark_t: FRESH,
+            touched: Vec::new(),
+            settled: Vec::new(),
+            heap: BinaryHeap::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// An unassigned cost that makes least cost mean "most positions filled,
+    /// then cheapest" for arc costs within ±`max_abs_cost` and up to
+    /// `max_nodes` workers plus gaps: larger than any alternating path of
+    /// at most `max_nodes` arcs can save.
+    pub fn lexicographic_unassigned_cost(max_abs_cost: i64, max_nodes: u64) -> i64 {
+        let c = (i128::from(max_abs_cost) * 2 + 1) * (i128::from(max_nodes) + 1) + 1;
+        assert!(c < (1 << 58), "instance too large for i64 costs");
+        c as i64
+    }
+
+    /// The cost of leaving a worker unassigned.
+    pub fn unassigned_cost(&self) -> i64 {
+        self.unassigned_cost
+    }
+
+    // ----- queries -------------------------------------------------------
+
+    /// The gap worker `w` is assigned to.
+    pub fn assignment(&self, w: WorkerIx) -> Option<GapIx> {
+        match self.at.get(w as usize) {
+            Some(&g) if g != UNASSIGNED && g != DEAD => Some(g),
+            _ => None,
+        }
+    }
+
+    /// The workers assigned to gap `g`.
+    pub fn members(&self, g: GapIx) -> &[WorkerIx] {
+        self.members.get(g as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Positions filled.
+    pub fn assigned_count(&self) -> usize {
+        self.live_workers - self.unassigned
+    }
+
+    /// Workers left unassigned.
+    pub fn unassigned_count(&self) -> usize {
+        self.unassigned
+    }
+
+    /// Sum of the costs of the assigned arcs (without unassigned costs).
+    pub fn assigned_cost(&self) -> i128 {
+        self.total_cost
+    }
+
+    /// The objective: assigned cost plus `unassigned_cost` per unassigned
+    /// worker.
+    pub fn objective(&self) -> i128 {
+        self.total_cost + i128::from(self.unassigned_cost) * self.unassigned as i128
+    }
+
+    /// The arcs out of worker `w`.
+    pub fn worker_arcs(&self, w: WorkerIx) -> &[(GapIx, i64)] {
+        self.w_arcs.get(w as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of worker slots ever created (live or removed).
+    pub fn worker_slots(&self) -> usize {
+        self.at.len()
+    }
+
+    /// Number of gap slots ever created (live or removed).
+    pub fn gap_slots(&self) -> usize {
+        self.cap.len()
+    }
+
+    /// Whether worker `w` exists and was not removed.
+    pub fn is_live_worker(&self, w: WorkerIx) -> bool {
+        self.at.get(w as usize).is_some_and(|&a| a != DEAD)
+    }
+
+    /// Whether gap `g` exists and was not removed.
+    pub fn is_live_gap(&self, g: GapIx) -> bool {
+        self.cap.get(g as usize).is_some_and(|&c| c != DEAD)
+    }
+
+    /// Capacity of gap `g`.
+    pub fn capacity(&self, g: GapIx) -> u32 {
+        match self.cap.get(g as usize) {
+            Some(&c) if c != DEAD => c,
+            _ => 0,
+        }
+    }
+
+    // ----- updates -------------------------------------------------------
+
+    /// Adds a gap with `capacity` positions and no arcs yet; arcs come with
+    /// workers ([`Matcher::add_worker`]) or through [`Matcher::set_arc`].
+    pub fn add_gap(&mut self, capacity: u32) -> GapIx {
+        assert!(capacity < DEAD, "capacity too large");
+        let g = self.cap.len() as GapIx;
+        self.cap.push(capacity);
+        self.g_arcs.push(Vec::new());
+        self.members.push(Vec::new());
+        // No arcs in; its arc to T has reduced cost π(g) − π(T) = 0.
+        self.pi_g.push(self.pi_t);
+        self.mark_g.push(FRESH);
+        g
+    }
+
+    /// Adds a gap together with its arcs from existing workers, then
+    /// re-optimises (the new positions pull in whoever they serve best).
+    pub fn add_gap_with_arcs(
+        &mut self,
+        capacity: u32,
+        arcs: &[(WorkerIx, i64)],
+    ) -> Result<GapIx, MatchError> {
+        for &(w, c) in arcs {
+            self.check_worker(w)?;
+            self.check_cost(c)?;
+        }
+        let g = self.add_gap(capacity);
+        // Price the gap so that every arc into it has reduced cost ≥ 0.
+        let mut p = self.pi_t;
+        for &(w, c) in arcs {
+            p = p.min(c + self.pi_w[w as usize]);
+        }
+        self.pi_g[g as usize] = p;
+        for &(w, c) in arcs {
+            self.insert_arc(w, g, c);
+        }
+        self.fill(g);
+        Ok(g)
+    }
+
+    /// Adds a worker with its arcs and re-optimises.
+    pub fn add_worker(&mut self, arcs: &[(GapIx, i64)]) -> Result<WorkerIx, MatchError> {
+        for &(g, c) in arcs {
+            self.check_gap(g)?;
+            self.check_cost(c)?;
+        }
+        let w = self.new_worker_slot();
+        for &(g, c) in arcs {
+            self.insert_arc(w, g, c);
+        }
+        self.place(w);
+        Ok(w)
+    }
+
+    /// Adds a worker with its arcs without placing it; call
+    /// [`Matcher::place_all`] once all are in. Bulk loading uses this, so
+    /// that arcs are stored before any search runs.
+    pub fn add_worker_unplaced(&mut self, arcs: &[(GapIx, i64)]) -> Result<WorkerIx, MatchError> {
+        for &(g, c) in arcs {
+            self.check_gap(g)?;
+            self.check_cost(c)?;
+        }
+        let w = self.new_worker_slot();
+        for &(g, c) in arcs {
+            self.insert_arc(w, g, c);
+        }
+        Ok(w)
+    }
+
+    fn new_worker_slot(&mut self) -> WorkerIx {
+        let w = self.at.len() as WorkerIx;
+        self.w_arcs.push(Vec::new());
+        self.at.push(UNASSIGNED);
+        self.at_cost.push(0);
+        self.slot.push(0);
+        self.pi_w.push(0);
+        self.mark_w.push(FRESH);
+        self.at[w as usize] = FREE;
+        self.live_workers += 1;
+        w
+    }
+
+    /// Removes worker `w` (its assignment and arcs) and re-optimises.
+    pub fn remove_worker(&mut self, w: WorkerIx) -> Result<(), MatchError> {
+        self.check_worker(w)?;
+        let freed = self.detach(w);
+        for (g, _) in std::mem::take(&mut self.w_arcs[w as usize]) {
+            let list = &mut self.g_arcs[g as usize];
+            if let Some(i) = list.iter().position(|a| a.0 == w) {
+                list.swap_remove(i);
+            }
+        }
+        self.live_workers -= 1;
+        self.at[w as usize] = DEAD;
+        if let Some(g) = freed {
+            self.fill(g);
+        }
+        Ok(())
+    }
+
+    /// Removes gap `g`; its workers look for other places.
+    pub fn remove_gap(&mut self, g: GapIx) -> Result<(), MatchError> {
+        self.check_gap(g)?;
+        let displaced: Vec<WorkerIx> = self.members[g as usize].clone();
+        for &w in &displaced {
+            self.detach(w);
+        }
+        for (w, _) in std::mem::take(&mut self.g_arcs[g as usize]) {
+            let list = &mut self.w_arcs[w as usize];
+            if let Some(i) = list.iter().position(|a| a.0 == g) {
+                list.swap_remove(i);
+            }
+        }
+        self.cap[g as usize] = DEAD;
+        for w in displaced {
+            self.reprice_free_worker(w);
+            self.place(w);
+        }
+        Ok(())
+    }
+
+    /// Changes the capacity of gap `g` and re-optimises.
+    pub fn set_capacity(&mut self, g: GapIx, capacity: u32) -> Result<(), MatchError> {
+        self.check_gap(g)?;
+        assert!(capacity < DEAD, "capacity too large");
+        let old = self.cap[g as usize];
+        self.cap[g as usize] = capacity;
+        if capacity > old {
+            self.fill(g);
+        } else {
+            // Displace the most expensive members until it fits; the forward
+            // searches may swap them back against cheaper ones.
+            let mut displaced = Vec::new();
+            while self.members[g as usize].len() > capacity as usize {
+                let &w = self.members[g as usize]
+                    .iter()
+                    .max_by_key(|&&w| (self.at_cost[w as usize], w))
+                    .expect("non-empty");
+                self.detach(w);
+                displaced.push(w);
+            }
+            for w in displaced {
+                self.reprice_free_worker(w);
+                self.place(w);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the arc `(w, g)`, changes its cost, or (with `None`) removes it,
+    /// and re-optimises.
+    pub fn set_arc(&mut self, w: WorkerIx, g: GapIx, cost: Option<i64>) -> Result<(), MatchError> {
+        self.check_worker(w)?;
+        self.check_gap(g)?;
+        if let Some(c) = cost {
+            self.check_cost(c)?;
+        }
+        let holds = self.at[w as usize] == g;
+        let wl = &mut self.w_arcs[w as usize];
+        let existing = wl.iter().position(|a| a.0 == g);
+        match (existing, cost) {
+            (None, None) => return Ok(()),
+            (Some(i), None) => {
+                wl.swap_remove(i);
+                let gl = &mut self.g_arcs[g as usize];
+                let j = gl.iter().position(|a| a.0 == w).expect("mirrored arc");
+                gl.swap_remove(j);
+            }
+            (Some(i), Some(c)) => {
+                wl[i].1 = c;
+                let gl = &mut self.g_arcs[g as usize];
+                let j = gl.iter().position(|a| a.0 == w).expect("mirrored arc");
+                gl[j].1 = c;
+            }
+            (None, Some(c)) => self.insert_arc(w, g, c),
+        }
+        // Does the change break the reduced-cost invariant? If the worker
+        // holds this arc, its cost changed (or the arc is gone): re-place
+        // the worker. Otherwise only a new or cheaper arc can matter.
+        let needs =
+            holds || cost.is_some_and(|c| c + self.pi_w[w as usize] - self.pi_g[g as usize] < 0);
+        if needs {
+            let freed = self.detach(w);
+            self.reprice_free_worker(w);
+            if let Some(h) = freed {
+                self.fill(h);
+            }
+            self.reprice_free_worker(w);
+            self.place(w);
+        }
+        Ok(())
+    }
+
+    /// Places every worker that is waiting (see
+    /// [`Matcher::add_worker_unplaced`]), in index order.
+    pub fn place_all(&mut self) {
+        for w in 0..self.at.len() as u32 {
+            if self.at[w as usize] == FREE {
+                self.place(w);
+            }
+        }
+    }
+
+    // ----- internals -----------------------------------------------------
+
+    fn check_worker(&self, w: WorkerIx) -> Result<(), MatchError> {
+        match self.at.get(w as usize) {
+            Some(&a) if a != DEAD => Ok(()),
+            _ => Err(MatchError::NoWorker(w)),
+        }
+    }
+
+    fn check_gap(&self, g: GapIx) -> Result<(), MatchError> {
+        match self.cap.get(g as usize) {
+            Some(&c) if c != DEAD => Ok(()),
+            _ => Err(MatchError::NoGap(g)),
+        }
+    }
+
+    fn check_cost(&self, c: i64) -> Result<(), MatchError> {
+        if c.abs() > self.max_abs_cost {
+            Err(MatchError::CostOutOfRange {
+                cost: c,
+                max: self.max_abs_cost,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn insert_arc(&mut self, w: WorkerIx, g: GapIx, c: i64) {
+        let wl = &mut self.w_arcs[w as usize];
+        if let Some(i) = wl.iter().position(|a| a.0 == g) {
+            // A parallel arc: only the cheaper one can ever be used.
+            if c < wl[i].1 {
+                wl[i].1 = c;
+                let gl = &mut self.g_arcs[g as usize];
+                let j = gl.iter().position(|a| a.0 == w).expect("mirrored arc");
+                gl[j].1 = c;
+            }
+            return;
+        }
+        wl.push((g, c));
+        self.g_arcs[g as usize].push((w, c));
+    }
+
+    /// Takes worker `w` off its node, leaving it FREE; returns the gap that
+    /// gained a free position, if any.
+    fn detach(&mut self, w: WorkerIx) -> Option<GapIx> {
+        let a = self.at[w as usize];
+        match a {
+            FREE | DEAD => None,
+            UNASSIGNED => {
+                self.unassigned -= 1;
+                self.at[w as usize] = FREE;
+                None
+            }
+            g => {
+                let list = &mut self.members[g as usize];
+                let i = self.slot[w as usize] as usize;
+                list.swap_remove(i);
+                if let Some(&moved) = list.get(i) {
+                    self.slot[moved as usize] = i as u32;
+                }
+                self.total_cost -= i128::from(self.at_cost[w as usize]);
+                self.at[w as usize] = FREE;
+                Some(g)
+            }
+        }
+    }
+
+    /// Puts a FREE worker on gap `g` (at arc cost `c`) or, with `None`, on U.
+    fn attach(&mut self, w: WorkerIx, target: Option<(GapIx, i64)>) {
+        debug_assert_eq!(self.at[w as usize], FREE);
+        match target {
+            None => {
+                self.at[w as usize] = UNASSIGNED;
+                self.unassigned += 1;
+            }
+            Some((g, c)) => {
+                let list = &mut self.members[g as usize];
+                self.slot[w as usize] = list.len() as u32;
+                list.push(w);
+                self.at[w as usize] = g;
+                self.at_cost[w as usize] = c;
+                self.total_cost += i128::from(c);
+            }
+        }
+    }
+
+    /// A FREE worker has no residual arcs into it, so its potential may be
+    /// set freely: the least value that keeps all its out-arcs non-negative.
+    fn reprice_free_worker(&mut self, w: WorkerIx) {
+        let mut p = self.pi_u - self.unassigned_cost;
+        for &(g, c) in &self.w_arcs[w as usize] {
+            p = p.max(self.pi_g[g as usize] - c);
+        }
+        self.pi_w[w as usize] = p;
+    }
+
+    fn pi_mut(&mut self, v: Node) -> &mut i64 {
+        match v {
+            Node::W(w) => &mut self.pi_w[w as usize],
+            Node::G(g) => &mut self.pi_g[g as usize],
+            Node::U => &mut self.pi_u,
+            Node::T => &mut self.pi_t,
+        }
+    }
+
+    fn mark(&mut self, v: Node) -> &mut Mark {
+        match v {
+            Node::W(w) => &mut self.mark_w[w as usize],
+            Node::G(g) => &mut self.mark_g[g as usize],
+            Node::U => &mut self.mark_u,
+            Node::T => &mut self.mark_t,
+        }
+    }
+
+    fn reset_marks(&mut self) {
+        let touched = std::mem::take(&mut self.touched);
+        for &v in &touched {
+            *self.mark(v) = FRESH;
+        }
+        self.touched = touched;
+        self.touched.clear();
+        self.settled.clear();
+        self.heap.clear();
+    }
+
+    /// Offers distance `d` to node `v`, reached over `link`.
+    #[inline]
+    fn relax(&mut self, v: Node, d: i64, link: Node) {
+        let m = self.mark(v);
+        if m.done || d >= m.dist {
+            return;
+        }
+        let fresh = m.dist == INF;
+        m.dist = d;
+        m.link = link;
+        if fresh {
+            self.touched.push(v);
+        }
+        self.heap.push(Reverse((d, v.pack())));
+    }
+
+    /// Pops the nearest unsettled node.
+    fn pop(&mut self) -> Option<(i64, Node)> {
+        while let Some(Reverse((d, v))) = self.heap.pop() {
+            let v = Node::unpack(v);
+            let m = self.mark(v);
+            if m.done || d > m.dist {
+                continue;
+            }
+            m.done = true;
+            self.settled.push(v);
+            return Some((d, v));
+        }
+        None
+    }
+
+    /// Gives every settled node `π += sign · (dist − D)`; the others keep
+    /// theirs (an implicit shift of all potentials by a constant).
+    fn reprice_settled(&mut self, big_d: i64, forward: bool) {
+        self.stats.settled += self.settled.len() as u64;
+        let settled = std::mem::take(&mut self.settled);
+        for &v in &settled {
+            let d = self.mark(v).dist.min(big_d);
+            if forward {
+                *self.pi_mut(v) += d - big_d;
+            } else {
+                *self.pi_mut(v) += big_d - d;
+            }
+        }
+        self.settled = settled;
+    }
+
+    /// Places FREE worker `w`: the cheapest chain of moves from `w` to a free
+    /// position or to U, by Dijkstra on reduced costs from `w` to T.
+    fn place(&mut self, w0: WorkerIx) {
+        debug_assert_eq!(self.at[w0 as usize], FREE);
+        self.stats.searches += 1;
+        self.reprice_free_worker(w0);
+        self.reset_marks();
+        self.relax(Node::W(w0), 0, Node::T);
+        let c_u = self.unassigned_cost;
+        let big_d = loop {
+            let Some((d, v)) = self.pop() else {
+                unreachable!("T is always reachable: every worker can go to U");
+            };
+            match v {
+                Node::T => break d,
+                Node::W(w) => {
+                    let pw = self.pi_w[w as usize];
+                    let here = self.at[w as usize];
+                    for i in 0..self.w_arcs[w as usize].len() {
+                        let (g, c) = self.w_arcs[w as usize][i];
+                        if g == here {
+                            continue;
+                        }
+                        let nd = d + c + pw - self.pi_g[g as usize];
+                        self.relax(Node::G(g), nd, v);
+                    }
+                    if here != UNASSIGNED {
+                        let nd = d + c_u + pw - self.pi_u;
+                        self.relax(Node::U, nd, v);
+                    }
+                }
+                Node::G(g) => {
+                    let pg = self.pi_g[g as usize];
+                    if (self.members[g as usize].len() as u32) < self.cap[g as usize] {
+                        let nd = d + pg - self.pi_t;
+                        self.relax(Node::T, nd, v);
+                    }
+                    for i in 0..self.members[g as usize].len() {
+                        let w = self.members[g as usize][i];
+                        let nd = d - self.at_cost[w as usize] + pg - self.pi_w[w as usize];
+                        self.relax(Node::W(w), nd, v);
+                    }
+                }
+                Node::U => {
+                    // Arcs U → w (unassigned workers) lead nowhere cheaper
+                    // than U → T, whose reduced cost is 0 whenever any
+                    // worker is unassigned; see the module docs.
+                    let nd = d + self.pi_u - self.pi_t;
+                    self.relax(Node::T, nd, v);
+                }
+            }
+        };
+        self.reprice_settled(big_d, true);
+        // Walk back from T, moving each worker on the path one step on.
+        let mut x = self.mark_t.link;
+        loop {
+            let Node::W(w) = self.mark(x).link else {
+                unreachable!("paths alternate")
+            };
+            let from = self.at[w as usize];
+            self.detach(w);
+            match x {
+                Node::U => self.attach(w, None),
+                Node::G(g) => {
+                    let c = self.arc_cost(w, g);
+                    self.attach(w, Some((g, c)));
+                }
+                _ => unreachable!("paths alternate"),
+            }
+            if w == w0 {
+                break;
+            }
+            x = if from == UNASSIGNED {
+                Node::U
+            } else {
+                Node::G(from)
+            };
+        }
+    }
+
+    fn arc_cost(&self, w: WorkerIx, g: GapIx) -> i64 {
+        self.w_arcs[w as usize]
+            .iter()
+            .find(|a| a.0 == g)
+            .expect("arc on the path")
+            .1
+    }
+
+    /// Gap `g` may have free positions whose arc to T has a negative
+    /// reduced cost: look for the cheapest chain that fills one (a negative
+    /// cycle through `g → T`), apply it, and repeat while one exists.
+    fn fill(&mut self, g: GapIx) {
+        while self.is_live_gap(g) && (self.members[g as usize].len() as u32) < self.cap[g as usize]
+        {
+            let r = self.pi_g[g as usize] - self.pi_t;
+            if r >= 0 {
+                return;
+            }
+            let limit = -r;
+            self.stats.searches += 1;
+            self.reset_marks();
+            self.relax(Node::G(g), 0, Node::T);
+            // Backward Dijkstra: distances *to* g over arcs into each node.
+            let mut found = None;
+            while let Some((d, v)) = self.pop() {
+                if d >= limit {
+                    break;
+                }
+                match v {
+                    Node::T => {
+                        found = Some(d);
+                        break;
+                    }
+                    Node::G(x) => {
+                        let px = self.pi_g[x as usize];
+                        if !self.members[x as usize].is_empty() {
+                            // T → x exists: x can give up a worker.
+                            let nd = d + self.pi_t - px;
+                            self.relax(Node::T, nd, v);
+                        }
+                        for i in 0..self.g_arcs[x as usize].len() {
+                            let (w, c) = self.g_arcs[x as usize][i];
+                            let a = self.at[w as usize];
+                            if a == x || a == FREE {
+                                continue;
+                            }
+                            let nd = d + c + self.pi_w[w as usize] - px;
+                            self.relax(Node::W(w), nd, v);
+                        }
+                    }
+                    Node::W(w) => {
+                        // The only arc into w comes from where it sits.
+                        let pw = self.pi_w[w as usize];
+                        match self.at[w as usize] {
+                            UNASSIGNED => {
+                                let nd = d - self.unassigned_cost + self.pi_u - pw;
+                                self.relax(Node::U, nd, v);
+                            }
+                            h => {
+                                let nd = d - self.at_cost[w as usize] + self.pi_g[h as usize] - pw;
+                                self.relax(Node::G(h), nd, v);
+                            }
+                        }
+                    }
+                    Node::U => {
+                        // T → U has reduced cost 0 while anyone is
+                        // unassigned; arcs w → U from assigned workers
+                        // cannot beat it (module docs).
+                        let nd = d + self.pi_t - self.pi_u;
+                        self.relax(Node::T, nd, v);
+                    }
+                }
+            }
+            let big_d = found.unwrap_or(limit);
+            self.reprice_settled(big_d, false);
+            if found.is_none() {
+                return;
+            }
+            // Apply the cycle T → x₁ → w₁ → x₂ → … → g → T.
+            let mut x = self.mark_t.link;
+            loop {
+                if x == Node::G(g) {
+                    break;
+                }
+                let Node::W(w) = self.mark(x).link else {
+                    unreachable!("cycles alternate")
+                };
+                let Node::G(y) = self.mark(Node::W(w)).link else {
+                    unreachable!("cycles alternate")
+                };
+                self.detach(w);
+                let c = self.arc_cost(w, y);
+                self.attach(w, Some((y, c)));
+                x = Node::G(y);
+            }
+        }
+    }
+
+    /// Checks the optimality certificate: every residual arc has a
+    /// non-negative reduced cost and the bookkeeping agrees with itself.
+    /// For tests and debug builds.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut cost: i128 = 0;
+        let mut unassigned = 0;
+        let mut any_unassigned = false;
+        for (w, &a) in self.at.iter().enumerate() {
+            let pw = self.pi_w[w];
+            match a {
+                DEAD => continue,
+                FREE => return Err(format!("worker {w} was left unplaced")),
+                UNASSIGNED => {
+                    unassigned += 1;
+                    any_unassigned = true;
+                    if -self.unassigned_cost + self.pi_u - pw < 0 {
+                        return Err(format!("reverse arc U→{w} has negative reduced cost"));
+                    }
+                }
+                g => {
+                    cost += i128::from(self.at_cost[w]);
+                    if self.arc_cost(w as u32, g) != self.at_cost[w] {
+                        return Err(format!("worker {w}: stale cost"));
+                    }
+                    if -self.at_cost[w] + self.pi_g[g as usize] - pw < 0 {
+                        return Err(format!("reverse arc {g}→{w} has negative reduced cost"));
+                    }
+                    if self.unassigned_cost + pw - self.pi_u < 0 {
+                        return Err(format!("arc {w}→U has negative reduced cost"));
+                    }
+                }
+            }
+            for &(g, c) in &self.w_arcs[w] {
+                if g != a && c + pw - self.pi_g[g as usize] < 0 {
+                    return Err(format!("arc {w}→{g} has negative reduced cost"));
+                }
+            }
+        }
+        for (g, &cap) in self.cap.iter().enumerate() {
+            if cap == DEAD {
+                continue;
+            }
+            let load = self.members[g].len() as u32;
+            if load > cap {
+                return Err(format!("gap {g} over capacity"));
+            }
+            if load < cap && self.pi_g[g] - self.pi_t < 0 {
+                return Err(format!("arc {g}→T has negative reduced cost"));
+            }
+            if load > 0 && self.pi_t - self.pi_g[g] < 0 {
+                return Err(format!("reverse arc T→{g} has negative reduced cost"));
+            }
+        }
+        if any_unassigned && self.pi_t - self.pi_u < 0 {
+            return Err("reverse arc T→U has negative reduced cost".into());
+        }
+        if self.pi_u - self.pi_t < 0 {
+            return Err("arc U→T has negative reduced cost".into());
+        }
+        if cost != self.total_cost || unassigned != self.unassigned {
+            return Err("counters disagree with the assignment".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,235 @@
+//! Property tests of both solvers against independent references, and of
+//! every incremental update sequence against a fresh solve.
+
+mod reference;
+
+use lendwork_flow::bipartite::Matcher;
+use lendwork_flow::network::{Arc, Network};
+use lendwork_flow::{solve, ssp, Method, Solution};
+use proptest::prelude::*;
+
+fn general_network() -> impl Strategy<Value = Network> {
+    (2usize..7).prop_flat_map(|n| {
+        let arc = (0..n as u32, 0..n as u32, 0i64..3, 0i64..6, -8i64..12);
+        (
+            proptest::collection::vec(arc, 0..14),
+            proptest::collection::vec(-6i64..7, n - 1),
+        )
+            .prop_map(move |(arcs, sup)| {
+                let mut supply = sup;
+                let last = -supply.iter().sum::<i64>();
+                supply.push(last);
+                let arcs = arcs
+                    .into_iter()
+                    .filter(|a| a.0 != a.1)
+                    .map(|(from, to, low, extra, cost)| Arc {
+                        from,
+                        to,
+                        low: low.min(1),
+                        cap: low.min(1) + extra,
+                        cost,
+                    })
+                    .collect();
+                Network { supply, arcs }
+            })
+    })
+}
+
+/// A tiny matching instance: gap capacities and each worker's arcs.
+fn matching() -> impl Strategy<Value = (Vec<u32>, Vec<Vec<(u32, i64)>>, i64)> {
+    (1usize..4, 1usize..7).prop_flat_map(|(g, w)| {
+        (
+            proptest::collection::vec(0u32..3, g),
+            proptest::collection::vec(
+                proptest::collection::btree_map(0..g as u32, -5i64..40, 0..=g.min(3))
+                    .prop_map(|m| m.into_iter().collect::<Vec<_>>()),
+                w,
+            ),
+            prop_oneof![Just(1_000i64), 0i64..50],
+        )
+    })
+}
+
+fn as_network(caps: &[u32], workers: &[Vec<(u32, i64)>], bypass: i64) -> Network {
+    // s = 0, workers 1..=W, gaps after, t last.
+    let (nw, ng) = (workers.len(), caps.len());
+    let t = (1 + nw + ng) as u32;
+    let mut net = Network::with_nodes(nw + ng + 2);
+    net.supply[0] = nw as i64;
+    net.supply[t as usize] = -(nw as i64);
+    for (i, arcs) in workers.iter().enumerate() {
+        net.add_arc(0, 1 + i as u32, 1, 0);
+        for &(g, c) in arcs {
+            net.add_arc(1 + i as u32, 1 + nw as u32 + g, 1, c);
+        }
+    }
+    for (g, &c) in caps.iter().enumerate() {
+        net.add_arc(1 + nw as u32 + g as u32, t, i64::from(c), 0);
+    }
+    net.add_arc(0, t, nw as i64, bypass);
+    net
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// The general solver matches cycle cancelling, and its flow is
+    /// feasible and costs what it says.
+    #[test]
+    fn general_solver_is_optimal(net in general_network()) {
+        let want = reference::cycle_cancelling(&net);
+        let got = ssp::solve(&net);
+        prop_assert_eq!(got.cost(), want);
+        if let Solution::Optimal { cost, flow } = &got {
+            prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+        }
+    }
+
+    /// The matcher matches brute force, and the DIMACS form of the same
+    /// instance gives the same optimum on both paths.
+    #[test]
+    fn matcher_is_optimal((caps, workers, u) in matching()) {
+        let want = reference::brute_force_matching(&caps, &workers, u);
+        let mut m = Matcher::new(u, 100);
+        for &c in &caps {
+            m.add_gap(c);
+        }
+        for arcs in &workers {
+            m.add_worker(arcs).unwrap();
+        }
+        m.check_invariants().unwrap();
+        prop_assert_eq!(m.objective(), want);
+
+        let net = as_network(&caps, &workers, u);
+        let (sol, method) = solve(&net);
+        prop_assert_eq!(method, Method::Bipartite);
+        prop_assert_eq!(sol.cost(), Some(want));
+        if let Solution::Optimal { cost, flow } = &sol {
+            prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+        }
+        prop_assert_eq!(ssp::solve(&net).cost(), Some(want));
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    AddWorker(Vec<(usize, i64)>),
+    RemoveWorker(usize),
+    AddGap(u32, Vec<(usize, i64)>),
+    RemoveGap(usize),
+    SetCapacity(usize, u32),
+    SetArc(usize, usize, Option<i64>),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let arcs = || proptest::collection::vec((0usize..8, 0i64..60), 0..4);
+    prop_oneof![
+        3 => arcs().prop_map(Op::AddWorker),
+        1 => (0usize..16).prop_map(Op::RemoveWorker),
+        1 => (0u32..4, arcs()).prop_map(|(c, a)| Op::AddGap(c, a)),
+        1 => (0usize..8).prop_map(Op::RemoveGap),
+        1 => (0usize..8, 0u32..4).prop_map(|(g, c)| Op::SetCapacity(g, c)),
+        2 => (0usize..16, 0usize..8, proptest::option::of(0i64..60)).prop_map(|(w, g, c)| Op::SetArc(w, g, c)),
+    ]
+}
+
+/// Builds a fresh matcher holding the same live gaps, workers and arcs,
+/// and returns its optimum.
+fn fresh_optimum(m: &Matcher) -> i128 {
+    let mut f = Matcher::new(m.unassigned_cost(), 100);
+    let mut gmap = vec![u32::MAX; m.gap_slots()];
+    for (g, slot) in gmap.iter_mut().enumerate() {
+        if m.is_live_gap(g as u32) {
+            *slot = f.add_gap(m.capacity(g as u32));
+        }
+    }
+    for w in 0..m.worker_slots() as u32 {
+        if m.is_live_worker(w) {
+            let arcs: Vec<_> = m
+                .worker_arcs(w)
+                .iter()
+                .map(|&(g, c)| (gmap[g as usize], c))
+                .collect();
+            f.add_worker(&arcs).unwrap();
+        }
+    }
+    f.objective()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// Every sequence of incremental updates ends (and passes through)
+    /// the same optimum as a fresh solve, with the optimality certificate
+    /// intact after every step.
+    #[test]
+    fn incremental_updates_equal_a_fresh_solve(ops in proptest::collection::vec(op(), 1..40), lex in any::<bool>()) {
+        let u = if lex { Matcher::lexicographic_unassigned_cost(100, 64) } else { 25 };
+        let mut m = Matcher::new(u, 100);
+        let (mut workers, mut gaps): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
+        for g in 0..3 {
+            gaps.push(m.add_gap(g % 3 + 1));
+        }
+        for op in ops {
+            let pick = |v: &Vec<u32>, i: usize| if v.is_empty() { None } else { Some(v[i % v.len()]) };
+            match op {
+                Op::AddWorker(arcs) => {
+                    if gaps.is_empty() { continue; }
+                    let arcs: Vec<_> = arcs.into_iter().map(|(g, c)| (gaps[g % gaps.len()], c)).collect();
+                    workers.push(m.add_worker(&arcs).unwrap());
+                }
+                Op::RemoveWorker(i) => {
+                    if let Some(w) = pick(&workers, i) {
+                        m.remove_worker(w).unwrap();
+                        workers.retain(|&x| x != w);
+                    }
+                }
+                Op::AddGap(cap, arcs) => {
+                    let arcs: Vec<_> = arcs.into_iter().filter_map(|(w, c)| pick(&workers, w).map(|w| (w, c))).collect();
+                    gaps.push(m.add_gap_with_arcs(cap, &arcs).unwrap());
+                }
+                Op::RemoveGap(i) => {
+                    if let Some(g) = pick(&gaps, i) {
+                        m.remove_gap(g).unwrap();
+                        gaps.retain(|&x| x != g);
+                    }
+                }
+                Op::SetCapacity(i, c) => {
+                    if let Some(g) = pick(&gaps, i) { m.set_capacity(g, c).unwrap(); }
+                }
+                Op::SetArc(wi, gi, c) => {
+                    if let (Some(w), Some(g)) = (pick(&workers, wi), pick(&gaps, gi)) {
+                        m.set_arc(w, g, c).unwrap();
+                    }
+                }
+            }
+            m.check_invariants().map_err(TestCaseError::fail)?;
+            prop_assert_eq!(m.objective(), fresh_optimum(&m));
+        }
+    }
+}
+
+#[test]
+fn removed_nodes_are_refused() {
+    let mut m = Matcher::new(1000, 100);
+    let g = m.add_gap(1);
+    let w = m.add_worker(&[(g, 5)]).unwrap();
+    m.remove_worker(w).unwrap();
+    assert!(m.remove_worker(w).is_err());
+    m.remove_gap(g).unwrap();
+    assert!(m.add_worker(&[(g, 1)]).is_err());
+    assert!(m.add_worker(&[(99, 1)]).is_err());
+    let g2 = m.add_gap(1);
+    assert!(m.add_worker(&[(g2, 101)]).is_err(), "cost beyond the bound");
+}
+
+#[test]
+fn infeasible_networks_are_reported() {
+    let mut net = Network::with_nodes(3);
+    net.supply = vec![5, 0, -5];
+    net.add_arc(0, 1, 3, 1);
+    net.add_arc(1, 2, 3, 1);
+    assert_eq!(ssp::solve(&net), Solution::Infeasible);
+    net.supply = vec![5, 0, -4];
+    assert_eq!(ssp::solve(&net), Solution::Infeasible, "unbalanced");
+}
