@@ -176,7 +176,7 @@ impl Matcher {
     /// and arc costs lie within ±`max_abs_cost`.
     pub fn new(unassigned_cost: i64, max_abs_cost: i64) -> Self {
         assert!(
-            max_abs_cost >= 0 && max_abs_cost < (1 << 40),
+            (0..(1 << 40)).contains(&max_abs_cost),
             "max_abs_cost out of range"
         );
         assert!(

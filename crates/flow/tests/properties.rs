@@ -35,8 +35,11 @@ fn general_network() -> impl Strategy<Value = Network> {
     })
 }
 
-/// A tiny matching instance: gap capacities and each worker's arcs.
-fn matching() -> impl Strategy<Value = (Vec<u32>, Vec<Vec<(u32, i64)>>, i64)> {
+/// A tiny matching instance: gap capacities, each worker's arcs, and the
+/// unassigned cost.
+type Instance = (Vec<u32>, Vec<Vec<(u32, i64)>>, i64);
+
+fn matching() -> impl Strategy<Value = Instance> {
     (1usize..4, 1usize..7).prop_flat_map(|(g, w)| {
         (
             proptest::collection::vec(0u32..3, g),
