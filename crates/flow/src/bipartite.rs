@@ -128,9 +128,11 @@ pub struct Matcher {
     unassigned_cost: i64,
     max_abs_cost: i64,
     /// Arcs out of each worker: (gap, cost).
-    w_arcs: Vec<Vec<(GapIx, i64)>>,
-    /// Arcs into each gap: (worker, cost). Mirrors `w_arcs`.
-    g_arcs: Vec<Vec<(WorkerIx, i64)>>,
+    /// Costs are stored as `i32` (half the memory per arc); the API
+    /// takes `i64` and refuses costs beyond `max_abs_cost` ≤ `i32::MAX`.
+    w_arcs: Vec<Vec<(GapIx, i32)>>,
+    /// Arcs into each gap: (worker, cost), sorted by cost. Mirrors `w_arcs`.
+    g_arcs: Vec<Vec<(WorkerIx, i32)>>,
     /// The gap a worker is assigned to, `UNASSIGNED`, or `DEAD` (removed).
     at: Vec<u32>,
     /// Cost of the worker's current arc (meaningless when unassigned).
@@ -147,6 +149,11 @@ pub struct Matcher {
     pi_g: Vec<i64>,
     pi_u: i64,
     pi_t: i64,
+    /// A lower bound on every worker potential; with `g_arcs` sorted by
+    /// cost it lets a search stop scanning a gap's arcs early.
+    pi_w_floor: i64,
+    /// Set by bulk loading until `place_all` sorts `g_arcs`.
+    g_unsorted: bool,
     unassigned: usize,
     live_workers: usize,
     total_cost: i128,
@@ -176,7 +183,7 @@ impl Matcher {
     /// and arc costs lie within ±`max_abs_cost`.
     pub fn new(unassigned_cost: i64, max_abs_cost: i64) -> Self {
         assert!(
-            (0..(1 << 40)).contains(&max_abs_cost),
+            (0..=i64::from(i32::MAX)).contains(&max_abs_cost),
             "max_abs_cost out of range"
         );
         assert!(
@@ -197,6 +204,8 @@ impl Matcher {
             pi_g: Vec::new(),
             pi_u: 0,
             pi_t: 0,
+            pi_w_floor: 0,
+            g_unsorted: false,
             unassigned: 0,
             live_workers: 0,
             total_cost: 0,
@@ -263,8 +272,12 @@ impl Matcher {
     }
 
     /// The arcs out of worker `w`.
-    pub fn worker_arcs(&self, w: WorkerIx) -> &[(GapIx, i64)] {
-        self.w_arcs.get(w as usize).map_or(&[], Vec::as_slice)
+    pub fn worker_arcs(&self, w: WorkerIx) -> impl Iterator<Item = (GapIx, i64)> + '_ {
+        self.w_arcs
+            .get(w as usize)
+            .into_iter()
+            .flatten()
+            .map(|&(g, c)| (g, i64::from(c)))
     }
 
     /// Number of worker slots ever created (live or removed).
@@ -359,8 +372,16 @@ impl Matcher {
             self.check_cost(c)?;
         }
         let w = self.new_worker_slot();
+        // Appended unsorted; `place_all` sorts each gap's list once.
+        self.w_arcs[w as usize].reserve_exact(arcs.len());
         for &(g, c) in arcs {
-            self.insert_arc(w, g, c);
+            if self.w_arcs[w as usize].iter().any(|a| a.0 == g) {
+                self.insert_arc(w, g, c);
+            } else {
+                self.w_arcs[w as usize].push((g, c as i32));
+                self.g_arcs[g as usize].push((w, c as i32));
+                self.g_unsorted = true;
+            }
         }
         Ok(w)
     }
@@ -383,10 +404,7 @@ impl Matcher {
         self.check_worker(w)?;
         let freed = self.detach(w);
         for (g, _) in std::mem::take(&mut self.w_arcs[w as usize]) {
-            let list = &mut self.g_arcs[g as usize];
-            if let Some(i) = list.iter().position(|a| a.0 == w) {
-                list.swap_remove(i);
-            }
+            self.g_arc_remove(g, w);
         }
         self.live_workers -= 1;
         self.at[w as usize] = DEAD;
@@ -460,15 +478,12 @@ impl Matcher {
             (None, None) => return Ok(()),
             (Some(i), None) => {
                 wl.swap_remove(i);
-                let gl = &mut self.g_arcs[g as usize];
-                let j = gl.iter().position(|a| a.0 == w).expect("mirrored arc");
-                gl.swap_remove(j);
+                self.g_arc_remove(g, w);
             }
             (Some(i), Some(c)) => {
-                wl[i].1 = c;
-                let gl = &mut self.g_arcs[g as usize];
-                let j = gl.iter().position(|a| a.0 == w).expect("mirrored arc");
-                gl[j].1 = c;
+                wl[i].1 = c as i32;
+                self.g_arc_remove(g, w);
+                self.g_arc_insert(g, w, c);
             }
             (None, Some(c)) => self.insert_arc(w, g, c),
         }
@@ -490,13 +505,62 @@ impl Matcher {
     }
 
     /// Places every worker that is waiting (see
-    /// [`Matcher::add_worker_unplaced`]), in index order.
+    /// [`Matcher::add_worker_unplaced`]).
+    ///
+    /// On a fresh load where positions are scarcer than workers, the work
+    /// is done from the gap side: every waiting worker starts in the pool U
+    /// and each gap pulls in its cheapest chains ([`Matcher::fill`]), so each
+    /// search starts from the scarce side and stops at the first free
+    /// worker it meets. Otherwise workers are placed one by one.
     pub fn place_all(&mut self) {
+        if self.g_unsorted {
+            for list in &mut self.g_arcs {
+                list.sort_unstable_by_key(|&(w, c)| (c, w));
+            }
+            self.g_unsorted = false;
+        }
+        let fresh = self.live_workers == self.unassigned + self.count_free()
+            && self.total_cost == 0
+            && self.members.iter().all(Vec::is_empty);
+        let positions: u64 = self
+            .cap
+            .iter()
+            .filter(|&&c| c != DEAD)
+            .map(|&c| u64::from(c))
+            .sum();
+        if fresh && positions < self.count_free() as u64 {
+            let pw = self.pi_u - self.unassigned_cost;
+            for w in 0..self.at.len() {
+                if self.at[w] == FREE {
+                    self.pi_w[w] = pw;
+                    self.pi_w_floor = self.pi_w_floor.min(pw);
+                    self.at[w] = UNASSIGNED;
+                    self.unassigned += 1;
+                }
+            }
+            for g in 0..self.cap.len() {
+                if self.cap[g] == DEAD {
+                    continue;
+                }
+                let mut p = self.pi_g[g].min(self.pi_t);
+                for &(w, c) in &self.g_arcs[g] {
+                    p = p.min(i64::from(c) + self.pi_w[w as usize]);
+                }
+                self.pi_g[g] = p;
+            }
+            for g in 0..self.cap.len() as u32 {
+                self.fill(g);
+            }
+        }
         for w in 0..self.at.len() as u32 {
             if self.at[w as usize] == FREE {
                 self.place(w);
             }
         }
+    }
+
+    fn count_free(&self) -> usize {
+        self.at.iter().filter(|&&a| a == FREE).count()
     }
 
     // ----- internals -----------------------------------------------------
@@ -530,16 +594,34 @@ impl Matcher {
         let wl = &mut self.w_arcs[w as usize];
         if let Some(i) = wl.iter().position(|a| a.0 == g) {
             // A parallel arc: only the cheaper one can ever be used.
-            if c < wl[i].1 {
-                wl[i].1 = c;
-                let gl = &mut self.g_arcs[g as usize];
-                let j = gl.iter().position(|a| a.0 == w).expect("mirrored arc");
-                gl[j].1 = c;
+            if c < i64::from(wl[i].1) {
+                wl[i].1 = c as i32;
+                self.g_arc_remove(g, w);
+                self.g_arc_insert(g, w, c);
             }
             return;
         }
-        wl.push((g, c));
-        self.g_arcs[g as usize].push((w, c));
+        wl.push((g, c as i32));
+        self.g_arc_insert(g, w, c);
+    }
+
+    fn g_arc_insert(&mut self, g: GapIx, w: WorkerIx, c: i64) {
+        let c = c as i32;
+        let list = &mut self.g_arcs[g as usize];
+        // Appending in cost order (bulk loads often do) stays O(1).
+        if list.last().map_or(true, |&(lw, lc)| (lc, lw) <= (c, w)) {
+            list.push((w, c));
+        } else {
+            let i = list.partition_point(|&(lw, lc)| (lc, lw) < (c, w));
+            list.insert(i, (w, c));
+        }
+    }
+
+    fn g_arc_remove(&mut self, g: GapIx, w: WorkerIx) {
+        let list = &mut self.g_arcs[g as usize];
+        if let Some(i) = list.iter().position(|a| a.0 == w) {
+            list.remove(i);
+        }
     }
 
     /// Takes worker `w` off its node, leaving it FREE; returns the gap that
@@ -591,9 +673,10 @@ impl Matcher {
     fn reprice_free_worker(&mut self, w: WorkerIx) {
         let mut p = self.pi_u - self.unassigned_cost;
         for &(g, c) in &self.w_arcs[w as usize] {
-            p = p.max(self.pi_g[g as usize] - c);
+            p = p.max(self.pi_g[g as usize] - i64::from(c));
         }
         self.pi_w[w as usize] = p;
+        self.pi_w_floor = self.pi_w_floor.min(p);
     }
 
     fn pi_mut(&mut self, v: Node) -> &mut i64 {
@@ -665,6 +748,9 @@ impl Matcher {
             let d = self.mark(v).dist.min(big_d);
             if forward {
                 *self.pi_mut(v) += d - big_d;
+                if let Node::W(w) = v {
+                    self.pi_w_floor = self.pi_w_floor.min(self.pi_w[w as usize]);
+                }
             } else {
                 *self.pi_mut(v) += big_d - d;
             }
@@ -678,6 +764,9 @@ impl Matcher {
         debug_assert_eq!(self.at[w0 as usize], FREE);
         self.stats.searches += 1;
         self.reprice_free_worker(w0);
+        if self.place_directly(w0) {
+            return;
+        }
         self.reset_marks();
         self.relax(Node::W(w0), 0, Node::T);
         let c_u = self.unassigned_cost;
@@ -692,6 +781,7 @@ impl Matcher {
                     let here = self.at[w as usize];
                     for i in 0..self.w_arcs[w as usize].len() {
                         let (g, c) = self.w_arcs[w as usize][i];
+                        let c = i64::from(c);
                         if g == here {
                             continue;
                         }
@@ -756,8 +846,8 @@ impl Matcher {
         self.w_arcs[w as usize]
             .iter()
             .find(|a| a.0 == g)
+            .map(|a| i64::from(a.1))
             .expect("arc on the path")
-            .1
     }
 
     /// Gap `g` may have free positions whose arc to T has a negative
@@ -772,6 +862,9 @@ impl Matcher {
             }
             let limit = -r;
             self.stats.searches += 1;
+            if self.fill_directly(g, limit) {
+                continue;
+            }
             self.reset_marks();
             self.relax(Node::G(g), 0, Node::T);
             // Backward Dijkstra: distances *to* g over arcs into each node.
@@ -792,30 +885,50 @@ impl Matcher {
                             let nd = d + self.pi_t - px;
                             self.relax(Node::T, nd, v);
                         }
+                        // Workers are pass-through nodes here: the only arc
+                        // into a worker comes from where it sits, so instead
+                        // of queueing the worker we record its distance and
+                        // relax its holder at once (Dijkstra on the graph
+                        // with workers contracted into holder → gap arcs).
+                        let floor = d + self.pi_w_floor - px;
                         for i in 0..self.g_arcs[x as usize].len() {
                             let (w, c) = self.g_arcs[x as usize][i];
+                            let c = i64::from(c);
+                            // Arcs are sorted by cost: once even the lowest
+                            // possible potential cannot beat the best chain
+                            // found so far (T is never farther than U), stop.
+                            if c + floor >= limit.min(self.mark_t.dist).min(self.mark_u.dist) {
+                                break;
+                            }
                             let a = self.at[w as usize];
                             if a == x || a == FREE {
                                 continue;
                             }
-                            let nd = d + c + self.pi_w[w as usize] - px;
-                            self.relax(Node::W(w), nd, v);
+                            let pw = self.pi_w[w as usize];
+                            let dw = d + c + pw - px;
+                            let m = &mut self.mark_w[w as usize];
+                            if dw >= limit || dw >= m.dist {
+                                continue;
+                            }
+                            if m.dist == INF {
+                                self.touched.push(Node::W(w));
+                            }
+                            m.dist = dw;
+                            m.link = v;
+                            let (holder, nd) = if a == UNASSIGNED {
+                                (Node::U, dw - self.unassigned_cost + self.pi_u - pw)
+                            } else {
+                                (
+                                    Node::G(a),
+                                    dw - self.at_cost[w as usize] + self.pi_g[a as usize] - pw,
+                                )
+                            };
+                            if nd < limit {
+                                self.relax(holder, nd, Node::W(w));
+                            }
                         }
                     }
-                    Node::W(w) => {
-                        // The only arc into w comes from where it sits.
-                        let pw = self.pi_w[w as usize];
-                        match self.at[w as usize] {
-                            UNASSIGNED => {
-                                let nd = d - self.unassigned_cost + self.pi_u - pw;
-                                self.relax(Node::U, nd, v);
-                            }
-                            h => {
-                                let nd = d - self.at_cost[w as usize] + self.pi_g[h as usize] - pw;
-                                self.relax(Node::G(h), nd, v);
-                            }
-                        }
-                    }
+                    Node::W(_) => unreachable!("workers are not queued in backward searches"),
                     Node::U => {
                         // T → U has reduced cost 0 while anyone is
                         // unassigned; arcs w → U from assigned workers
@@ -827,6 +940,15 @@ impl Matcher {
             }
             let big_d = found.unwrap_or(limit);
             self.reprice_settled(big_d, false);
+            // Pass-through workers closer than D count as settled too.
+            for i in 0..self.touched.len() {
+                if let Node::W(w) = self.touched[i] {
+                    let d = self.mark_w[w as usize].dist;
+                    if d < big_d {
+                        self.pi_w[w as usize] += big_d - d;
+                    }
+                }
+            }
             if found.is_none() {
                 return;
             }
@@ -848,6 +970,118 @@ impl Matcher {
                 x = Node::G(y);
             }
         }
+    }
+
+    /// The common case of [`Matcher::fill`] without a heap. The backward
+    /// search from `g` first settles `g`, then the in-arc worker nearest to
+    /// it. If the cheapest chain is T → U → w → g for an unassigned `w` and
+    /// no other in-arc is shorter than that whole chain, Dijkstra would
+    /// settle exactly `g`, `w`, U and T: do that here without a heap.
+    /// (T → U has reduced cost 0 while anyone is unassigned.)
+    fn fill_directly(&mut self, g: GapIx, limit: i64) -> bool {
+        if self.unassigned == 0 {
+            return false;
+        }
+        debug_assert_eq!(self.pi_t, self.pi_u);
+        let pg = self.pi_g[g as usize];
+        let pool = self.pi_u - self.unassigned_cost;
+        // Best chain through an unassigned worker, and the two least
+        // reduced costs over all in-arcs (to bound every other path).
+        let (mut best_len, mut best_w, mut best_c, mut best_rc) = (i64::MAX, u32::MAX, 0, 0);
+        let (mut min1, mut min1_w, mut min2) = (i64::MAX, u32::MAX, i64::MAX);
+        let floor = self.pi_w_floor - pg;
+        for &(w, c) in &self.g_arcs[g as usize] {
+            let c = i64::from(c);
+            if c + floor >= best_len.min(limit) {
+                // Sorted by cost: the rest are at least this far.
+                break;
+            }
+            let a = self.at[w as usize];
+            if a == g || a == FREE {
+                continue;
+            }
+            let pw = self.pi_w[w as usize];
+            let rc = c + pw - pg;
+            if rc < min1 {
+                min2 = min1;
+                (min1, min1_w) = (rc, w);
+            } else if rc < min2 {
+                min2 = rc;
+            }
+            if a == UNASSIGNED {
+                let len = rc + (pool - pw);
+                if len < best_len {
+                    (best_len, best_w, best_c, best_rc) = (len, w, c, rc);
+                }
+            }
+        }
+        let others = if min1_w == best_w { min2 } else { min1 };
+        if best_w == u32::MAX || best_len >= limit || best_len > others {
+            return false;
+        }
+        let d = best_len;
+        self.stats.settled += 4;
+        self.pi_g[g as usize] += d;
+        self.pi_w[best_w as usize] += d - best_rc;
+        self.detach(best_w);
+        self.attach(best_w, Some((g, best_c)));
+        true
+    }
+
+    /// The common case of [`Matcher::place`] without a heap: the forward
+    /// search from FREE `w` settles `w`, then its nearest neighbour. If the
+    /// cheapest way out is straight into a gap with a free position (or
+    /// straight to U) and no other arc out of `w` is shorter than that whole
+    /// path, Dijkstra would settle only `w`, that node and T.
+    fn place_directly(&mut self, w: WorkerIx) -> bool {
+        let pw = self.pi_w[w as usize];
+        // Candidate ends: a free gap, or U (target None).
+        let via_u = self.unassigned_cost + pw - self.pi_u;
+        let (mut best_len, mut best, mut best_rc) = (via_u + self.pi_u - self.pi_t, None, via_u);
+        let (mut min1, mut min1_g, mut min2) = (via_u, u32::MAX, i64::MAX);
+        for &(g, c) in &self.w_arcs[w as usize] {
+            let c = i64::from(c);
+            let pg = self.pi_g[g as usize];
+            let rc = c + pw - pg;
+            if rc < min1 {
+                min2 = min1;
+                (min1, min1_g) = (rc, g);
+            } else if rc < min2 {
+                min2 = rc;
+            }
+            if (self.members[g as usize].len() as u32) < self.cap[g as usize] {
+                let len = rc + pg - self.pi_t;
+                if len < best_len {
+                    (best_len, best, best_rc) = (len, Some((g, c)), rc);
+                }
+            }
+        }
+        let chosen = best.map_or(u32::MAX - 7, |b| b.0);
+        let others = if min1_g == chosen {
+            min2
+        } else if best.is_none() && min1_g == u32::MAX {
+            min2
+        } else {
+            min1
+        };
+        if best_len > others {
+            return false;
+        }
+        let d = best_len;
+        self.stats.settled += 3;
+        self.pi_w[w as usize] -= d;
+        self.pi_w_floor = self.pi_w_floor.min(self.pi_w[w as usize]);
+        match best {
+            Some((g, c)) => {
+                self.pi_g[g as usize] += best_rc - d;
+                self.attach(w, Some((g, c)));
+            }
+            None => {
+                self.pi_u += best_rc - d;
+                self.attach(w, None);
+            }
+        }
+        true
     }
 
     /// Checks the optimality certificate: every residual arc has a
@@ -883,6 +1117,7 @@ impl Matcher {
                 }
             }
             for &(g, c) in &self.w_arcs[w] {
+                let c = i64::from(c);
                 if g != a && c + pw - self.pi_g[g as usize] < 0 {
                     return Err(format!("arc {w}→{g} has negative reduced cost"));
                 }

@@ -20,12 +20,16 @@ pub struct Bipartite {
     pub matcher: Matcher,
     /// Whether a bypass arc exists.
     pub has_bypass: bool,
-    s_arc: Vec<usize>,
-    t_arc: Vec<usize>,
-    /// For each matcher arc, the original arc index, per worker in order.
-    wg_arc: Vec<Vec<usize>>,
+    source: usize,
+    sink: usize,
+    /// Worker index of each node (`NONE` if not a worker).
+    worker: Vec<u32>,
+    /// Gap index of each node (`NONE` if not a gap).
+    gap: Vec<u32>,
     bypass: Option<usize>,
 }
+
+const NONE: u32 = u32::MAX;
 
 /// The matching structure of `net`, if it has one.
 pub fn recognise(net: &Network) -> Option<Bipartite> {
@@ -46,12 +50,11 @@ pub fn recognise(net: &Network) -> Option<Bipartite> {
     if net.supply[t] != -f || net.arcs.iter().any(|a| a.low != 0) {
         return None;
     }
-    const NONE: u32 = u32::MAX;
-    // Role of each node: worker index or gap index.
+    // Role of each node, and the cost of its arc from s or to t.
     let mut worker = vec![NONE; n];
     let mut gap = vec![NONE; n];
-    let mut s_arc = Vec::new();
-    let mut t_arc = Vec::new();
+    let mut s_cost = Vec::new();
+    let mut t_cap_cost = Vec::new();
     let mut bypass = None;
     let mut max_cost = 0i64;
     for (i, a) in net.arcs.iter().enumerate() {
@@ -65,21 +68,28 @@ pub fn recognise(net: &Network) -> Option<Bipartite> {
             if a.cap != 1 || worker[v] != NONE || v == t {
                 return None;
             }
-            worker[v] = s_arc.len() as u32;
-            s_arc.push(i);
+            worker[v] = s_cost.len() as u32;
+            s_cost.push(a.cost);
         } else if v == t {
             if gap[u] != NONE || a.cap >= i64::from(u32::MAX - 2) {
                 return None;
             }
-            gap[u] = t_arc.len() as u32;
-            t_arc.push(i);
+            gap[u] = t_cap_cost.len() as u32;
+            t_cap_cost.push((a.cap.max(0) as u32, a.cost));
         }
     }
-    if s_arc.len() as i64 != f || t_arc.is_empty() {
+    if s_cost.len() as i64 != f || t_cap_cost.is_empty() {
         return None;
     }
-    let mut arcs_of: Vec<Vec<(u32, i64, usize)>> = vec![Vec::new(); s_arc.len()];
-    for (i, a) in net.arcs.iter().enumerate() {
+    let max_abs = 3 * max_cost + 1;
+    if max_abs > i64::from(i32::MAX) {
+        return None;
+    }
+    // Group the worker → gap arcs by worker (counting sort of arc indices),
+    // so the matcher is built without a second copy of the arcs.
+    let nw = s_cost.len();
+    let mut start = vec![0u32; nw + 1];
+    for a in &net.arcs {
         let (u, v) = (a.from as usize, a.to as usize);
         if u == s || v == t {
             continue;
@@ -88,17 +98,29 @@ pub fn recognise(net: &Network) -> Option<Bipartite> {
         if wi == NONE || gi == NONE || worker[v] != NONE || gap[u] != NONE {
             return None;
         }
-        if a.cap < 1 {
+        if a.cap >= 1 {
+            start[wi as usize + 1] += 1;
+        }
+    }
+    for i in 0..nw {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut order = vec![0u32; start[nw] as usize];
+    for (i, a) in net.arcs.iter().enumerate() {
+        let (u, v) = (a.from as usize, a.to as usize);
+        if u == s || v == t || a.cap < 1 {
             continue;
         }
-        let c = net.arcs[s_arc[wi as usize]].cost + a.cost + net.arcs[t_arc[gi as usize]].cost;
-        arcs_of[wi as usize].push((gi, c, i));
+        let wi = worker[u] as usize;
+        order[fill[wi] as usize] = i as u32;
+        fill[wi] += 1;
     }
-    let max_abs = 3 * max_cost + 1;
+    drop(fill);
     let (unassigned, has_bypass) = match bypass {
         Some(b) => (net.arcs[b].cost, true),
         None => (
-            Matcher::lexicographic_unassigned_cost(max_abs, (s_arc.len() + t_arc.len()) as u64),
+            Matcher::lexicographic_unassigned_cost(max_abs, (nw + t_cap_cost.len()) as u64),
             false,
         ),
     };
@@ -106,27 +128,26 @@ pub fn recognise(net: &Network) -> Option<Bipartite> {
         return None;
     }
     let mut matcher = Matcher::new(unassigned, max_abs);
-    for &ti in &t_arc {
-        matcher.add_gap(net.arcs[ti].cap.max(0) as u32);
+    for &(cap, _) in &t_cap_cost {
+        matcher.add_gap(cap);
     }
-    let mut wg_arc = Vec::with_capacity(s_arc.len());
     let mut buf = Vec::new();
-    for list in &mut arcs_of {
-        // Parallel arcs: keep the cheapest, remember which it was.
-        list.sort_unstable_by_key(|&(g, c, i)| (g, c, i));
-        list.dedup_by_key(|x| x.0);
+    for wi in 0..nw {
         buf.clear();
-        buf.extend(list.iter().map(|&(g, c, _)| (g, c)));
+        for &i in &order[start[wi] as usize..start[wi + 1] as usize] {
+            let a = &net.arcs[i as usize];
+            let gi = gap[a.to as usize];
+            buf.push((gi, s_cost[wi] + a.cost + t_cap_cost[gi as usize].1));
+        }
         matcher.add_worker_unplaced(&buf).ok()?;
-        wg_arc.push(list.iter().map(|x| x.2).collect());
-        *list = Vec::new();
     }
     Some(Bipartite {
         matcher,
         has_bypass,
-        s_arc,
-        t_arc,
-        wg_arc,
+        source: s,
+        sink: t,
+        worker,
+        gap,
         bypass,
     })
 }
@@ -135,23 +156,41 @@ impl Bipartite {
     /// Solves and translates the assignment back into arc flows.
     pub fn solve(mut self, net: &Network) -> Solution {
         self.matcher.place_all();
+        if std::env::var_os("LENDWORK_FLOW_STATS").is_some() {
+            eprintln!(
+                "lendwork-flow: {:?}, {} unassigned",
+                self.matcher.stats,
+                self.matcher.unassigned_count()
+            );
+        }
         if !self.has_bypass && self.matcher.unassigned_count() > 0 {
             return Solution::Infeasible;
         }
+        // One pass over the arcs: a worker's unit runs s → w → g → t along
+        // the cheapest of any parallel arcs to its gap.
         let mut flow = vec![0i64; net.arcs.len()];
-        for (w, &si) in self.s_arc.iter().enumerate() {
-            if let Some(g) = self.matcher.assignment(w as u32) {
-                flow[si] = 1;
-                let arcs = self.matcher.worker_arcs(w as u32);
-                // Arcs were stored in sorted order; the matcher may have
-                // reordered them by swap-removal only on removals, which a
-                // static solve does not do.
-                let k = arcs
-                    .iter()
-                    .position(|a| a.0 == g)
-                    .expect("assigned over an arc");
-                flow[self.wg_arc[w][k]] = 1;
-                flow[self.t_arc[g as usize]] += 1;
+        let mut chosen: Vec<(u32, i64)> = vec![(NONE, i64::MAX); self.matcher.worker_slots()];
+        for (i, a) in net.arcs.iter().enumerate() {
+            let (u, v) = (a.from as usize, a.to as usize);
+            if u == self.source && v == self.sink {
+                continue;
+            } else if u == self.source {
+                if self.matcher.assignment(self.worker[v]).is_some() {
+                    flow[i] = 1;
+                }
+            } else if v == self.sink {
+                flow[i] = self.matcher.members(self.gap[u]).len() as i64;
+            } else if a.cap >= 1 {
+                let w = self.worker[u];
+                if self.matcher.assignment(w) == Some(self.gap[v]) && a.cost < chosen[w as usize].1
+                {
+                    chosen[w as usize] = (i as u32, a.cost);
+                }
+            }
+        }
+        for (i, _) in chosen {
+            if i != NONE {
+                flow[i as usize] = 1;
             }
         }
         if let Some(b) = self.bypass {

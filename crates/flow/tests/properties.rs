@@ -150,8 +150,7 @@ fn fresh_optimum(m: &Matcher) -> i128 {
         if m.is_live_worker(w) {
             let arcs: Vec<_> = m
                 .worker_arcs(w)
-                .iter()
-                .map(|&(g, c)| (gmap[g as usize], c))
+                .map(|(g, c)| (gmap[g as usize], c))
                 .collect();
             f.add_worker(&arcs).unwrap();
         }
@@ -235,4 +234,37 @@ fn infeasible_networks_are_reported() {
     assert_eq!(ssp::solve(&net), Solution::Infeasible);
     net.supply = vec![5, 0, -4];
     assert_eq!(ssp::solve(&net), Solution::Infeasible, "unbalanced");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// Larger instances, beyond brute force: the bipartite path and the
+    /// general path (different algorithms) agree, with positions scarce
+    /// (gap-side start) or plentiful (worker-side start).
+    #[test]
+    fn both_paths_agree_on_larger_instances(
+        caps in proptest::collection::vec(0u32..6, 5..30),
+        degrees in proptest::collection::vec(proptest::collection::vec((0usize..30, 0i64..200), 0..8), 20..150),
+        bypass in prop_oneof![Just(100_000i64), 50i64..300],
+    ) {
+        let workers: Vec<Vec<(u32, i64)>> = degrees
+            .into_iter()
+            .map(|arcs| {
+                let mut m = std::collections::BTreeMap::new();
+                for (g, c) in arcs {
+                    m.entry((g % caps.len()) as u32).or_insert(c);
+                }
+                m.into_iter().collect()
+            })
+            .collect();
+        let net = as_network(&caps, &workers, bypass);
+        let (fast, method) = solve(&net);
+        prop_assert_eq!(method, Method::Bipartite);
+        let general = ssp::solve(&net);
+        prop_assert_eq!(fast.cost(), general.cost());
+        if let Solution::Optimal { cost, flow } = &fast {
+            prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+        }
+    }
 }

@@ -53,6 +53,32 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Solve a DIMACS minimum-cost flow problem (`p min`); prints
+    /// {"status", "cost", "flow"} as JSON. With --gen-market, write a
+    /// labour-market instance instead.
+    Solve {
+        /// The problem file, or `-` for standard input.
+        #[arg(required_unless_present = "gen_market")]
+        file: Option<PathBuf>,
+        /// Write the DIMACS solution (`s COST`, then `f SRC DST FLOW`) here.
+        #[arg(long)]
+        solution: Option<PathBuf>,
+        /// Generate a labour-market instance (see --workers, --gaps, --seed, --out).
+        #[arg(long, conflicts_with = "file")]
+        gen_market: bool,
+        /// Workers in the generated instance.
+        #[arg(long, default_value_t = 10_000, requires = "gen_market")]
+        workers: u32,
+        /// Gaps in the generated instance (default: workers / 10).
+        #[arg(long, requires = "gen_market")]
+        gaps: Option<u32>,
+        /// Seed of the generated instance.
+        #[arg(long, default_value_t = 1, requires = "gen_market")]
+        seed: u64,
+        /// Where to write the generated instance (default: stdout).
+        #[arg(long, requires = "gen_market")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {
@@ -98,6 +124,46 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("lendwork simulate: {n} events");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Solve {
+            file,
+            solution,
+            gen_market,
+            workers,
+            gaps,
+            seed,
+            out,
+        } => {
+            if gen_market {
+                let gaps = gaps.unwrap_or((workers / 10).max(1));
+                if workers == 0 || gaps == 0 {
+                    anyhow::bail!("--workers and --gaps must be at least 1");
+                }
+                let mut sink: Box<dyn Write> = match &out {
+                    Some(p) => Box::new(
+                        File::create(p).with_context(|| format!("creating {}", p.display()))?,
+                    ),
+                    None => Box::new(io::stdout().lock()),
+                };
+                let mut w = BufWriter::with_capacity(1 << 20, &mut sink);
+                let arcs = crate::market_gen::generate(workers, gaps, seed, &mut w)?;
+                w.flush()?;
+                eprintln!(
+                    "lendwork solve --gen-market: {workers} workers, {gaps} gaps, {arcs} eligible pairs ({:.1} per worker)",
+                    arcs as f64 / f64::from(workers)
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let file = file.expect("clap requires FILE without --gen-market");
+            let stdout = io::stdout();
+            match crate::solve::run(&file, solution.as_deref(), &mut stdout.lock()) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e @ crate::solve::SolveError::Input { .. }) => {
+                    eprintln!("{e}");
+                    Ok(ExitCode::from(2))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
     }
 }

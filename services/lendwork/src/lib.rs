@@ -21,5 +21,7 @@
 //! ```
 
 pub mod cli;
+pub mod market_gen;
 pub mod simulate;
+pub mod solve;
 pub mod validate;
