@@ -1056,14 +1056,9 @@ impl Matcher {
                 }
             }
         }
-        let chosen = best.map_or(u32::MAX - 7, |b| b.0);
-        let others = if min1_g == chosen {
-            min2
-        } else if best.is_none() && min1_g == u32::MAX {
-            min2
-        } else {
-            min1
-        };
+        // U's own entry in the minimum tracking carries the id u32::MAX.
+        let chosen = best.map_or(u32::MAX, |b| b.0);
+        let others = if min1_g == chosen { min2 } else { min1 };
         if best_len > others {
             return false;
         }
