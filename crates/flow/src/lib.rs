@@ -39,6 +39,7 @@
 
 pub mod bipartite;
 pub mod dimacs;
+pub mod market;
 pub mod network;
 pub mod ssp;
 pub mod structure;

@@ -145,12 +145,28 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ),
                     None => Box::new(io::stdout().lock()),
                 };
+                let (net, layout) = lendwork_flow::market::generate(workers, gaps, seed);
                 let mut w = BufWriter::with_capacity(1 << 20, &mut sink);
-                let arcs = crate::market_gen::generate(workers, gaps, seed, &mut w)?;
+                writeln!(w, "c Lendwork labour-market instance: {workers} workers, {gaps} gaps, seed {seed}")?;
+                writeln!(
+                    w,
+                    "c nodes: source 1, workers 2..={}, gaps {}..={}, sink {}",
+                    workers + 1,
+                    workers + 2,
+                    workers + gaps + 1,
+                    net.node_count()
+                )?;
+                writeln!(
+                    w,
+                    "c bypass cost {} exceeds any alternating path: optimum = max flow at min cost",
+                    layout.bypass_cost
+                )?;
+                lendwork_flow::dimacs::write(&net, &mut w)?;
                 w.flush()?;
+                let pairs = net.arcs.len() - workers as usize - gaps as usize - 1;
                 eprintln!(
-                    "lendwork solve --gen-market: {workers} workers, {gaps} gaps, {arcs} eligible pairs ({:.1} per worker)",
-                    arcs as f64 / f64::from(workers)
+                    "lendwork solve --gen-market: {workers} workers, {gaps} gaps, {pairs} eligible pairs ({:.1} per worker)",
+                    pairs as f64 / f64::from(workers)
                 );
                 return Ok(ExitCode::SUCCESS);
             }

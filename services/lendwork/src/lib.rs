@@ -21,7 +21,6 @@
 //! ```
 
 pub mod cli;
-pub mod market_gen;
 pub mod simulate;
 pub mod solve;
 pub mod validate;
