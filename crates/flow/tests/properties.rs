@@ -5,7 +5,7 @@ mod reference;
 
 use lendwork_flow::bipartite::Matcher;
 use lendwork_flow::network::{Arc, Network};
-use lendwork_flow::{solve, ssp, Method, Solution};
+use lendwork_flow::{simplex, solve, ssp, Method, Solution};
 use proptest::prelude::*;
 
 fn general_network() -> impl Strategy<Value = Network> {
@@ -81,10 +81,11 @@ proptest! {
     #[test]
     fn general_solver_is_optimal(net in general_network()) {
         let want = reference::cycle_cancelling(&net);
-        let got = ssp::solve(&net);
-        prop_assert_eq!(got.cost(), want);
-        if let Solution::Optimal { cost, flow } = &got {
-            prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+        for got in [ssp::solve(&net), simplex::solve(&net)] {
+            prop_assert_eq!(got.cost(), want);
+            if let Solution::Optimal { cost, flow } = &got {
+                prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            }
         }
     }
 
@@ -261,8 +262,9 @@ proptest! {
         let net = as_network(&caps, &workers, bypass);
         let (fast, method) = solve(&net);
         prop_assert_eq!(method, Method::Bipartite);
-        let general = ssp::solve(&net);
+        let general = simplex::solve(&net);
         prop_assert_eq!(fast.cost(), general.cost());
+        prop_assert_eq!(ssp::solve(&net).cost(), general.cost());
         if let Solution::Optimal { cost, flow } = &fast {
             prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
         }
