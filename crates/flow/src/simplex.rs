@@ -105,6 +105,7 @@ pub fn solve(net: &Network) -> Solution {
     s.rev_thread[0] = root;
     s.succ_num[n] = n as u32 + 1;
     s.last_succ[n] = if n == 0 { root } else { n as u32 - 1 };
+    #[allow(clippy::needless_range_loop)] // u indexes eight parallel arrays
     for u in 0..n {
         let e = m + u;
         s.parent[u] = root;
