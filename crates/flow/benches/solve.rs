@@ -4,6 +4,8 @@
 //! `cargo bench -p lendwork-flow` runs them; `benches/README.md` records
 //! what they printed on the development machine.
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented fn
+
 use criterion::{criterion_group, criterion_main, Criterion};
 use lendwork_flow::bipartite::Matcher;
 use lendwork_flow::{market, solve, structure};
