@@ -11,6 +11,9 @@ use std::io::{self, BufRead, Write};
 
 use crate::network::{Arc, Network, Solution};
 
+/// Largest node count accepted (the supplies alone take 1 GiB there).
+pub const MAX_NODES: u32 = 1 << 27;
+
 /// A DIMACS read error at a line.
 #[derive(Debug, thiserror::Error)]
 pub enum DimacsError {
@@ -71,11 +74,16 @@ pub fn read(input: impl BufRead) -> Result<Network, DimacsError> {
                 }
                 let n: u32 = num(toks.next(), line_no, "node count")?;
                 let m: usize = num(toks.next(), line_no, "arc count")?;
-                if n == u32::MAX {
-                    return Err(err(line_no, "too many nodes"));
+                if n > MAX_NODES {
+                    return Err(err(
+                        line_no,
+                        format!("{n} nodes; at most {MAX_NODES} are supported"),
+                    ));
                 }
                 let mut nw = Network::with_nodes(n as usize);
-                nw.arcs.reserve_exact(m.min(1 << 28));
+                // Trust the header only so far: a lying header must not make
+                // us allocate gigabytes before the first arc is read.
+                nw.arcs.reserve_exact(m.min(1 << 24));
                 net = Some(nw);
                 declared_arcs = m;
             }
@@ -229,6 +237,7 @@ mod tests {
             ("p min 2 0\nn 1 1 1\n", "2: unexpected extra field"),
             ("", "1: no problem line"),
             ("p min 2 0\np min 2 0\n", "2: a second problem line"),
+            ("p min 4294967295 0\n", "1: 4294967295 nodes; at most"),
         ];
         for (input, want) in cases {
             let got = read_str(input).unwrap_err().to_string();

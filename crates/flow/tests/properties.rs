@@ -270,3 +270,36 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The DIMACS reader refuses garbage with a line number and never
+    /// panics, including on near-valid input.
+    #[test]
+    fn dimacs_reader_never_panics(
+        lines in proptest::collection::vec(
+            prop_oneof![
+                "[pnac] [-0-9a-z ]{0,24}",
+                Just("p min 3 2".to_owned()),
+                "a [0-4] [0-4] [-1-9] [0-9]{1,3} -?[0-9]{1,12}",
+                "n [0-4] -?[0-9]{1,20}",
+                "\\PC{0,30}",
+            ],
+            0..8,
+        )
+    ) {
+        let text = lines.join("\n");
+        match lendwork_flow::dimacs::read(text.as_bytes()) {
+            Ok(net) => {
+                // Whatever parses, solves without panicking.
+                let _ = lendwork_flow::solve(&net);
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let line: u64 = msg.split(':').next().unwrap().parse().expect("starts with a line number");
+                prop_assert!(line >= 1);
+            }
+        }
+    }
+}

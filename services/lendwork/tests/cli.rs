@@ -1,0 +1,159 @@
+//! The `lendwork` binary end to end: exit codes, messages and outputs.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn lendwork(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lendwork"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn tmp(name: &str, content: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lendwork-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+#[test]
+fn validate_exits_2_and_names_file_line_and_field() {
+    let good = r#"{"type":"match_expired","id":"e1","at":"2026-03-01T08:00:00Z","match_id":"m"}"#;
+    let bad =
+        r#"{"type":"match_expired","id":"e2","at":"2026-03-01T08:00:00Z","match_id":"m","x":1}"#;
+    let f = tmp("events.jsonl", &format!("{good}\n{bad}\n"));
+    let out = lendwork(&["validate", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("{}:2: x: unknown field", f.display())),
+        "{err}"
+    );
+
+    let f = tmp("ok.jsonl", &format!("{good}\n"));
+    assert_eq!(
+        lendwork(&["validate", f.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    assert_eq!(
+        lendwork(&["validate", "/no/such/file"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn simulate_is_deterministic_and_valid() {
+    let a = lendwork(&[
+        "simulate",
+        "--workers",
+        "300",
+        "--gaps",
+        "40",
+        "--seed",
+        "9",
+    ]);
+    let b = lendwork(&[
+        "simulate",
+        "--workers",
+        "300",
+        "--gaps",
+        "40",
+        "--seed",
+        "9",
+    ]);
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    let f = tmp("sim.jsonl", std::str::from_utf8(&a.stdout).unwrap());
+    assert!(lendwork(&["validate", f.to_str().unwrap()])
+        .status
+        .success());
+    assert_eq!(
+        lendwork(&["simulate", "--regions", "0"]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        lendwork(&["simulate", "--workers", "x"]).status.code(),
+        Some(2),
+        "clap usage error"
+    );
+}
+
+#[test]
+fn solve_prints_json_and_writes_the_solution() {
+    let f = tmp(
+        "p.min",
+        "c tiny\np min 3 3\nn 1 4\nn 3 -4\na 1 2 0 3 1\na 2 3 0 3 1\na 1 3 0 4 5\n",
+    );
+    let sol = f.with_extension("sol");
+    let out = lendwork(&[
+        "solve",
+        f.to_str().unwrap(),
+        "--solution",
+        sol.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        r#"{"status":"optimal","cost":11,"flow":4}"#
+    );
+    let s = std::fs::read_to_string(&sol).unwrap();
+    assert_eq!(s, "s 11\nf 1 2 3\nf 2 3 3\nf 1 3 1\n");
+
+    let f = tmp("inf.min", "p min 2 1\nn 1 2\nn 2 -2\na 1 2 0 1 0\n");
+    let out = lendwork(&["solve", f.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains(r#""status":"infeasible""#));
+}
+
+#[test]
+fn solve_refuses_bad_input_with_file_and_line() {
+    let f = tmp("bad.min", "p min 2 1\nn 1 1\na 1 9 0 1 1\n");
+    let out = lendwork(&["solve", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(&format!("{}:3: head node 9 is outside 1..=2", f.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn gen_market_instances_solve_on_the_bipartite_path() {
+    let dir = std::env::temp_dir().join(format!("lendwork-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("m.min");
+    let out = lendwork(&[
+        "solve",
+        "--gen-market",
+        "--workers",
+        "2000",
+        "--seed",
+        "3",
+        "--out",
+        f.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = lendwork(&["solve", f.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("bipartite path"));
+    // The same instance through the general path gives the same optimum.
+    let net =
+        lendwork_flow::dimacs::read(std::io::BufReader::new(std::fs::File::open(&f).unwrap()))
+            .unwrap();
+    let general = lendwork_flow::simplex::solve(&net).cost().unwrap();
+    let json = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        json.contains(&format!(r#""cost":{general},"#)),
+        "{json} vs {general}"
+    );
+}
