@@ -59,6 +59,9 @@ pub enum MatchError {
     /// The gap index is unknown or removed.
     #[error("no gap {0}")]
     NoGap(GapIx),
+    /// The worker holds no position to commit.
+    #[error("worker {0} is not assigned")]
+    NotAssigned(WorkerIx),
     /// An arc's cost is outside ±`max_abs_cost`.
     #[error("arc cost {cost} is outside ±{max}")]
     CostOutOfRange {
@@ -165,6 +168,10 @@ pub struct Matcher {
     touched: Vec<Node>,
     settled: Vec<Node>,
     heap: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Gaps that gained a member since [`Matcher::take_touched_gaps`] was
+    /// last called, and a flag per gap so each is listed once.
+    touched_gaps: Vec<GapIx>,
+    gap_touched: Vec<bool>,
     /// Searches run and nodes they settled, for benchmarks and tuning.
     pub stats: Stats,
 }
@@ -216,6 +223,8 @@ impl Matcher {
             touched: Vec::new(),
             settled: Vec::new(),
             heap: BinaryHeap::new(),
+            touched_gaps: Vec::new(),
+            gap_touched: Vec::new(),
             stats: Stats::default(),
         }
     }
@@ -330,7 +339,20 @@ impl Matcher {
         // No arcs in; its arc to T has reduced cost π(g) − π(T) = 0.
         self.pi_g.push(self.pi_t);
         self.mark_g.push(FRESH);
+        self.gap_touched.push(false);
         g
+    }
+
+    /// The gaps that gained a member since the last call (each once, in
+    /// the order they were first touched). Their members include every
+    /// assignment made since then, so a caller that commits all
+    /// assignments after each call finds them here without scanning every
+    /// gap.
+    pub fn take_touched_gaps(&mut self) -> Vec<GapIx> {
+        for &g in &self.touched_gaps {
+            self.gap_touched[g as usize] = false;
+        }
+        std::mem::take(&mut self.touched_gaps)
     }
 
     /// Adds a gap together with its arcs from existing workers, then
@@ -442,6 +464,26 @@ impl Matcher {
             self.place(w);
         }
         Ok(())
+    }
+
+    /// Takes worker `w`'s assignment out of the problem: the worker and the
+    /// position it holds both leave (the engine does this when a proposal
+    /// is made — proposals stand, so they no longer take part). Returns the
+    /// gap. Removing a matched pair keeps every remaining reduced cost as it
+    /// was, so this needs no search at all.
+    pub fn commit(&mut self, w: WorkerIx) -> Result<GapIx, MatchError> {
+        self.check_worker(w)?;
+        let Some(g) = self.assignment(w) else {
+            return Err(MatchError::NotAssigned(w));
+        };
+        self.detach(w);
+        self.cap[g as usize] -= 1;
+        for (h, _) in std::mem::take(&mut self.w_arcs[w as usize]) {
+            self.g_arc_remove(h, w);
+        }
+        self.live_workers -= 1;
+        self.at[w as usize] = DEAD;
+        Ok(g)
     }
 
     /// Changes the capacity of gap `g` and re-optimises.
@@ -667,6 +709,10 @@ impl Matcher {
                 self.unassigned += 1;
             }
             Some((g, c)) => {
+                if !self.gap_touched[g as usize] {
+                    self.gap_touched[g as usize] = true;
+                    self.touched_gaps.push(g);
+                }
                 let list = &mut self.members[g as usize];
                 self.slot[w as usize] = list.len() as u32;
                 list.push(w);

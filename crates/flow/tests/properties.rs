@@ -123,6 +123,7 @@ enum Op {
     RemoveGap(usize),
     SetCapacity(usize, u32),
     SetArc(usize, usize, Option<i64>),
+    Commit(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -134,6 +135,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8).prop_map(Op::RemoveGap),
         1 => (0usize..8, 0u32..4).prop_map(|(g, c)| Op::SetCapacity(g, c)),
         2 => (0usize..16, 0usize..8, proptest::option::of(0i64..60)).prop_map(|(w, g, c)| Op::SetArc(w, g, c)),
+        1 => (0usize..16).prop_map(Op::Commit),
     ]
 }
 
@@ -199,6 +201,16 @@ proptest! {
                 }
                 Op::SetCapacity(i, c) => {
                     if let Some(g) = pick(&gaps, i) { m.set_capacity(g, c).unwrap(); }
+                }
+                Op::Commit(i) => {
+                    if let Some(w) = pick(&workers, i) {
+                        if m.assignment(w).is_some() {
+                            m.commit(w).unwrap();
+                            workers.retain(|&x| x != w);
+                        } else {
+                            prop_assert!(m.commit(w).is_err());
+                        }
+                    }
                 }
                 Op::SetArc(wi, gi, c) => {
                     if let (Some(w), Some(g)) = (pick(&workers, wi), pick(&gaps, gi)) {

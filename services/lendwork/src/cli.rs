@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use lendwork_domain::Timestamp;
 
-use crate::simulate::{simulate, SimConfig};
+use lendwork_sim::{simulate, SimConfig};
 
 /// Lendwork: a shared-employment (共享用工) matching engine.
 #[derive(Debug, Parser)]
@@ -52,6 +52,13 @@ pub enum Command {
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Apply every event of a JSONL file, then make one optimal matching
+    /// round and print {"filled", "total_cost", "matches", "unfilled"}.
+    Match {
+        /// The event file, or `-` for standard input.
+        #[arg(long)]
+        events: PathBuf,
     },
     /// Solve a DIMACS minimum-cost flow problem (`p min`); prints
     /// {"status", "cost", "flow"} as JSON. With --gen-market, write a
@@ -124,6 +131,31 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("lendwork simulate: {n} events");
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Match { events } => {
+            let name = events.display().to_string();
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            let stderr = io::stderr();
+            let mut errors = BufWriter::new(stderr.lock());
+            let ok = if name == "-" {
+                crate::matching::run("-", io::stdin().lock(), &mut out, &mut errors)?
+            } else {
+                let f = File::open(&events).with_context(|| format!("opening {name}"))?;
+                crate::matching::run(
+                    &name,
+                    BufReader::with_capacity(1 << 16, f),
+                    &mut out,
+                    &mut errors,
+                )?
+            };
+            out.flush()?;
+            errors.flush()?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
         }
         Command::Solve {
             file,

@@ -4,14 +4,16 @@
 //!
 //! * `lendwork validate FILE.jsonl` — checks an event file against the
 //!   contract ([`validate`]);
-//! * `lendwork simulate` — writes a synthetic market ([`simulate`]);
-//! * `lendwork solve FILE.min` — solves a DIMACS minimum-cost flow problem.
+//! * `lendwork simulate` — writes a synthetic market (`lendwork-sim`);
+//! * `lendwork solve FILE.min` — solves a DIMACS minimum-cost flow problem;
+//! * `lendwork match --events FILE.jsonl` — one optimal matching round over
+//!   the state the events build ([`matching`]).
 //!
 //! `main` only parses flags and calls into this library, so tests drive the
 //! same code in-process.
 //!
 //! ```
-//! use lendwork::simulate::{simulate, SimConfig};
+//! use lendwork_sim::{simulate, SimConfig};
 //! use lendwork::validate::validate;
 //!
 //! let mut jsonl = Vec::new();
@@ -21,6 +23,6 @@
 //! ```
 
 pub mod cli;
-pub mod simulate;
+pub mod matching;
 pub mod solve;
 pub mod validate;

@@ -1,5 +1,15 @@
-//! `lendwork simulate`: a synthetic but plausible shared-employment market as
-//! JSONL events.
+//! # lendwork-sim
+//!
+//! A synthetic but plausible shared-employment market as JSONL events (what
+//! `lendwork simulate` writes), for demos, tests and benchmarks.
+//!
+//! ```
+//! use lendwork_sim::{simulate, SimConfig};
+//!
+//! let mut out = Vec::new();
+//! let n = simulate(&SimConfig { workers: 100, gaps: 10, ..Default::default() }, &mut out, &mut |_| {}).unwrap();
+//! assert!(n >= 110);
+//! ```
 //!
 //! The same seed gives the same bytes: one PCG stream drives every choice,
 //! hash maps are only looked up, never iterated, and floats are rounded

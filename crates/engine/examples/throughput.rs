@@ -1,0 +1,58 @@
+//! Engine throughput and re-match latency on a simulated region.
+//!
+//! ```sh
+//! cargo run --release -p lendwork-engine --example throughput -- 100000 20000
+//! ```
+//! (workers, gaps; one region). Every event is applied and followed by a
+//! matching round, as the streaming matcher does with batch size 1; each
+//! apply + round is timed alone. Prints events per second over the whole
+//! stream and the median, p99 and max latency of one event's apply + round.
+
+use std::time::Instant;
+
+use lendwork_domain::Event;
+use lendwork_engine::{Engine, EngineConfig};
+use lendwork_sim::{simulate, SimConfig};
+
+fn main() {
+    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
+    let workers = args.first().copied().unwrap_or(100_000);
+    let gaps = args.get(1).copied().unwrap_or(20_000);
+    let mut jsonl = Vec::new();
+    let cfg = SimConfig { regions: 1, workers, gaps, seed: 1, ..Default::default() };
+    simulate(&cfg, &mut jsonl, &mut |_| {}).expect("in memory");
+    let events: Vec<Event> = std::str::from_utf8(&jsonl)
+        .expect("utf-8")
+        .lines()
+        .map(|l| Event::from_json(l).expect("the simulator writes valid events"))
+        .collect();
+    drop(jsonl);
+    let mut engine = Engine::new(EngineConfig::default());
+    let mut lat = Vec::with_capacity(events.len());
+    let mut proposals = 0usize;
+    let t0 = Instant::now();
+    for e in &events {
+        let t = Instant::now();
+        engine.apply(e);
+        proposals += engine.round(e.at).len();
+        lat.push(t.elapsed().as_secs_f64());
+    }
+    let total = t0.elapsed().as_secs_f64();
+    let n = events.len();
+    let m = engine.markets().next().expect("one region");
+    println!(
+        "{n} events ({} workers, {} gaps at the end), {proposals} proposals made, {:.2} s: {:.0} events/s",
+        m.worker_count(),
+        m.gap_count(),
+        total,
+        n as f64 / total
+    );
+    let report = |name: &str, v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize] * 1e3;
+        println!("{name:<28} median {:.3} ms  p99 {:.3} ms  max {:.3} ms", q(0.5), q(0.99), q(1.0));
+    };
+    let mut second_half = lat[n / 2..].to_vec();
+    report("apply + round, all events", &mut lat);
+    report("apply + round, second half", &mut second_half);
+}

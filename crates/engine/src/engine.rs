@@ -1,0 +1,251 @@
+//! The engine: every region's market, fed by events in order, idempotent by
+//! event id, with time taken only from events and explicit clock arguments.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use lendwork_domain::*;
+
+use crate::cost::CostWeights;
+use crate::market::{Market, Proposal, Status, WhyNot};
+
+/// Engine settings.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Cost weights.
+    pub weights: CostWeights,
+    /// A proposal unanswered this long expires ([`Engine::expire`]).
+    pub proposal_ttl_secs: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            weights: CostWeights::default(),
+            proposal_ttl_secs: 48 * 3600,
+        }
+    }
+}
+
+/// What applying an event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// The event changed the state.
+    Applied,
+    /// The id was seen before: nothing changed.
+    Duplicate,
+    /// Valid, but it does not fit the state (an unknown match, a decision
+    /// on a finished proposal, a foreign proposal that is not eligible);
+    /// nothing changed. The text says why.
+    Ignored(String),
+}
+
+/// Every region's market.
+#[derive(Default)]
+pub struct Engine {
+    config: EngineConfig,
+    markets: BTreeMap<Region, Market>,
+    seen: HashSet<EventId>,
+    worker_region: HashMap<WorkerId, Region>,
+    gap_region: HashMap<GapId, Region>,
+    match_region: HashMap<MatchId, Region>,
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// The markets, by region.
+    pub fn markets(&self) -> impl Iterator<Item = &Market> {
+        self.markets.values()
+    }
+
+    /// One region's market.
+    pub fn market(&self, r: &Region) -> Option<&Market> {
+        self.markets.get(r)
+    }
+
+    fn market_mut(&mut self, r: &Region) -> &mut Market {
+        let weights = self.config.weights.clone();
+        self.markets
+            .entry(r.clone())
+            .or_insert_with(|| Market::new(r.clone(), weights))
+    }
+
+    /// Applies one event. Processing the same id twice changes nothing.
+    pub fn apply(&mut self, e: &Event) -> Applied {
+        if !self.seen.insert(e.id.clone()) {
+            return Applied::Duplicate;
+        }
+        let (id, at) = (&e.id, e.at);
+        let result = match &e.kind {
+            EventKind::WorkerOffered(w) => {
+                if let Some(old) = self.worker_region.get(&w.worker_id).cloned() {
+                    if old != w.region {
+                        self.market_mut(&old).withdraw_worker(&w.worker_id, id, at);
+                    }
+                }
+                self.worker_region
+                    .insert(w.worker_id.clone(), w.region.clone());
+                self.market_mut(&w.region).offer(w.clone());
+                Ok(())
+            }
+            EventKind::WorkerWithdrawn(x) => match self.worker_region.remove(&x.worker_id) {
+                Some(r) => {
+                    self.market_mut(&r).withdraw_worker(&x.worker_id, id, at);
+                    Ok(())
+                }
+                None => Err(format!("unknown worker {}", x.worker_id)),
+            },
+            EventKind::ShortagePosted(g) => {
+                if let Some(old) = self.gap_region.get(&g.gap_id).cloned() {
+                    if old != g.region {
+                        self.market_mut(&old).withdraw_gap(&g.gap_id, id, at);
+                    }
+                }
+                self.gap_region.insert(g.gap_id.clone(), g.region.clone());
+                self.market_mut(&g.region).post(g.clone());
+                Ok(())
+            }
+            EventKind::ShortageWithdrawn(x) => match self.gap_region.remove(&x.gap_id) {
+                Some(r) => {
+                    self.market_mut(&r).withdraw_gap(&x.gap_id, id, at);
+                    Ok(())
+                }
+                None => Err(format!("unknown gap {}", x.gap_id)),
+            },
+            EventKind::MatchProposed(p) => {
+                let r = self.market_mut(&p.region).proposed(p, id, at);
+                if r.is_ok() {
+                    self.match_region
+                        .insert(p.match_id.clone(), p.region.clone());
+                }
+                r
+            }
+            EventKind::MatchAccepted(d) => {
+                self.transition(&d.match_id, Status::Accepted, id, at, "match_accepted")
+            }
+            EventKind::MatchDeclined(d) => {
+                self.transition(&d.match_id, Status::Declined, id, at, "match_declined")
+            }
+            EventKind::MatchExpired(x) => {
+                self.transition(&x.match_id, Status::Expired, id, at, "match_expired")
+            }
+            EventKind::AssignmentStarted(x) => {
+                self.transition(&x.match_id, Status::Started, id, at, "assignment_started")
+            }
+            EventKind::AssignmentEnded(x) => self.transition(
+                &x.match_id,
+                Status::Ended(x.outcome),
+                id,
+                at,
+                "assignment_ended",
+            ),
+        };
+        match result {
+            Ok(()) => Applied::Applied,
+            Err(why) => Applied::Ignored(why),
+        }
+    }
+
+    fn transition(
+        &mut self,
+        m: &MatchId,
+        to: Status,
+        id: &EventId,
+        at: Timestamp,
+        what: &'static str,
+    ) -> Result<(), String> {
+        let Some(r) = self.match_region.get(m).cloned() else {
+            return Err(format!("unknown match {m}"));
+        };
+        self.market_mut(&r).transition(m, to, id, at, what)
+    }
+
+    /// One matching round in every region: the optimal assignment of free
+    /// workers to open positions becomes proposals, stamped `at`. The
+    /// events are returned in region, gap, worker order; their ids are
+    /// deterministic and marked seen, so reading them back is a no-op.
+    pub fn round(&mut self, at: Timestamp) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (r, m) in &mut self.markets {
+            if m.pending_pairs() == 0 {
+                continue;
+            }
+            for p in m.round(at) {
+                let id = EventId::new(format!("evt-{}", p.match_id)).expect("valid id");
+                self.seen.insert(id.clone());
+                self.match_region.insert(p.match_id.clone(), r.clone());
+                out.push(Event {
+                    id,
+                    at,
+                    kind: EventKind::MatchProposed(p),
+                });
+            }
+        }
+        out
+    }
+
+    /// Expires proposals unanswered for longer than the configured time to
+    /// live at `now`; returns the `match_expired` events (already applied).
+    pub fn expire(&mut self, now: Timestamp) -> Vec<Event> {
+        let cutoff =
+            Timestamp::from_unix_seconds(now.unix_seconds() - self.config.proposal_ttl_secs)
+                .unwrap_or(now);
+        let stale: Vec<MatchId> = self
+            .markets
+            .values()
+            .flat_map(|m| m.stale(cutoff))
+            .collect();
+        let mut out = Vec::new();
+        for m in stale {
+            let e = Event {
+                id: EventId::new(format!("evt-exp-{m}")).expect("valid id"),
+                at: now,
+                kind: EventKind::MatchExpired(MatchRef { match_id: m }),
+            };
+            if self.apply(&e) == Applied::Applied {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// A proposal and its audit trail.
+    pub fn proposal(&self, m: &MatchId) -> Option<&Proposal> {
+        self.match_region
+            .get(m)
+            .and_then(|r| self.markets.get(r))
+            .and_then(|mk| mk.proposals.get(m))
+    }
+
+    /// Every proposal of every region, in region and id order.
+    pub fn proposals(&self) -> impl Iterator<Item = &Proposal> {
+        self.markets.values().flat_map(|m| m.proposals.values())
+    }
+
+    /// Why worker `w` was not proposed for gap `g`.
+    pub fn why_not(&self, w: &WorkerId, g: &GapId) -> WhyNot {
+        match (self.worker_region.get(w), self.gap_region.get(g)) {
+            (Some(rw), Some(rg)) if rw != rg => WhyNot::Rule {
+                rule: Rule::SameRegion,
+            },
+            (Some(r), Some(_)) => self.markets[r].why_not(w, g),
+            _ => WhyNot::Unknown,
+        }
+    }
+
+    /// Checks every market's invariants (for tests).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for m in self.markets.values() {
+            m.check_invariants()
+                .map_err(|e| format!("region {}: {e}", m.region()))?;
+        }
+        Ok(())
+    }
+}

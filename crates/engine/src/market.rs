@@ -1,0 +1,668 @@
+//! One region's market: workers, gaps, proposals and the solver that keeps
+//! the optimal assignment of free workers to open positions.
+//!
+//! The solver ([`Matcher`]) holds only what is still free: a gap's capacity
+//! is its headcount minus the positions held by standing proposals and
+//! assignments, and a worker's arcs go only to gaps it is eligible for under
+//! every rule of DESIGN §3 — rule 9 included, against its standing
+//! commitments. A *round* turns the solver's current assignment into
+//! proposals and commits them ([`Matcher::commit`] takes the pair out of
+//! the problem without a search); each committed worker is then re-added
+//! with its remaining arcs, so it can be proposed again for a gap whose
+//! window does not overlap.
+
+use std::collections::{BTreeMap, HashMap};
+
+use lendwork_domain::*;
+use lendwork_flow::bipartite::{GapIx, Matcher, WorkerIx};
+
+use crate::cost::{CostWeights, Terms, MAX_COST};
+use crate::grid::Grid;
+
+/// Where a proposal stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Made, not yet answered.
+    Proposed,
+    /// Accepted by a party.
+    Accepted,
+    /// The worker started.
+    Started,
+    /// Ended with an outcome.
+    Ended(Outcome),
+    /// Declined by a party.
+    Declined,
+    /// No answer in time.
+    Expired,
+    /// The worker or the gap was withdrawn while it stood.
+    Cancelled,
+}
+
+impl Status {
+    /// Whether the worker is still committed to the gap's window (rule 9).
+    pub fn holds_worker(self) -> bool {
+        matches!(self, Status::Proposed | Status::Accepted | Status::Started)
+    }
+
+    /// Whether the position is still taken.
+    pub fn holds_position(self) -> bool {
+        self.holds_worker()
+            || matches!(self, Status::Ended(Outcome::Completed | Outcome::Cancelled))
+    }
+}
+
+/// A proposal with its audit trail.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Proposal {
+    /// Deterministic id.
+    pub match_id: MatchId,
+    /// The gap.
+    pub gap_id: GapId,
+    /// The worker.
+    pub worker_id: WorkerId,
+    /// The region.
+    pub region: Region,
+    /// Total cost.
+    pub cost: u64,
+    /// Terms and rules.
+    pub explanation: Explanation,
+    /// Where it stands.
+    pub status: Status,
+    /// The window of the gap (for rule 9).
+    #[serde(skip)]
+    pub window: Window,
+    /// Every event that touched it: (event id, time, what).
+    pub history: Vec<(EventId, Timestamp, &'static str)>,
+}
+
+struct WorkerRec {
+    profile: WorkerOffered,
+    ix: Option<WorkerIx>,
+    /// The lender's share of the pool at offer time, per mille.
+    share_permille: u32,
+    /// Standing commitments (proposed, accepted, started): rule 9.
+    busy: Vec<(MatchId, Window)>,
+}
+
+struct GapRec {
+    posting: ShortagePosted,
+    ix: GapIx,
+    /// Positions held by proposals and finished assignments.
+    taken: u32,
+    /// Every proposal ever made for it.
+    proposals: Vec<MatchId>,
+}
+
+/// Why a worker was not proposed for a gap.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum WhyNot {
+    /// One of them is unknown here.
+    Unknown,
+    /// An eligibility rule fails (the first, in the order of §3).
+    Rule {
+        /// The rule.
+        rule: Rule,
+    },
+    /// They are matched: a proposal stands.
+    Proposed {
+        /// The proposal.
+        match_id: MatchId,
+    },
+    /// Eligible, but the optimum used them otherwise: the gap's free
+    /// positions went to cheaper or higher-precedence workers, or the
+    /// worker serves another gap at lower total cost.
+    Outcompeted {
+        /// Free positions left in the gap.
+        open: u32,
+        /// The gap the worker is tentatively matched to, if any.
+        worker_matched_to: Option<GapId>,
+    },
+}
+
+const NONE: u32 = u32::MAX;
+const ALL: &str = "*";
+
+/// One region's market.
+///
+/// Workers and gaps live in slot vectors indexed by a dense `u32` given at
+/// first sight of their id (kept for the id's lifetime, so a re-offer reuses
+/// it); the indexes and the solver speak slots and solver indices, and ids
+/// appear only at the edges. That keeps string hashing and comparison out
+/// of the hot loops.
+pub struct Market {
+    region: Region,
+    weights: CostWeights,
+    wslot: HashMap<WorkerId, u32>,
+    workers: Vec<Option<WorkerRec>>,
+    gslot: HashMap<GapId, u32>,
+    gaps: Vec<Option<GapRec>>,
+    /// Ordered so reports are deterministic.
+    pub(crate) proposals: BTreeMap<MatchId, Proposal>,
+    /// How often each pair was proposed, for deterministic new ids.
+    attempts: HashMap<(u32, u32), u32>,
+    matcher: Matcher,
+    /// Worker slot of each solver worker index, gap slot of each solver gap.
+    worker_of: Vec<u32>,
+    gap_of: Vec<u32>,
+    /// Worker slots by skill (and `*` for all); gap slots by first required
+    /// skill (and `*` for gaps without requirements).
+    worker_grid: Grid<u32>,
+    gap_grid: Grid<u32>,
+    /// Dedupe stamps for candidate queries.
+    gap_stamp: Vec<u32>,
+    epoch: u32,
+    lender_pool: HashMap<EnterpriseId, u32>,
+    pool: u32,
+    max_commute_km: f64,
+}
+
+impl Market {
+    /// An empty market.
+    pub fn new(region: Region, weights: CostWeights) -> Self {
+        let unassigned = Matcher::lexicographic_unassigned_cost(MAX_COST as i64, 1 << 25);
+        Self {
+            region,
+            weights,
+            wslot: HashMap::new(),
+            workers: Vec::new(),
+            gslot: HashMap::new(),
+            gaps: Vec::new(),
+            proposals: BTreeMap::new(),
+            attempts: HashMap::new(),
+            matcher: Matcher::new(unassigned, MAX_COST as i64),
+            worker_of: Vec::new(),
+            gap_of: Vec::new(),
+            worker_grid: Grid::default(),
+            gap_grid: Grid::default(),
+            gap_stamp: Vec::new(),
+            epoch: 0,
+            lender_pool: HashMap::new(),
+            pool: 0,
+            max_commute_km: 0.0,
+        }
+    }
+
+    /// The region.
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    fn w(&self, id: &WorkerId) -> Option<&WorkerRec> {
+        self.wslot.get(id).and_then(|&s| self.workers[s as usize].as_ref())
+    }
+
+    fn g(&self, id: &GapId) -> Option<&GapRec> {
+        self.gslot.get(id).and_then(|&s| self.gaps[s as usize].as_ref())
+    }
+
+    /// Whether the worker is offered here.
+    pub fn has_worker(&self, w: &WorkerId) -> bool {
+        self.w(w).is_some()
+    }
+
+    /// Whether the gap is posted here.
+    pub fn has_gap(&self, g: &GapId) -> bool {
+        self.g(g).is_some()
+    }
+
+    /// Live workers.
+    pub fn worker_count(&self) -> usize {
+        self.workers.iter().filter(|w| w.is_some()).count()
+    }
+
+    /// Live gaps.
+    pub fn gap_count(&self) -> usize {
+        self.gaps.iter().filter(|g| g.is_some()).count()
+    }
+
+    /// The profile of a worker.
+    pub fn worker(&self, w: &WorkerId) -> Option<&WorkerOffered> {
+        self.w(w).map(|r| &r.profile)
+    }
+
+    /// The posting of a gap.
+    pub fn gap(&self, g: &GapId) -> Option<&ShortagePosted> {
+        self.g(g).map(|r| &r.posting)
+    }
+
+    /// Free positions of a gap.
+    pub fn open(&self, g: &GapId) -> u32 {
+        self.g(g).map_or(0, |r| r.posting.headcount.get().saturating_sub(r.taken))
+    }
+
+    /// Every gap with its free positions, sorted by id.
+    pub fn open_positions(&self) -> Vec<(GapId, u32)> {
+        let mut v: Vec<_> = self
+            .gaps
+            .iter()
+            .flatten()
+            .map(|r| (r.posting.gap_id.clone(), r.posting.headcount.get().saturating_sub(r.taken)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Windows the worker is committed to (rule 9).
+    pub fn busy(&self, w: &WorkerId) -> Vec<Window> {
+        self.w(w).map_or_else(Vec::new, |r| r.busy.iter().map(|b| b.1).collect())
+    }
+
+    /// Pairs the solver currently assigns (what the next round proposes).
+    pub fn pending_pairs(&self) -> usize {
+        self.matcher.assigned_count()
+    }
+
+    fn busy_windows(busy: &[(MatchId, Window)]) -> impl Iterator<Item = Window> + '_ {
+        busy.iter().map(|b| b.1)
+    }
+
+    /// Eligibility with rule 9 against the worker's own commitment list,
+    /// without allocating.
+    fn eligible(w: &WorkerRec, g: &ShortagePosted) -> Result<(), Rule> {
+        for r in Rule::ALL {
+            let ok = if r == Rule::NoOverlap {
+                !Self::busy_windows(&w.busy).any(|b| b.overlaps(&g.window))
+            } else {
+                r.holds(&w.profile, g, &[])
+            };
+            if !ok {
+                return Err(r);
+            }
+        }
+        Ok(())
+    }
+
+    // ----- workers -------------------------------------------------------
+
+    /// Adds or replaces a worker's profile. Standing proposals stay.
+    pub fn offer(&mut self, w: WorkerOffered) {
+        let slot = match self.wslot.get(&w.worker_id) {
+            Some(&s) => s,
+            None => {
+                let s = self.workers.len() as u32;
+                self.workers.push(None);
+                self.wslot.insert(w.worker_id.clone(), s);
+                s
+            }
+        };
+        let busy = match self.workers[slot as usize].take() {
+            Some(old) => {
+                self.unindex_worker(slot, old.ix, &old.profile);
+                old.busy
+            }
+            None => Vec::new(),
+        };
+        let share_permille = match &w.employer_id {
+            Some(e) => {
+                *self.lender_pool.entry(e.clone()).or_default() += 1;
+                self.pool += 1;
+                (u64::from(self.lender_pool[e]) * 1000 / u64::from(self.pool)) as u32
+            }
+            None => {
+                self.pool += 1;
+                0
+            }
+        };
+        self.max_commute_km = self.max_commute_km.max(w.max_commute_km.get());
+        self.worker_grid.insert(ALL, &w.home, slot);
+        for s in &w.skills {
+            self.worker_grid.insert(s.skill.as_str(), &w.home, slot);
+        }
+        self.workers[slot as usize] = Some(WorkerRec { profile: w, ix: None, share_permille, busy });
+        self.place_worker(slot);
+    }
+
+    /// Removes a worker; its standing proposals are cancelled.
+    pub fn withdraw_worker(&mut self, w: &WorkerId, event: &EventId, at: Timestamp) {
+        let Some(&slot) = self.wslot.get(w) else { return };
+        let Some(old) = self.workers[slot as usize].take() else { return };
+        self.unindex_worker(slot, old.ix, &old.profile);
+        for (m, _) in old.busy {
+            self.finish(&m, Status::Cancelled, event, at, "worker_withdrawn");
+        }
+    }
+
+    /// Takes the worker out of the solver, the indexes and the pool counts.
+    fn unindex_worker(&mut self, slot: u32, ix: Option<WorkerIx>, p: &WorkerOffered) {
+        if let Some(ix) = ix {
+            self.matcher.remove_worker(ix).expect("live worker");
+            self.worker_of[ix as usize] = NONE;
+        }
+        self.worker_grid.remove(ALL, &p.home, &slot);
+        for s in &p.skills {
+            self.worker_grid.remove(s.skill.as_str(), &p.home, &slot);
+        }
+        if let Some(e) = &p.employer_id {
+            if let Some(n) = self.lender_pool.get_mut(e) {
+                *n -= 1;
+            }
+        }
+        self.pool -= 1;
+    }
+
+    /// (Re-)enters a worker into the solver with arcs to every gap it is
+    /// eligible for now.
+    fn place_worker(&mut self, slot: u32) {
+        let rec = self.workers[slot as usize].as_mut().expect("live worker");
+        if let Some(ix) = rec.ix.take() {
+            self.matcher.remove_worker(ix).expect("live worker");
+            self.worker_of[ix as usize] = NONE;
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.gap_stamp.iter_mut().for_each(|s| *s = 0);
+            self.epoch = 1;
+        }
+        let rec = self.workers[slot as usize].as_ref().expect("live worker");
+        let w = &rec.profile;
+        let mut arcs = Vec::new();
+        let keys = std::iter::once(ALL).chain(w.skills.iter().map(|s| s.skill.as_str()));
+        let (gaps, stamps, epoch, weights) = (&self.gaps, &mut self.gap_stamp, self.epoch, &self.weights);
+        for key in keys {
+            self.gap_grid.near(key, &w.home, w.max_commute_km.get(), |&gs| {
+                if stamps[gs as usize] == epoch {
+                    return;
+                }
+                stamps[gs as usize] = epoch;
+                let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
+                if Self::eligible(rec, &gr.posting).is_ok() {
+                    arcs.push((gr.ix, weights.terms(w, &gr.posting, rec.share_permille).total() as i64));
+                }
+            });
+        }
+        let ix = self.matcher.add_worker(&arcs).expect("arcs to live gaps within the cost bound");
+        if self.worker_of.len() <= ix as usize {
+            self.worker_of.resize(ix as usize + 1, NONE);
+        }
+        self.worker_of[ix as usize] = slot;
+        self.workers[slot as usize].as_mut().expect("live").ix = Some(ix);
+    }
+
+    // ----- gaps ------------------------------------------------------------
+
+    /// Adds or replaces a gap. Standing proposals stay and keep their
+    /// positions.
+    pub fn post(&mut self, g: ShortagePosted) {
+        let slot = match self.gslot.get(&g.gap_id) {
+            Some(&s) => s,
+            None => {
+                let s = self.gaps.len() as u32;
+                self.gaps.push(None);
+                self.gap_stamp.push(0);
+                self.gslot.insert(g.gap_id.clone(), s);
+                s
+            }
+        };
+        let (taken, proposals) = match self.gaps[slot as usize].take() {
+            Some(old) => {
+                self.unindex_gap(slot, &old);
+                (old.taken, old.proposals)
+            }
+            None => (0, Vec::new()),
+        };
+        let key = g.requirements.first().map_or(ALL, |r| r.skill.as_str()).to_owned();
+        self.gap_grid.insert(&key, &g.site, slot);
+        let radius = g.max_commute_km.map_or(self.max_commute_km, |k| k.get().min(self.max_commute_km));
+        let mut arcs = Vec::new();
+        let (workers, weights) = (&self.workers, &self.weights);
+        self.worker_grid.near(&key, &g.site, radius, |&ws| {
+            let rec = workers[ws as usize].as_ref().expect("indexed workers are live");
+            if let Some(ix) = rec.ix {
+                if Self::eligible(rec, &g).is_ok() {
+                    arcs.push((ix, weights.terms(&rec.profile, &g, rec.share_permille).total() as i64));
+                }
+            }
+        });
+        let free = g.headcount.get().saturating_sub(taken);
+        let ix = self.matcher.add_gap_with_arcs(free, &arcs).expect("arcs from live workers");
+        if self.gap_of.len() <= ix as usize {
+            self.gap_of.resize(ix as usize + 1, NONE);
+        }
+        self.gap_of[ix as usize] = slot;
+        self.gaps[slot as usize] = Some(GapRec { posting: g, ix, taken, proposals });
+    }
+
+    /// Removes a gap; its standing proposals are cancelled.
+    pub fn withdraw_gap(&mut self, g: &GapId, event: &EventId, at: Timestamp) {
+        let Some(&slot) = self.gslot.get(g) else { return };
+        let Some(old) = self.gaps[slot as usize].take() else { return };
+        self.unindex_gap(slot, &old);
+        for m in old.proposals {
+            if self.proposals[&m].status.holds_worker() {
+                self.finish(&m, Status::Cancelled, event, at, "shortage_withdrawn");
+            }
+        }
+    }
+
+    fn unindex_gap(&mut self, slot: u32, rec: &GapRec) {
+        let key = rec.posting.requirements.first().map_or(ALL, |r| r.skill.as_str());
+        self.gap_grid.remove(key, &rec.posting.site, &slot);
+        self.matcher.remove_gap(rec.ix).expect("live gap");
+        self.gap_of[rec.ix as usize] = NONE;
+    }
+
+    // ----- proposals -----------------------------------------------------
+
+    /// Turns the solver's current assignment into proposals, in a
+    /// deterministic order (by gap, then worker), and commits them.
+    pub fn round(&mut self, at: Timestamp) -> Vec<MatchProposed> {
+        let mut pairs: Vec<(GapId, WorkerId, u32, u32, WorkerIx)> = Vec::new();
+        for gix in self.matcher.take_touched_gaps() {
+            let gs = self.gap_of[gix as usize];
+            if gs == NONE {
+                continue;
+            }
+            let gid = &self.gaps[gs as usize].as_ref().expect("live").posting.gap_id;
+            for &wix in self.matcher.members(gix) {
+                let ws = self.worker_of[wix as usize];
+                let wid = &self.workers[ws as usize].as_ref().expect("live").profile.worker_id;
+                pairs.push((gid.clone(), wid.clone(), gs, ws, wix));
+            }
+        }
+        pairs.sort();
+        let mut out = Vec::with_capacity(pairs.len());
+        for (g, w, gs, ws, wix) in &pairs {
+            self.matcher.commit(*wix).expect("assigned");
+            self.worker_of[*wix as usize] = NONE;
+            let rec = self.workers[*ws as usize].as_mut().expect("live");
+            rec.ix = None;
+            let gap = self.gaps[*gs as usize].as_ref().expect("live");
+            let terms: Terms = self.weights.terms(&rec.profile, &gap.posting, rec.share_permille);
+            let n = self.attempts.entry((*gs, *ws)).or_default();
+            *n += 1;
+            let match_id = match_id(&self.region, g, w, *n);
+            let p = MatchProposed {
+                match_id: match_id.clone(),
+                gap_id: g.clone(),
+                worker_id: w.clone(),
+                region: self.region.clone(),
+                cost: terms.total(),
+                explanation: Explanation { terms: terms.to_map(), rules_passed: Rule::ALL.to_vec() },
+            };
+            let event = EventId::new(format!("evt-{match_id}")).expect("valid id");
+            self.record(&p, *gs, *ws, &event, at);
+            out.push(p);
+        }
+        // Committed workers come back with arcs to non-overlapping gaps.
+        let mut again: Vec<u32> = pairs.iter().map(|p| p.3).collect();
+        again.sort_unstable();
+        again.dedup();
+        for ws in again {
+            self.place_worker(ws);
+        }
+        out
+    }
+
+    fn record(&mut self, p: &MatchProposed, gs: u32, ws: u32, event: &EventId, at: Timestamp) {
+        let gap = self.gaps[gs as usize].as_mut().expect("live");
+        let window = gap.posting.window;
+        gap.taken += 1;
+        gap.proposals.push(p.match_id.clone());
+        self.workers[ws as usize].as_mut().expect("live").busy.push((p.match_id.clone(), window));
+        self.proposals.insert(
+            p.match_id.clone(),
+            Proposal {
+                match_id: p.match_id.clone(),
+                gap_id: p.gap_id.clone(),
+                worker_id: p.worker_id.clone(),
+                region: p.region.clone(),
+                cost: p.cost,
+                explanation: p.explanation.clone(),
+                status: Status::Proposed,
+                window,
+                history: vec![(event.clone(), at, "match_proposed")],
+            },
+        );
+    }
+
+    /// A `match_proposed` read from the log. Our own (same id) changes
+    /// nothing; a foreign one is taken as a commitment when both sides are
+    /// here, the pair is eligible and the gap has a free position.
+    pub fn proposed(&mut self, p: &MatchProposed, event: &EventId, at: Timestamp) -> Result<(), String> {
+        if self.proposals.contains_key(&p.match_id) {
+            return Ok(());
+        }
+        let (Some(&ws), Some(&gs)) = (self.wslot.get(&p.worker_id), self.gslot.get(&p.gap_id)) else {
+            return Err("worker or gap unknown in this region".into());
+        };
+        let (Some(w), Some(g)) = (self.workers[ws as usize].as_ref(), self.gaps[gs as usize].as_ref()) else {
+            return Err("worker or gap withdrawn".into());
+        };
+        if let Err(rule) = Self::eligible(w, &g.posting) {
+            return Err(format!("not eligible: rule {} ({rule}) fails", rule.number()));
+        }
+        if g.posting.headcount.get() <= g.taken {
+            return Err("the gap has no free position".into());
+        }
+        self.record(p, gs, ws, event, at);
+        let g = self.gaps[gs as usize].as_ref().expect("live");
+        let (gix, free) = (g.ix, g.posting.headcount.get() - g.taken);
+        self.matcher.set_capacity(gix, free).expect("live gap");
+        self.place_worker(ws);
+        Ok(())
+    }
+
+    /// A decision, start or end for a standing proposal.
+    pub fn transition(&mut self, m: &MatchId, to: Status, event: &EventId, at: Timestamp, what: &'static str) -> Result<(), String> {
+        let Some(p) = self.proposals.get(m) else {
+            return Err(format!("unknown match {m}"));
+        };
+        let allowed = match (p.status, to) {
+            (Status::Proposed, Status::Accepted | Status::Declined | Status::Expired) => true,
+            (Status::Accepted, Status::Declined | Status::Started) => true,
+            (Status::Proposed, Status::Started) => true,
+            (Status::Started, Status::Ended(_)) => true,
+            (a, b) if a == b => return Ok(()),
+            _ => false,
+        };
+        if !allowed {
+            return Err(format!("match {m} is {:?}; {what} does not apply", p.status));
+        }
+        self.finish(m, to, event, at, what);
+        Ok(())
+    }
+
+    /// Moves a proposal to `to`, freeing the worker and the position as
+    /// the new status says, and re-optimising (back-fill).
+    fn finish(&mut self, m: &MatchId, to: Status, event: &EventId, at: Timestamp, what: &'static str) {
+        let p = self.proposals.get_mut(m).expect("known");
+        let before = p.status;
+        p.status = to;
+        p.history.push((event.clone(), at, what));
+        let (g, w) = (p.gap_id.clone(), p.worker_id.clone());
+        if before.holds_position() && !to.holds_position() {
+            if let Some(&gs) = self.gslot.get(&g) {
+                if let Some(gap) = self.gaps[gs as usize].as_mut() {
+                    gap.taken -= 1;
+                    let (ix, free) = (gap.ix, gap.posting.headcount.get() - gap.taken);
+                    self.matcher.set_capacity(ix, free).expect("live gap");
+                }
+            }
+        }
+        if before.holds_worker() && !to.holds_worker() {
+            if let Some(&ws) = self.wslot.get(&w) {
+                if let Some(rec) = self.workers[ws as usize].as_mut() {
+                    rec.busy.retain(|b| &b.0 != m);
+                    self.place_worker(ws);
+                }
+            }
+        }
+    }
+
+    /// Proposals made before `cutoff` and still unanswered.
+    pub fn stale(&self, cutoff: Timestamp) -> Vec<MatchId> {
+        self.proposals
+            .values()
+            .filter(|p| p.status == Status::Proposed && p.history[0].1 < cutoff)
+            .map(|p| p.match_id.clone())
+            .collect()
+    }
+
+    /// Why `w` was not proposed for `g`.
+    pub fn why_not(&self, w: &WorkerId, g: &GapId) -> WhyNot {
+        let (Some(wr), Some(gr)) = (self.w(w), self.g(g)) else {
+            return WhyNot::Unknown;
+        };
+        if let Some((m, _)) = wr.busy.iter().find(|(m, _)| &self.proposals[m].gap_id == g) {
+            return WhyNot::Proposed { match_id: m.clone() };
+        }
+        if let Err(rule) = Self::eligible(wr, &gr.posting) {
+            return WhyNot::Rule { rule };
+        }
+        let worker_matched_to = wr.ix.and_then(|ix| self.matcher.assignment(ix)).map(|gix| {
+            let gs = self.gap_of[gix as usize];
+            self.gaps[gs as usize].as_ref().expect("live").posting.gap_id.clone()
+        });
+        WhyNot::Outcompeted { open: self.open(g), worker_matched_to }
+    }
+
+    /// Checks the market's own invariants (tests): positions within
+    /// headcounts, no worker in overlapping commitments, every standing
+    /// proposal eligible apart from itself, the solver's certificate.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for rec in self.gaps.iter().flatten() {
+            let held = rec.proposals.iter().filter(|m| self.proposals[*m].status.holds_position()).count();
+            if held as u32 != rec.taken || rec.taken > rec.posting.headcount.get() {
+                return Err(format!(
+                    "gap {}: {held} held, {} counted, headcount {}",
+                    rec.posting.gap_id,
+                    rec.taken,
+                    rec.posting.headcount.get()
+                ));
+            }
+        }
+        for rec in self.workers.iter().flatten() {
+            let busy = &rec.busy;
+            for (i, a) in busy.iter().enumerate() {
+                if busy[i + 1..].iter().any(|b| a.1.overlaps(&b.1)) {
+                    return Err(format!("worker {} holds overlapping commitments", rec.profile.worker_id));
+                }
+                if !self.proposals[&a.0].status.holds_worker() {
+                    return Err(format!("worker {} lists a finished proposal as busy", rec.profile.worker_id));
+                }
+            }
+        }
+        self.matcher.check_invariants()
+    }
+}
+
+/// A proposal's id: `m-` and 16 hex digits of FNV-1a over region, gap,
+/// worker and attempt number — the same on every replay and every
+/// instance, so consumers can dedupe redelivered proposals by id.
+pub fn match_id(region: &Region, g: &GapId, w: &WorkerId, attempt: u32) -> MatchId {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [
+        region.as_str(),
+        g.as_str(),
+        w.as_str(),
+        &attempt.to_string(),
+    ] {
+        for b in part.bytes().chain(std::iter::once(0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    MatchId::new(format!("m-{h:016x}")).expect("valid id")
+}
