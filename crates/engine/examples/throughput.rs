@@ -15,11 +15,20 @@ use lendwork_engine::{Engine, EngineConfig};
 use lendwork_sim::{simulate, SimConfig};
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().expect("numbers"))
+        .collect();
     let workers = args.first().copied().unwrap_or(100_000);
     let gaps = args.get(1).copied().unwrap_or(20_000);
     let mut jsonl = Vec::new();
-    let cfg = SimConfig { regions: 1, workers, gaps, seed: 1, ..Default::default() };
+    let cfg = SimConfig {
+        regions: 1,
+        workers,
+        gaps,
+        seed: 1,
+        ..Default::default()
+    };
     simulate(&cfg, &mut jsonl, &mut |_| {}).expect("in memory");
     let events: Vec<Event> = std::str::from_utf8(&jsonl)
         .expect("utf-8")
@@ -50,7 +59,12 @@ fn main() {
     let report = |name: &str, v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize] * 1e3;
-        println!("{name:<28} median {:.3} ms  p99 {:.3} ms  max {:.3} ms", q(0.5), q(0.99), q(1.0));
+        println!(
+            "{name:<28} median {:.3} ms  p99 {:.3} ms  max {:.3} ms",
+            q(0.5),
+            q(0.99),
+            q(1.0)
+        );
     };
     let mut second_half = lat[n / 2..].to_vec();
     report("apply + round, all events", &mut lat);

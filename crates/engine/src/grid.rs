@@ -1,24 +1,56 @@
-//! A spatial index: items bucketed by a key (a skill, or `*`) and a
-//! 0.1° × 0.1° cell, so a query touches only the cells a commute radius
-//! can reach and only the items with the right key.
+//! A spatial index: items bucketed by a small integer key (an interned
+//! skill, or 0 for "any") and a 0.1° × 0.1° cell, so a query touches only
+//! the cells a commute radius can reach and only the items with the right
+//! key. Keys and cells are integers hashed with a multiply-rotate hash, so
+//! a probe costs a few nanoseconds.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use lendwork_domain::Place;
 
 const CELL_DEG: f64 = 0.1;
 
+/// The Fx hash (as in rustc): fine for small integer keys that no client
+/// chooses adversarially (cells come from validated coordinates).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(n as u32 as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+
 /// Items of type `T` by key and cell.
 #[derive(Clone, Debug)]
 pub struct Grid<T> {
-    cells: HashMap<(Box<str>, i32, i32), Vec<T>>,
+    cells: HashMap<(u16, i32, i32), Vec<T>, Fx>,
 }
 
 impl<T> Default for Grid<T> {
     fn default() -> Self {
         Self {
-            cells: HashMap::new(),
+            cells: HashMap::default(),
         }
     }
 }
@@ -30,18 +62,18 @@ fn cell(p: &Place) -> (i32, i32) {
     )
 }
 
-impl<T: Clone + PartialEq + Eq + Hash> Grid<T> {
+impl<T: Copy + PartialEq> Grid<T> {
     /// Adds `item` under `key` at `place`.
-    pub fn insert(&mut self, key: &str, place: &Place, item: T) {
+    pub fn insert(&mut self, key: u16, place: &Place, item: T) {
         let (a, b) = cell(place);
-        self.cells.entry((key.into(), a, b)).or_default().push(item);
+        self.cells.entry((key, a, b)).or_default().push(item);
     }
 
     /// Removes `item` from under `key` at `place`.
-    pub fn remove(&mut self, key: &str, place: &Place, item: &T) {
+    pub fn remove(&mut self, key: u16, place: &Place, item: T) {
         let (a, b) = cell(place);
-        if let Some(v) = self.cells.get_mut(&(key.into(), a, b)) {
-            if let Some(i) = v.iter().position(|x| x == item) {
+        if let Some(v) = self.cells.get_mut(&(key, a, b)) {
+            if let Some(i) = v.iter().position(|x| *x == item) {
                 v.swap_remove(i);
             }
         }
@@ -50,7 +82,7 @@ impl<T: Clone + PartialEq + Eq + Hash> Grid<T> {
     /// Calls `f` for every item under `key` in the cells within `km` of
     /// `centre` (a superset of the items within `km`: callers check the
     /// exact distance).
-    pub fn near(&self, key: &str, centre: &Place, km: f64, mut f: impl FnMut(&T)) {
+    pub fn near(&self, key: u16, centre: &Place, km: f64, mut f: impl FnMut(T)) {
         let dlat = km / 111.0 + CELL_DEG;
         let coslat = centre.lat().to_radians().cos().max(0.01);
         let dlon = (km / (111.0 * coslat) + CELL_DEG).min(360.0);
@@ -66,20 +98,16 @@ impl<T: Clone + PartialEq + Eq + Hash> Grid<T> {
         if span > self.cells.len() as i64 {
             // A radius wider than the occupied cells: scanning them all is cheaper.
             for ((k, a, b), v) in &self.cells {
-                if &**k == key && (a0..=a1).contains(a) && (b0..=b1).contains(b) {
-                    v.iter().for_each(&mut f);
+                if *k == key && (a0..=a1).contains(a) && (b0..=b1).contains(b) {
+                    v.iter().copied().for_each(&mut f);
                 }
             }
             return;
         }
-        let key: Box<str> = key.into();
-        let mut probe = (key, 0, 0);
         for a in a0..=a1 {
             for b in b0..=b1 {
-                probe.1 = a;
-                probe.2 = b;
-                if let Some(v) = self.cells.get(&probe) {
-                    v.iter().for_each(&mut f);
+                if let Some(v) = self.cells.get(&(key, a, b)) {
+                    v.iter().copied().for_each(&mut f);
                 }
             }
         }

@@ -83,6 +83,12 @@ struct WorkerRec {
     share_permille: u32,
     /// Standing commitments (proposed, accepted, started): rule 9.
     busy: Vec<(MatchId, Window)>,
+    /// Skills and certificates as interned ids, for the fast pre-check.
+    skills: Vec<(u16, u8)>,
+    certs: Vec<u16>,
+    /// Gap slots this worker is no longer proposed for: a proposal of the
+    /// pair was declined, expired or ended in a no-show.
+    excluded: Vec<u32>,
 }
 
 struct GapRec {
@@ -92,6 +98,11 @@ struct GapRec {
     taken: u32,
     /// Every proposal ever made for it.
     proposals: Vec<MatchId>,
+    /// Requirements and certificates as interned ids.
+    reqs: Vec<(u16, u8)>,
+    certs: Vec<u16>,
+    /// Its own slot (for the workers' exclusion lists).
+    slot: u32,
 }
 
 /// Why a worker was not proposed for a gap.
@@ -105,6 +116,9 @@ pub enum WhyNot {
         /// The rule.
         rule: Rule,
     },
+    /// A proposal of this pair was declined, expired or ended in a no-show;
+    /// the pair is not proposed again.
+    Excluded,
     /// They are matched: a proposal stands.
     Proposed {
         /// The proposal.
@@ -122,7 +136,8 @@ pub enum WhyNot {
 }
 
 const NONE: u32 = u32::MAX;
-const ALL: &str = "*";
+/// Grid key of "any skill".
+const ALL: u16 = 0;
 
 /// One region's market.
 ///
@@ -156,6 +171,9 @@ pub struct Market {
     lender_pool: HashMap<EnterpriseId, u32>,
     pool: u32,
     max_commute_km: f64,
+    /// Interned skills (from 1; 0 is "any") and certificates.
+    skill_ids: HashMap<Skill, u16>,
+    cert_ids: HashMap<Certificate, u16>,
 }
 
 impl Market {
@@ -181,7 +199,25 @@ impl Market {
             lender_pool: HashMap::new(),
             pool: 0,
             max_commute_km: 0.0,
+            skill_ids: HashMap::new(),
+            cert_ids: HashMap::new(),
         }
+    }
+
+    fn skill_id(&mut self, s: &Skill) -> u16 {
+        let n = self.skill_ids.len();
+        *self
+            .skill_ids
+            .entry(s.clone())
+            .or_insert_with(|| u16::try_from(n + 1).unwrap_or(u16::MAX))
+    }
+
+    fn cert_id(&mut self, c: &Certificate) -> u16 {
+        let n = self.cert_ids.len();
+        *self
+            .cert_ids
+            .entry(c.clone())
+            .or_insert_with(|| u16::try_from(n).unwrap_or(u16::MAX))
     }
 
     /// The region.
@@ -190,11 +226,15 @@ impl Market {
     }
 
     fn w(&self, id: &WorkerId) -> Option<&WorkerRec> {
-        self.wslot.get(id).and_then(|&s| self.workers[s as usize].as_ref())
+        self.wslot
+            .get(id)
+            .and_then(|&s| self.workers[s as usize].as_ref())
     }
 
     fn g(&self, id: &GapId) -> Option<&GapRec> {
-        self.gslot.get(id).and_then(|&s| self.gaps[s as usize].as_ref())
+        self.gslot
+            .get(id)
+            .and_then(|&s| self.gaps[s as usize].as_ref())
     }
 
     /// Whether the worker is offered here.
@@ -229,7 +269,8 @@ impl Market {
 
     /// Free positions of a gap.
     pub fn open(&self, g: &GapId) -> u32 {
-        self.g(g).map_or(0, |r| r.posting.headcount.get().saturating_sub(r.taken))
+        self.g(g)
+            .map_or(0, |r| r.posting.headcount.get().saturating_sub(r.taken))
     }
 
     /// Every gap with its free positions, sorted by id.
@@ -238,7 +279,12 @@ impl Market {
             .gaps
             .iter()
             .flatten()
-            .map(|r| (r.posting.gap_id.clone(), r.posting.headcount.get().saturating_sub(r.taken)))
+            .map(|r| {
+                (
+                    r.posting.gap_id.clone(),
+                    r.posting.headcount.get().saturating_sub(r.taken),
+                )
+            })
             .collect();
         v.sort();
         v
@@ -246,7 +292,8 @@ impl Market {
 
     /// Windows the worker is committed to (rule 9).
     pub fn busy(&self, w: &WorkerId) -> Vec<Window> {
-        self.w(w).map_or_else(Vec::new, |r| r.busy.iter().map(|b| b.1).collect())
+        self.w(w)
+            .map_or_else(Vec::new, |r| r.busy.iter().map(|b| b.1).collect())
     }
 
     /// Pairs the solver currently assigns (what the next round proposes).
@@ -254,24 +301,61 @@ impl Market {
         self.matcher.assigned_count()
     }
 
-    fn busy_windows(busy: &[(MatchId, Window)]) -> impl Iterator<Item = Window> + '_ {
-        busy.iter().map(|b| b.1)
-    }
-
-    /// Eligibility with rule 9 against the worker's own commitment list,
-    /// without allocating.
-    fn eligible(w: &WorkerRec, g: &ShortagePosted) -> Result<(), Rule> {
-        for r in Rule::ALL {
-            let ok = if r == Rule::NoOverlap {
-                !Self::busy_windows(&w.busy).any(|b| b.overlaps(&g.window))
-            } else {
-                r.holds(&w.profile, g, &[])
-            };
-            if !ok {
+    /// Eligibility: a pre-check on integers (wage, dates, interned skills
+    /// and certificates, rule 9) rejects most candidates cheaply; a pair
+    /// that passes is confirmed by the domain's own rules, in the order of
+    /// DESIGN §3, which alone decide. (Interning is exact, so the pre-check
+    /// never rejects an eligible pair; the property tests compare with the
+    /// domain rules on every pair.)
+    fn eligible(w: &WorkerRec, g: &GapRec) -> Result<(), Rule> {
+        if Self::quick(w, g) {
+            if let Some(r) = Rule::ALL
+                .into_iter()
+                .find(|&r| r != Rule::NoOverlap && !r.holds(&w.profile, &g.posting, &[]))
+            {
                 return Err(r);
             }
+            return Ok(());
         }
-        Ok(())
+        Err(Self::first_failure(w, &g.posting))
+    }
+
+    /// Candidate filter: the quick integer checks, then (for the few that
+    /// pass) the domain's rules. Says only yes or no.
+    fn admits(w: &WorkerRec, g: &GapRec) -> bool {
+        Self::quick(w, g)
+            && !w.excluded.contains(&g.slot)
+            && Rule::ALL
+                .into_iter()
+                .all(|r| r == Rule::NoOverlap || r.holds(&w.profile, &g.posting, &[]))
+    }
+
+    fn quick(w: &WorkerRec, g: &GapRec) -> bool {
+        let (wp, gp) = (&w.profile, &g.posting);
+        gp.hourly_wage_fen >= wp.min_hourly_wage_fen
+            && wp.available.contains(&gp.window)
+            && g.reqs
+                .iter()
+                .all(|&(s, l)| w.skills.iter().any(|&(ws, wl)| ws == s && wl >= l))
+            && g.certs.iter().all(|c| w.certs.binary_search(c).is_ok())
+            && !w.busy.iter().any(|b| b.1.overlaps(&gp.window))
+            && {
+                let km = haversine_km(&wp.home, &gp.site);
+                km <= wp.max_commute_km.get() && gp.max_commute_km.map_or(true, |m| km <= m.get())
+            }
+    }
+
+    fn first_failure(w: &WorkerRec, g: &ShortagePosted) -> Rule {
+        Rule::ALL
+            .into_iter()
+            .find(|&r| {
+                if r == Rule::NoOverlap {
+                    w.busy.iter().any(|b| b.1.overlaps(&g.window))
+                } else {
+                    !r.holds(&w.profile, g, &[])
+                }
+            })
+            .unwrap_or(Rule::NoOverlap)
     }
 
     // ----- workers -------------------------------------------------------
@@ -287,12 +371,12 @@ impl Market {
                 s
             }
         };
-        let busy = match self.workers[slot as usize].take() {
+        let (busy, excluded) = match self.workers[slot as usize].take() {
             Some(old) => {
-                self.unindex_worker(slot, old.ix, &old.profile);
-                old.busy
+                self.unindex_worker(slot, &old);
+                (old.busy, old.excluded)
             }
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
         };
         let share_permille = match &w.employer_id {
             Some(e) => {
@@ -306,33 +390,53 @@ impl Market {
             }
         };
         self.max_commute_km = self.max_commute_km.max(w.max_commute_km.get());
+        let skills: Vec<(u16, u8)> = w
+            .skills
+            .iter()
+            .map(|s| (self.skill_id(&s.skill), s.level.get()))
+            .collect();
+        let mut certs: Vec<u16> = w.certificates.iter().map(|c| self.cert_id(c)).collect();
+        certs.sort_unstable();
         self.worker_grid.insert(ALL, &w.home, slot);
-        for s in &w.skills {
-            self.worker_grid.insert(s.skill.as_str(), &w.home, slot);
+        for &(s, _) in &skills {
+            self.worker_grid.insert(s, &w.home, slot);
         }
-        self.workers[slot as usize] = Some(WorkerRec { profile: w, ix: None, share_permille, busy });
+        self.workers[slot as usize] = Some(WorkerRec {
+            profile: w,
+            ix: None,
+            share_permille,
+            busy,
+            skills,
+            certs,
+            excluded,
+        });
         self.place_worker(slot);
     }
 
     /// Removes a worker; its standing proposals are cancelled.
     pub fn withdraw_worker(&mut self, w: &WorkerId, event: &EventId, at: Timestamp) {
-        let Some(&slot) = self.wslot.get(w) else { return };
-        let Some(old) = self.workers[slot as usize].take() else { return };
-        self.unindex_worker(slot, old.ix, &old.profile);
+        let Some(&slot) = self.wslot.get(w) else {
+            return;
+        };
+        let Some(old) = self.workers[slot as usize].take() else {
+            return;
+        };
+        self.unindex_worker(slot, &old);
         for (m, _) in old.busy {
             self.finish(&m, Status::Cancelled, event, at, "worker_withdrawn");
         }
     }
 
     /// Takes the worker out of the solver, the indexes and the pool counts.
-    fn unindex_worker(&mut self, slot: u32, ix: Option<WorkerIx>, p: &WorkerOffered) {
-        if let Some(ix) = ix {
+    fn unindex_worker(&mut self, slot: u32, rec: &WorkerRec) {
+        let p = &rec.profile;
+        if let Some(ix) = rec.ix {
             self.matcher.remove_worker(ix).expect("live worker");
             self.worker_of[ix as usize] = NONE;
         }
-        self.worker_grid.remove(ALL, &p.home, &slot);
-        for s in &p.skills {
-            self.worker_grid.remove(s.skill.as_str(), &p.home, &slot);
+        self.worker_grid.remove(ALL, &p.home, slot);
+        for &(s, _) in &rec.skills {
+            self.worker_grid.remove(s, &p.home, slot);
         }
         if let Some(e) = &p.employer_id {
             if let Some(n) = self.lender_pool.get_mut(e) {
@@ -358,21 +462,29 @@ impl Market {
         let rec = self.workers[slot as usize].as_ref().expect("live worker");
         let w = &rec.profile;
         let mut arcs = Vec::new();
-        let keys = std::iter::once(ALL).chain(w.skills.iter().map(|s| s.skill.as_str()));
-        let (gaps, stamps, epoch, weights) = (&self.gaps, &mut self.gap_stamp, self.epoch, &self.weights);
+        let keys = std::iter::once(ALL).chain(rec.skills.iter().map(|s| s.0));
+        let (gaps, stamps, epoch, weights) =
+            (&self.gaps, &mut self.gap_stamp, self.epoch, &self.weights);
         for key in keys {
-            self.gap_grid.near(key, &w.home, w.max_commute_km.get(), |&gs| {
-                if stamps[gs as usize] == epoch {
-                    return;
-                }
-                stamps[gs as usize] = epoch;
-                let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
-                if Self::eligible(rec, &gr.posting).is_ok() {
-                    arcs.push((gr.ix, weights.terms(w, &gr.posting, rec.share_permille).total() as i64));
-                }
-            });
+            self.gap_grid
+                .near(key, &w.home, w.max_commute_km.get(), |gs| {
+                    if stamps[gs as usize] == epoch {
+                        return;
+                    }
+                    stamps[gs as usize] = epoch;
+                    let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
+                    if Self::admits(rec, gr) {
+                        arcs.push((
+                            gr.ix,
+                            weights.terms(w, &gr.posting, rec.share_permille).total() as i64,
+                        ));
+                    }
+                });
         }
-        let ix = self.matcher.add_worker(&arcs).expect("arcs to live gaps within the cost bound");
+        let ix = self
+            .matcher
+            .add_worker(&arcs)
+            .expect("arcs to live gaps within the cost bound");
         if self.worker_of.len() <= ix as usize {
             self.worker_of.resize(ix as usize + 1, NONE);
         }
@@ -402,32 +514,64 @@ impl Market {
             }
             None => (0, Vec::new()),
         };
-        let key = g.requirements.first().map_or(ALL, |r| r.skill.as_str()).to_owned();
-        self.gap_grid.insert(&key, &g.site, slot);
-        let radius = g.max_commute_km.map_or(self.max_commute_km, |k| k.get().min(self.max_commute_km));
+        let reqs: Vec<(u16, u8)> = g
+            .requirements
+            .iter()
+            .map(|r| (self.skill_id(&r.skill), r.min_level.get()))
+            .collect();
+        let mut certs: Vec<u16> = g.certificates.iter().map(|c| self.cert_id(c)).collect();
+        certs.sort_unstable();
+        let key = reqs.first().map_or(ALL, |r| r.0);
+        self.gap_grid.insert(key, &g.site, slot);
+        let radius = g
+            .max_commute_km
+            .map_or(self.max_commute_km, |k| k.get().min(self.max_commute_km));
+        let free = g.headcount.get().saturating_sub(taken);
+        let rec = GapRec {
+            posting: g,
+            ix: 0,
+            taken,
+            proposals,
+            reqs,
+            certs,
+            slot,
+        };
         let mut arcs = Vec::new();
         let (workers, weights) = (&self.workers, &self.weights);
-        self.worker_grid.near(&key, &g.site, radius, |&ws| {
-            let rec = workers[ws as usize].as_ref().expect("indexed workers are live");
-            if let Some(ix) = rec.ix {
-                if Self::eligible(rec, &g).is_ok() {
-                    arcs.push((ix, weights.terms(&rec.profile, &g, rec.share_permille).total() as i64));
+        self.worker_grid.near(key, &rec.posting.site, radius, |ws| {
+            let wr = workers[ws as usize]
+                .as_ref()
+                .expect("indexed workers are live");
+            if let Some(ix) = wr.ix {
+                if Self::admits(wr, &rec) {
+                    arcs.push((
+                        ix,
+                        weights
+                            .terms(&wr.profile, &rec.posting, wr.share_permille)
+                            .total() as i64,
+                    ));
                 }
             }
         });
-        let free = g.headcount.get().saturating_sub(taken);
-        let ix = self.matcher.add_gap_with_arcs(free, &arcs).expect("arcs from live workers");
+        let ix = self
+            .matcher
+            .add_gap_with_arcs(free, &arcs)
+            .expect("arcs from live workers");
         if self.gap_of.len() <= ix as usize {
             self.gap_of.resize(ix as usize + 1, NONE);
         }
         self.gap_of[ix as usize] = slot;
-        self.gaps[slot as usize] = Some(GapRec { posting: g, ix, taken, proposals });
+        self.gaps[slot as usize] = Some(GapRec { ix, ..rec });
     }
 
     /// Removes a gap; its standing proposals are cancelled.
     pub fn withdraw_gap(&mut self, g: &GapId, event: &EventId, at: Timestamp) {
-        let Some(&slot) = self.gslot.get(g) else { return };
-        let Some(old) = self.gaps[slot as usize].take() else { return };
+        let Some(&slot) = self.gslot.get(g) else {
+            return;
+        };
+        let Some(old) = self.gaps[slot as usize].take() else {
+            return;
+        };
         self.unindex_gap(slot, &old);
         for m in old.proposals {
             if self.proposals[&m].status.holds_worker() {
@@ -437,8 +581,8 @@ impl Market {
     }
 
     fn unindex_gap(&mut self, slot: u32, rec: &GapRec) {
-        let key = rec.posting.requirements.first().map_or(ALL, |r| r.skill.as_str());
-        self.gap_grid.remove(key, &rec.posting.site, &slot);
+        let key = rec.reqs.first().map_or(ALL, |r| r.0);
+        self.gap_grid.remove(key, &rec.posting.site, slot);
         self.matcher.remove_gap(rec.ix).expect("live gap");
         self.gap_of[rec.ix as usize] = NONE;
     }
@@ -454,10 +598,18 @@ impl Market {
             if gs == NONE {
                 continue;
             }
-            let gid = &self.gaps[gs as usize].as_ref().expect("live").posting.gap_id;
+            let gid = &self.gaps[gs as usize]
+                .as_ref()
+                .expect("live")
+                .posting
+                .gap_id;
             for &wix in self.matcher.members(gix) {
                 let ws = self.worker_of[wix as usize];
-                let wid = &self.workers[ws as usize].as_ref().expect("live").profile.worker_id;
+                let wid = &self.workers[ws as usize]
+                    .as_ref()
+                    .expect("live")
+                    .profile
+                    .worker_id;
                 pairs.push((gid.clone(), wid.clone(), gs, ws, wix));
             }
         }
@@ -469,7 +621,9 @@ impl Market {
             let rec = self.workers[*ws as usize].as_mut().expect("live");
             rec.ix = None;
             let gap = self.gaps[*gs as usize].as_ref().expect("live");
-            let terms: Terms = self.weights.terms(&rec.profile, &gap.posting, rec.share_permille);
+            let terms: Terms = self
+                .weights
+                .terms(&rec.profile, &gap.posting, rec.share_permille);
             let n = self.attempts.entry((*gs, *ws)).or_default();
             *n += 1;
             let match_id = match_id(&self.region, g, w, *n);
@@ -479,7 +633,10 @@ impl Market {
                 worker_id: w.clone(),
                 region: self.region.clone(),
                 cost: terms.total(),
-                explanation: Explanation { terms: terms.to_map(), rules_passed: Rule::ALL.to_vec() },
+                explanation: Explanation {
+                    terms: terms.to_map(),
+                    rules_passed: Rule::ALL.to_vec(),
+                },
             };
             let event = EventId::new(format!("evt-{match_id}")).expect("valid id");
             self.record(&p, *gs, *ws, &event, at);
@@ -500,7 +657,11 @@ impl Market {
         let window = gap.posting.window;
         gap.taken += 1;
         gap.proposals.push(p.match_id.clone());
-        self.workers[ws as usize].as_mut().expect("live").busy.push((p.match_id.clone(), window));
+        self.workers[ws as usize]
+            .as_mut()
+            .expect("live")
+            .busy
+            .push((p.match_id.clone(), window));
         self.proposals.insert(
             p.match_id.clone(),
             Proposal {
@@ -520,18 +681,33 @@ impl Market {
     /// A `match_proposed` read from the log. Our own (same id) changes
     /// nothing; a foreign one is taken as a commitment when both sides are
     /// here, the pair is eligible and the gap has a free position.
-    pub fn proposed(&mut self, p: &MatchProposed, event: &EventId, at: Timestamp) -> Result<(), String> {
+    pub fn proposed(
+        &mut self,
+        p: &MatchProposed,
+        event: &EventId,
+        at: Timestamp,
+    ) -> Result<(), String> {
         if self.proposals.contains_key(&p.match_id) {
             return Ok(());
         }
-        let (Some(&ws), Some(&gs)) = (self.wslot.get(&p.worker_id), self.gslot.get(&p.gap_id)) else {
+        let (Some(&ws), Some(&gs)) = (self.wslot.get(&p.worker_id), self.gslot.get(&p.gap_id))
+        else {
             return Err("worker or gap unknown in this region".into());
         };
-        let (Some(w), Some(g)) = (self.workers[ws as usize].as_ref(), self.gaps[gs as usize].as_ref()) else {
+        let (Some(w), Some(g)) = (
+            self.workers[ws as usize].as_ref(),
+            self.gaps[gs as usize].as_ref(),
+        ) else {
             return Err("worker or gap withdrawn".into());
         };
-        if let Err(rule) = Self::eligible(w, &g.posting) {
-            return Err(format!("not eligible: rule {} ({rule}) fails", rule.number()));
+        if let Err(rule) = Self::eligible(w, g) {
+            return Err(format!(
+                "not eligible: rule {} ({rule}) fails",
+                rule.number()
+            ));
+        }
+        if w.excluded.contains(&gs) {
+            return Err("the pair was declined, expired or did not show before".into());
         }
         if g.posting.headcount.get() <= g.taken {
             return Err("the gap has no free position".into());
@@ -545,7 +721,14 @@ impl Market {
     }
 
     /// A decision, start or end for a standing proposal.
-    pub fn transition(&mut self, m: &MatchId, to: Status, event: &EventId, at: Timestamp, what: &'static str) -> Result<(), String> {
+    pub fn transition(
+        &mut self,
+        m: &MatchId,
+        to: Status,
+        event: &EventId,
+        at: Timestamp,
+        what: &'static str,
+    ) -> Result<(), String> {
         let Some(p) = self.proposals.get(m) else {
             return Err(format!("unknown match {m}"));
         };
@@ -558,7 +741,10 @@ impl Market {
             _ => false,
         };
         if !allowed {
-            return Err(format!("match {m} is {:?}; {what} does not apply", p.status));
+            return Err(format!(
+                "match {m} is {:?}; {what} does not apply",
+                p.status
+            ));
         }
         self.finish(m, to, event, at, what);
         Ok(())
@@ -566,7 +752,14 @@ impl Market {
 
     /// Moves a proposal to `to`, freeing the worker and the position as
     /// the new status says, and re-optimising (back-fill).
-    fn finish(&mut self, m: &MatchId, to: Status, event: &EventId, at: Timestamp, what: &'static str) {
+    fn finish(
+        &mut self,
+        m: &MatchId,
+        to: Status,
+        event: &EventId,
+        at: Timestamp,
+        what: &'static str,
+    ) {
         let p = self.proposals.get_mut(m).expect("known");
         let before = p.status;
         p.status = to;
@@ -581,10 +774,19 @@ impl Market {
                 }
             }
         }
+        let exclude = matches!(
+            to,
+            Status::Declined | Status::Expired | Status::Ended(Outcome::NoShow)
+        );
         if before.holds_worker() && !to.holds_worker() {
             if let Some(&ws) = self.wslot.get(&w) {
                 if let Some(rec) = self.workers[ws as usize].as_mut() {
                     rec.busy.retain(|b| &b.0 != m);
+                    if exclude {
+                        if let Some(&gs) = self.gslot.get(&g) {
+                            rec.excluded.push(gs);
+                        }
+                    }
                     self.place_worker(ws);
                 }
             }
@@ -606,16 +808,29 @@ impl Market {
             return WhyNot::Unknown;
         };
         if let Some((m, _)) = wr.busy.iter().find(|(m, _)| &self.proposals[m].gap_id == g) {
-            return WhyNot::Proposed { match_id: m.clone() };
+            return WhyNot::Proposed {
+                match_id: m.clone(),
+            };
         }
-        if let Err(rule) = Self::eligible(wr, &gr.posting) {
+        if let Err(rule) = Self::eligible(wr, gr) {
             return WhyNot::Rule { rule };
+        }
+        if wr.excluded.contains(&gr.slot) {
+            return WhyNot::Excluded;
         }
         let worker_matched_to = wr.ix.and_then(|ix| self.matcher.assignment(ix)).map(|gix| {
             let gs = self.gap_of[gix as usize];
-            self.gaps[gs as usize].as_ref().expect("live").posting.gap_id.clone()
+            self.gaps[gs as usize]
+                .as_ref()
+                .expect("live")
+                .posting
+                .gap_id
+                .clone()
         });
-        WhyNot::Outcompeted { open: self.open(g), worker_matched_to }
+        WhyNot::Outcompeted {
+            open: self.open(g),
+            worker_matched_to,
+        }
     }
 
     /// Checks the market's own invariants (tests): positions within
@@ -623,7 +838,11 @@ impl Market {
     /// proposal eligible apart from itself, the solver's certificate.
     pub fn check_invariants(&self) -> Result<(), String> {
         for rec in self.gaps.iter().flatten() {
-            let held = rec.proposals.iter().filter(|m| self.proposals[*m].status.holds_position()).count();
+            let held = rec
+                .proposals
+                .iter()
+                .filter(|m| self.proposals[*m].status.holds_position())
+                .count();
             if held as u32 != rec.taken || rec.taken > rec.posting.headcount.get() {
                 return Err(format!(
                     "gap {}: {held} held, {} counted, headcount {}",
@@ -637,10 +856,16 @@ impl Market {
             let busy = &rec.busy;
             for (i, a) in busy.iter().enumerate() {
                 if busy[i + 1..].iter().any(|b| a.1.overlaps(&b.1)) {
-                    return Err(format!("worker {} holds overlapping commitments", rec.profile.worker_id));
+                    return Err(format!(
+                        "worker {} holds overlapping commitments",
+                        rec.profile.worker_id
+                    ));
                 }
                 if !self.proposals[&a.0].status.holds_worker() {
-                    return Err(format!("worker {} lists a finished proposal as busy", rec.profile.worker_id));
+                    return Err(format!(
+                        "worker {} lists a finished proposal as busy",
+                        rec.profile.worker_id
+                    ));
                 }
             }
         }

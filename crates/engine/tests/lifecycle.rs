@@ -1,0 +1,314 @@
+//! Every lifecycle path of a proposal, with back-fill, withdrawals, expiry,
+//! rule 9, idempotency and the why-not answers.
+
+mod common;
+
+use common::*;
+use lendwork_domain::*;
+use lendwork_engine::{Applied, Engine, EngineConfig, Status, WhyNot};
+
+fn decide(s: &mut Seq, e: &mut Engine, kind: EventKind) -> Vec<(String, String, MatchId)> {
+    let ev = s.ev(kind);
+    assert_eq!(e.apply(&ev), Applied::Applied, "{ev:?}");
+    let out = proposals(&e.round(ev.at));
+    e.check_invariants().unwrap();
+    out
+}
+
+fn market() -> (Seq, Engine, MatchId) {
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "g1",
+        1,
+        window("2026-04-01", "2026-04-30"),
+    ))));
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("near", 1.0))));
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("far", 10.0))));
+    let first = proposals(&e.round(t("2026-03-01T09:00:00Z")));
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        (first[0].0.as_str(), first[0].1.as_str()),
+        ("g1", "near"),
+        "the nearer worker costs less"
+    );
+    (s, e, first[0].2.clone())
+}
+
+#[test]
+fn decline_backfills_with_the_next_best_and_never_reproposes_the_pair() {
+    let (mut s, mut e, m) = market();
+    let next = decide(
+        &mut s,
+        &mut e,
+        EventKind::MatchDeclined(MatchDecision {
+            match_id: m.clone(),
+            by: Party::Worker,
+            reason: None,
+        }),
+    );
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].1, "far");
+    assert_eq!(e.proposal(&m).unwrap().status, Status::Declined);
+    assert_eq!(
+        e.why_not(&WorkerId::new("near").unwrap(), &GapId::new("g1").unwrap()),
+        WhyNot::Excluded
+    );
+}
+
+#[test]
+fn no_show_backfills_but_completion_keeps_the_position() {
+    let (mut s, mut e, m) = market();
+    decide(
+        &mut s,
+        &mut e,
+        EventKind::MatchAccepted(MatchDecision {
+            match_id: m.clone(),
+            by: Party::Borrower,
+            reason: None,
+        }),
+    );
+    decide(
+        &mut s,
+        &mut e,
+        EventKind::AssignmentStarted(MatchRef {
+            match_id: m.clone(),
+        }),
+    );
+    let next = decide(
+        &mut s,
+        &mut e,
+        EventKind::AssignmentEnded(AssignmentEnded {
+            match_id: m.clone(),
+            outcome: Outcome::NoShow,
+        }),
+    );
+    assert_eq!(
+        next.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["far"]
+    );
+
+    let (mut s, mut e, m) = market();
+    decide(
+        &mut s,
+        &mut e,
+        EventKind::AssignmentStarted(MatchRef {
+            match_id: m.clone(),
+        }),
+    );
+    let next = decide(
+        &mut s,
+        &mut e,
+        EventKind::AssignmentEnded(AssignmentEnded {
+            match_id: m.clone(),
+            outcome: Outcome::Completed,
+        }),
+    );
+    assert!(
+        next.is_empty(),
+        "a completed assignment keeps its position: {next:?}"
+    );
+    assert_eq!(
+        e.market(&Region::new("620100").unwrap())
+            .unwrap()
+            .open(&GapId::new("g1").unwrap()),
+        0
+    );
+}
+
+#[test]
+fn worker_withdrawn_mid_proposal_frees_the_position() {
+    let (mut s, mut e, m) = market();
+    let next = decide(
+        &mut s,
+        &mut e,
+        EventKind::WorkerWithdrawn(WorkerWithdrawn {
+            worker_id: WorkerId::new("near").unwrap(),
+            reason: Reason::new("moved").unwrap(),
+        }),
+    );
+    assert_eq!(
+        next.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["far"]
+    );
+    assert_eq!(e.proposal(&m).unwrap().status, Status::Cancelled);
+    // A decision on the cancelled proposal is ignored, not applied.
+    let late = s.ev(EventKind::MatchAccepted(MatchDecision {
+        match_id: m,
+        by: Party::Borrower,
+        reason: None,
+    }));
+    assert!(matches!(e.apply(&late), Applied::Ignored(_)));
+}
+
+#[test]
+fn gap_withdrawn_mid_proposal_frees_the_worker_for_an_overlapping_gap() {
+    let (mut s, mut e, m) = market();
+    // g2 overlaps g1's window: "near" is blocked by rule 9 while proposed for g1.
+    let p = decide(
+        &mut s,
+        &mut e,
+        EventKind::ShortagePosted(gap("g2", 1, window("2026-04-15", "2026-05-15"))),
+    );
+    assert_eq!(p.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(), ["far"]);
+    assert_eq!(
+        e.why_not(&WorkerId::new("near").unwrap(), &GapId::new("g2").unwrap()),
+        WhyNot::Rule {
+            rule: Rule::NoOverlap
+        }
+    );
+    let next = decide(
+        &mut s,
+        &mut e,
+        EventKind::ShortageWithdrawn(ShortageWithdrawn {
+            gap_id: GapId::new("g1").unwrap(),
+            reason: Reason::new("").unwrap(),
+        }),
+    );
+    assert!(next.is_empty(), "g2 is already served by far: {next:?}");
+    assert_eq!(e.proposal(&m).unwrap().status, Status::Cancelled);
+    assert!(e
+        .market(&Region::new("620100").unwrap())
+        .unwrap()
+        .busy(&WorkerId::new("near").unwrap())
+        .is_empty());
+}
+
+#[test]
+fn rule_9_allows_disjoint_windows_in_later_rounds() {
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("solo", 1.0))));
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "april",
+        1,
+        window("2026-04-01", "2026-04-30"),
+    ))));
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "april2",
+        1,
+        window("2026-04-10", "2026-04-20"),
+    ))));
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "june",
+        1,
+        window("2026-06-01", "2026-06-30"),
+    ))));
+    let mut all = Vec::new();
+    for _ in 0..3 {
+        all.extend(proposals(&e.round(t("2026-03-02T00:00:00Z"))));
+        e.check_invariants().unwrap();
+    }
+    let gaps: Vec<&str> = all.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(gaps.len(), 2, "one April gap and June: {gaps:?}");
+    assert!(gaps.contains(&"june"));
+}
+
+#[test]
+fn unanswered_proposals_expire_and_backfill() {
+    let (_, mut e, m) = market();
+    assert!(
+        e.expire(t("2026-03-02T09:00:00Z")).is_empty(),
+        "not yet: 24 h of 48"
+    );
+    let expired = e.expire(t("2026-03-04T09:00:00Z"));
+    assert_eq!(expired.len(), 1);
+    assert_eq!(e.proposal(&m).unwrap().status, Status::Expired);
+    let next = proposals(&e.round(t("2026-03-04T09:00:00Z")));
+    assert_eq!(
+        next.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["far"]
+    );
+}
+
+#[test]
+fn duplicate_event_ids_change_nothing() {
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    let ev = s.ev(EventKind::ShortagePosted(gap(
+        "g1",
+        2,
+        window("2026-04-01", "2026-04-30"),
+    )));
+    assert_eq!(e.apply(&ev), Applied::Applied);
+    assert_eq!(e.apply(&ev), Applied::Duplicate);
+    let w = s.ev(EventKind::WorkerOffered(worker("a", 1.0)));
+    e.apply(&w);
+    let round = e.round(w.at);
+    assert_eq!(round.len(), 1);
+    // Our own proposals read back from the log are duplicates too.
+    assert_eq!(e.apply(&round[0]), Applied::Duplicate);
+    assert!(e.round(w.at).is_empty());
+}
+
+#[test]
+fn foreign_proposals_are_taken_only_when_eligible() {
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "g1",
+        1,
+        window("2026-04-01", "2026-04-30"),
+    ))));
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("a", 1.0))));
+    let mut far = worker("z", 1.0);
+    far.max_commute_km = Km::new(0.1).unwrap();
+    e.apply(&s.ev(EventKind::WorkerOffered(far)));
+    let foreign = |w: &str, id: &str| MatchProposed {
+        match_id: MatchId::new(id).unwrap(),
+        gap_id: GapId::new("g1").unwrap(),
+        worker_id: WorkerId::new(w).unwrap(),
+        region: Region::new("620100").unwrap(),
+        cost: 0,
+        explanation: Explanation {
+            terms: Default::default(),
+            rules_passed: Rule::ALL.to_vec(),
+        },
+    };
+    assert!(
+        matches!(
+            e.apply(&s.ev(EventKind::MatchProposed(foreign("z", "x1")))),
+            Applied::Ignored(_)
+        ),
+        "commute fails"
+    );
+    assert_eq!(
+        e.apply(&s.ev(EventKind::MatchProposed(foreign("a", "x2")))),
+        Applied::Applied
+    );
+    assert!(
+        e.round(t("2026-03-02T00:00:00Z")).is_empty(),
+        "the only position is taken"
+    );
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn explanations_sum_to_the_cost_and_name_every_rule() {
+    let (_, e, m) = market();
+    let p = e.proposal(&m).unwrap();
+    assert_eq!(p.explanation.terms.values().sum::<u64>(), p.cost);
+    assert_eq!(p.explanation.rules_passed, Rule::ALL.to_vec());
+    assert_eq!(
+        p.explanation.terms["priority"], 300,
+        "not in a priority group"
+    );
+    assert!(p.history[0].2 == "match_proposed");
+}
+
+#[test]
+fn priority_groups_go_first_among_equals() {
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "g1",
+        1,
+        window("2026-04-01", "2026-04-30"),
+    ))));
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("plain", 1.0))));
+    let mut grad = worker("grad", 3.0);
+    grad.priority_group = Some(PriorityGroup::Graduate);
+    e.apply(&s.ev(EventKind::WorkerOffered(grad)));
+    let p = proposals(&e.round(t("2026-03-02T00:00:00Z")));
+    assert_eq!(p[0].1, "grad", "2 km further but a graduate");
+}
