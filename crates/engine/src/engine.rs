@@ -109,7 +109,7 @@ impl Engine {
                     }
                 }
                 self.gap_region.insert(g.gap_id.clone(), g.region.clone());
-                self.market_mut(&g.region).post(g.clone());
+                self.market_mut(&g.region).post(g.clone(), id, at);
                 Ok(())
             }
             EventKind::ShortageWithdrawn(x) => match self.gap_region.remove(&x.gap_id) {

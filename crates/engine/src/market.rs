@@ -171,6 +171,9 @@ pub struct Market {
     lender_pool: HashMap<EnterpriseId, u32>,
     pool: u32,
     max_commute_km: f64,
+    /// Exclusions of withdrawn workers, kept for a later re-offer: a
+    /// declined pair stays declined.
+    parked_exclusions: HashMap<u32, Vec<u32>>,
     /// Interned skills (from 1; 0 is "any") and certificates.
     skill_ids: HashMap<Skill, u16>,
     cert_ids: HashMap<Certificate, u16>,
@@ -201,6 +204,7 @@ impl Market {
             max_commute_km: 0.0,
             skill_ids: HashMap::new(),
             cert_ids: HashMap::new(),
+            parked_exclusions: HashMap::new(),
         }
     }
 
@@ -376,7 +380,10 @@ impl Market {
                 self.unindex_worker(slot, &old);
                 (old.busy, old.excluded)
             }
-            None => (Vec::new(), Vec::new()),
+            None => (
+                Vec::new(),
+                self.parked_exclusions.remove(&slot).unwrap_or_default(),
+            ),
         };
         let share_permille = match &w.employer_id {
             Some(e) => {
@@ -422,6 +429,9 @@ impl Market {
             return;
         };
         self.unindex_worker(slot, &old);
+        if !old.excluded.is_empty() {
+            self.parked_exclusions.insert(slot, old.excluded);
+        }
         for (m, _) in old.busy {
             self.finish(&m, Status::Cancelled, event, at, "worker_withdrawn");
         }
@@ -496,7 +506,11 @@ impl Market {
 
     /// Adds or replaces a gap. Standing proposals stay and keep their
     /// positions.
-    pub fn post(&mut self, g: ShortagePosted) {
+    ///
+    /// A re-post that lowers the headcount below the positions already held
+    /// cancels the excess proposals, unanswered ones first and the newest
+    /// first, then accepted ones; assignments already started stand.
+    pub fn post(&mut self, g: ShortagePosted, event: &EventId, at: Timestamp) {
         let slot = match self.gslot.get(&g.gap_id) {
             Some(&s) => s,
             None => {
@@ -562,6 +576,29 @@ impl Market {
         }
         self.gap_of[ix as usize] = slot;
         self.gaps[slot as usize] = Some(GapRec { ix, ..rec });
+        self.trim_to_headcount(slot, event, at);
+    }
+
+    fn trim_to_headcount(&mut self, slot: u32, event: &EventId, at: Timestamp) {
+        for wanted in [Status::Proposed, Status::Accepted] {
+            let gap = self.gaps[slot as usize].as_ref().expect("live");
+            let mut excess = gap.taken.saturating_sub(gap.posting.headcount.get());
+            if excess == 0 {
+                return;
+            }
+            let victims: Vec<MatchId> = gap
+                .proposals
+                .iter()
+                .rev()
+                .filter(|m| self.proposals[*m].status == wanted)
+                .take(excess as usize)
+                .cloned()
+                .collect();
+            for m in victims {
+                self.finish(&m, Status::Cancelled, event, at, "headcount_lowered");
+                excess -= 1;
+            }
+        }
     }
 
     /// Removes a gap; its standing proposals are cancelled.
@@ -714,7 +751,7 @@ impl Market {
         }
         self.record(p, gs, ws, event, at);
         let g = self.gaps[gs as usize].as_ref().expect("live");
-        let (gix, free) = (g.ix, g.posting.headcount.get() - g.taken);
+        let (gix, free) = (g.ix, g.posting.headcount.get().saturating_sub(g.taken));
         self.matcher.set_capacity(gix, free).expect("live gap");
         self.place_worker(ws);
         Ok(())
@@ -769,7 +806,10 @@ impl Market {
             if let Some(&gs) = self.gslot.get(&g) {
                 if let Some(gap) = self.gaps[gs as usize].as_mut() {
                     gap.taken -= 1;
-                    let (ix, free) = (gap.ix, gap.posting.headcount.get() - gap.taken);
+                    let (ix, free) = (
+                        gap.ix,
+                        gap.posting.headcount.get().saturating_sub(gap.taken),
+                    );
                     self.matcher.set_capacity(ix, free).expect("live gap");
                 }
             }
@@ -843,7 +883,21 @@ impl Market {
                 .iter()
                 .filter(|m| self.proposals[*m].status.holds_position())
                 .count();
-            if held as u32 != rec.taken || rec.taken > rec.posting.headcount.get() {
+            // Started and finished assignments stand even when the
+            // headcount was lowered below them.
+            let fixed = rec
+                .proposals
+                .iter()
+                .filter(|m| {
+                    matches!(
+                        self.proposals[*m].status,
+                        Status::Started | Status::Ended(_)
+                    )
+                })
+                .filter(|m| self.proposals[*m].status.holds_position())
+                .count();
+            if held as u32 != rec.taken || rec.taken > rec.posting.headcount.get().max(fixed as u32)
+            {
                 return Err(format!(
                     "gap {}: {held} held, {} counted, headcount {}",
                     rec.posting.gap_id,

@@ -1,6 +1,6 @@
 //! Builders for hand-made markets.
 
-#![allow(dead_code)]
+#![allow(dead_code, missing_docs)]
 
 use lendwork_domain::*;
 
