@@ -44,7 +44,7 @@ type Fx = BuildHasherDefault<FxHasher>;
 /// Items of type `T` by key and cell.
 #[derive(Clone, Debug)]
 pub struct Grid<T> {
-    cells: HashMap<(u16, i32, i32), Vec<T>, Fx>,
+    cells: HashMap<(u32, i32, i32), Vec<T>, Fx>,
 }
 
 impl<T> Default for Grid<T> {
@@ -64,13 +64,13 @@ fn cell(p: &Place) -> (i32, i32) {
 
 impl<T: Copy + PartialEq> Grid<T> {
     /// Adds `item` under `key` at `place`.
-    pub fn insert(&mut self, key: u16, place: &Place, item: T) {
+    pub fn insert(&mut self, key: u32, place: &Place, item: T) {
         let (a, b) = cell(place);
         self.cells.entry((key, a, b)).or_default().push(item);
     }
 
     /// Removes `item` from under `key` at `place`.
-    pub fn remove(&mut self, key: u16, place: &Place, item: T) {
+    pub fn remove(&mut self, key: u32, place: &Place, item: T) {
         let (a, b) = cell(place);
         if let Some(v) = self.cells.get_mut(&(key, a, b)) {
             if let Some(i) = v.iter().position(|x| *x == item) {
@@ -82,7 +82,7 @@ impl<T: Copy + PartialEq> Grid<T> {
     /// Calls `f` for every item under `key` in the cells within `km` of
     /// `centre` (a superset of the items within `km`: callers check the
     /// exact distance).
-    pub fn near(&self, key: u16, centre: &Place, km: f64, mut f: impl FnMut(T)) {
+    pub fn near(&self, key: u32, centre: &Place, km: f64, mut f: impl FnMut(T)) {
         let dlat = km / 111.0 + CELL_DEG;
         let coslat = centre.lat().to_radians().cos().max(0.01);
         let dlon = (km / (111.0 * coslat) + CELL_DEG).min(360.0);

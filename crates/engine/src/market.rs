@@ -137,7 +137,24 @@ pub enum WhyNot {
 
 const NONE: u32 = u32::MAX;
 /// Grid key of "any skill".
-const ALL: u16 = 0;
+const ALL: u32 = 0;
+/// Commute classes of the worker grid: class c holds workers whose commute
+/// limit is at most 5·2^c km (the last class holds the rest).
+const CLASSES: u32 = 6;
+
+fn commute_class(km: f64) -> u32 {
+    (0..CLASSES - 1)
+        .find(|&c| km <= 5.0 * f64::from(1u32 << c))
+        .unwrap_or(CLASSES - 1)
+}
+
+fn class_reach(class: u32, max_km: f64) -> f64 {
+    if class == CLASSES - 1 {
+        max_km
+    } else {
+        5.0 * f64::from(1u32 << class)
+    }
+}
 
 /// One region's market.
 ///
@@ -404,9 +421,12 @@ impl Market {
             .collect();
         let mut certs: Vec<u16> = w.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
-        self.worker_grid.insert(ALL, &w.home, slot);
+        let class = commute_class(w.max_commute_km.get());
+        self.worker_grid
+            .insert(ALL * CLASSES + class, &w.home, slot);
         for &(s, _) in &skills {
-            self.worker_grid.insert(s, &w.home, slot);
+            self.worker_grid
+                .insert(u32::from(s) * CLASSES + class, &w.home, slot);
         }
         self.workers[slot as usize] = Some(WorkerRec {
             profile: w,
@@ -444,9 +464,12 @@ impl Market {
             self.matcher.remove_worker(ix).expect("live worker");
             self.worker_of[ix as usize] = NONE;
         }
-        self.worker_grid.remove(ALL, &p.home, slot);
+        let class = commute_class(p.max_commute_km.get());
+        self.worker_grid
+            .remove(ALL * CLASSES + class, &p.home, slot);
         for &(s, _) in &rec.skills {
-            self.worker_grid.remove(s, &p.home, slot);
+            self.worker_grid
+                .remove(u32::from(s) * CLASSES + class, &p.home, slot);
         }
         if let Some(e) = &p.employer_id {
             if let Some(n) = self.lender_pool.get_mut(e) {
@@ -472,7 +495,7 @@ impl Market {
         let rec = self.workers[slot as usize].as_ref().expect("live worker");
         let w = &rec.profile;
         let mut arcs = Vec::new();
-        let keys = std::iter::once(ALL).chain(rec.skills.iter().map(|s| s.0));
+        let keys = std::iter::once(ALL).chain(rec.skills.iter().map(|s| u32::from(s.0)));
         let (gaps, stamps, epoch, weights) =
             (&self.gaps, &mut self.gap_stamp, self.epoch, &self.weights);
         for key in keys {
@@ -535,7 +558,7 @@ impl Market {
             .collect();
         let mut certs: Vec<u16> = g.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
-        let key = reqs.first().map_or(ALL, |r| r.0);
+        let key = reqs.first().map_or(ALL, |r| u32::from(r.0));
         self.gap_grid.insert(key, &g.site, slot);
         let radius = g
             .max_commute_km
@@ -552,21 +575,27 @@ impl Market {
         };
         let mut arcs = Vec::new();
         let (workers, weights) = (&self.workers, &self.weights);
-        self.worker_grid.near(key, &rec.posting.site, radius, |ws| {
-            let wr = workers[ws as usize]
-                .as_ref()
-                .expect("indexed workers are live");
-            if let Some(ix) = wr.ix {
-                if Self::admits(wr, &rec) {
-                    arcs.push((
-                        ix,
-                        weights
-                            .terms(&wr.profile, &rec.posting, wr.share_permille)
-                            .total() as i64,
-                    ));
-                }
-            }
-        });
+        // Workers are bucketed by commute class: a class is searched only as
+        // far as its workers are willing to travel.
+        for class in 0..CLASSES {
+            let reach = radius.min(class_reach(class, self.max_commute_km));
+            self.worker_grid
+                .near(key * CLASSES + class, &rec.posting.site, reach, |ws| {
+                    let wr = workers[ws as usize]
+                        .as_ref()
+                        .expect("indexed workers are live");
+                    if let Some(ix) = wr.ix {
+                        if Self::admits(wr, &rec) {
+                            arcs.push((
+                                ix,
+                                weights
+                                    .terms(&wr.profile, &rec.posting, wr.share_permille)
+                                    .total() as i64,
+                            ));
+                        }
+                    }
+                });
+        }
         let ix = self
             .matcher
             .add_gap_with_arcs(free, &arcs)
@@ -618,7 +647,7 @@ impl Market {
     }
 
     fn unindex_gap(&mut self, slot: u32, rec: &GapRec) {
-        let key = rec.reqs.first().map_or(ALL, |r| r.0);
+        let key = rec.reqs.first().map_or(ALL, |r| u32::from(r.0));
         self.gap_grid.remove(key, &rec.posting.site, slot);
         self.matcher.remove_gap(rec.ix).expect("live gap");
         self.gap_of[rec.ix as usize] = NONE;
@@ -652,7 +681,12 @@ impl Market {
         }
         pairs.sort();
         let mut out = Vec::with_capacity(pairs.len());
+        // Each committed worker's other arcs, to re-add it without a new
+        // candidate query: its eligible set only loses the gaps whose
+        // windows overlap the new commitment.
+        let mut kept: Vec<(u32, Vec<(GapIx, i64)>)> = Vec::with_capacity(pairs.len());
         for (g, w, gs, ws, wix) in &pairs {
+            kept.push((*ws, self.matcher.worker_arcs(*wix).collect()));
             self.matcher.commit(*wix).expect("assigned");
             self.worker_of[*wix as usize] = NONE;
             let rec = self.workers[*ws as usize].as_mut().expect("live");
@@ -679,12 +713,30 @@ impl Market {
             self.record(&p, *gs, *ws, &event, at);
             out.push(p);
         }
-        // Committed workers come back with arcs to non-overlapping gaps.
-        let mut again: Vec<u32> = pairs.iter().map(|p| p.3).collect();
-        again.sort_unstable();
-        again.dedup();
-        for ws in again {
-            self.place_worker(ws);
+        // Committed workers come back with their arcs to gaps that are
+        // still live and whose windows do not overlap the new commitment.
+        for (ws, arcs) in kept {
+            let rec = self.workers[ws as usize].as_ref().expect("live");
+            let window = rec.busy.last().expect("just committed").1;
+            let arcs: Vec<(GapIx, i64)> = arcs
+                .into_iter()
+                .filter(|&(gix, _)| {
+                    let gs = self.gap_of[gix as usize];
+                    gs != NONE
+                        && !self.gaps[gs as usize]
+                            .as_ref()
+                            .expect("live")
+                            .posting
+                            .window
+                            .overlaps(&window)
+                })
+                .collect();
+            let ix = self.matcher.add_worker(&arcs).expect("arcs to live gaps");
+            if self.worker_of.len() <= ix as usize {
+                self.worker_of.resize(ix as usize + 1, NONE);
+            }
+            self.worker_of[ix as usize] = ws;
+            self.workers[ws as usize].as_mut().expect("live").ix = Some(ix);
         }
         out
     }

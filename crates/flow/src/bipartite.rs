@@ -387,8 +387,13 @@ impl Matcher {
             self.check_cost(c)?;
         }
         let w = self.new_worker_slot();
-        for &(g, c) in arcs {
-            self.insert_arc(w, g, c);
+        // Parallel arcs: keep the cheapest (sort, then keep each gap's first).
+        let mut list: Vec<(GapIx, i64)> = arcs.to_vec();
+        list.sort_unstable();
+        list.dedup_by_key(|a| a.0);
+        self.w_arcs[w as usize] = list.iter().map(|&(g, c)| (g, c as i32)).collect();
+        for (g, c) in list {
+            self.g_arc_insert(g, w, c);
         }
         self.place(w);
         Ok(w)
