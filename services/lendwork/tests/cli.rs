@@ -157,3 +157,36 @@ fn gen_market_instances_solve_on_the_bipartite_path() {
         "{json} vs {general}"
     );
 }
+
+#[test]
+fn match_reports_one_optimal_round_and_refuses_bad_files_whole() {
+    let sim = lendwork(&["simulate", "--workers", "400", "--gaps", "60", "--seed", "4"]);
+    let f = tmp("market.jsonl", std::str::from_utf8(&sim.stdout).unwrap());
+    let out = lendwork(&["match", "--events", f.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let matches = doc["matches"].as_array().unwrap();
+    assert_eq!(doc["filled"].as_u64().unwrap() as usize, matches.len());
+    assert!(!matches.is_empty());
+    let total: u64 = matches.iter().map(|m| m["cost"].as_u64().unwrap()).sum();
+    assert_eq!(doc["total_cost"].as_u64().unwrap(), total);
+    for m in matches {
+        let terms: u64 = m["explanation"]["terms"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(terms, m["cost"].as_u64().unwrap());
+        assert_eq!(m["explanation"]["rules_passed"].as_array().unwrap().len(), 9);
+    }
+    // Same file, same bytes.
+    let again = lendwork(&["match", "--events", f.to_str().unwrap()]);
+    assert_eq!(out.stdout, again.stdout);
+
+    // One bad line anywhere: errors as validate reports them, nothing matched.
+    let mut text = String::from_utf8(sim.stdout).unwrap();
+    text.push_str("{\"type\":\"worker_withdrawn\",\"id\":\"bad id\",\"at\":\"2026-03-01T00:00:00Z\",\"worker_id\":\"w\",\"reason\":\"\"}\n");
+    let f = tmp("bad-market.jsonl", &text);
+    let out = lendwork(&["match", "--events", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing matched");
+    let err = String::from_utf8(out.stderr).unwrap();
+    let n = text.lines().count();
+    assert!(err.contains(&format!("{}:{n}: id: ", f.display())), "{err}");
+}
