@@ -160,10 +160,22 @@ fn gen_market_instances_solve_on_the_bipartite_path() {
 
 #[test]
 fn match_reports_one_optimal_round_and_refuses_bad_files_whole() {
-    let sim = lendwork(&["simulate", "--workers", "400", "--gaps", "60", "--seed", "4"]);
+    let sim = lendwork(&[
+        "simulate",
+        "--workers",
+        "400",
+        "--gaps",
+        "60",
+        "--seed",
+        "4",
+    ]);
     let f = tmp("market.jsonl", std::str::from_utf8(&sim.stdout).unwrap());
     let out = lendwork(&["match", "--events", f.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let matches = doc["matches"].as_array().unwrap();
     assert_eq!(doc["filled"].as_u64().unwrap() as usize, matches.len());
@@ -171,9 +183,17 @@ fn match_reports_one_optimal_round_and_refuses_bad_files_whole() {
     let total: u64 = matches.iter().map(|m| m["cost"].as_u64().unwrap()).sum();
     assert_eq!(doc["total_cost"].as_u64().unwrap(), total);
     for m in matches {
-        let terms: u64 = m["explanation"]["terms"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+        let terms: u64 = m["explanation"]["terms"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
         assert_eq!(terms, m["cost"].as_u64().unwrap());
-        assert_eq!(m["explanation"]["rules_passed"].as_array().unwrap().len(), 9);
+        assert_eq!(
+            m["explanation"]["rules_passed"].as_array().unwrap().len(),
+            9
+        );
     }
     // Same file, same bytes.
     let again = lendwork(&["match", "--events", f.to_str().unwrap()]);
