@@ -391,6 +391,12 @@ impl Date {
     pub fn plus_days(self, days: i64) -> Self {
         Date(self.0 + chrono::Duration::days(days))
     }
+    /// The day number (days since 0001-01-01 plus one), for fast
+    /// comparisons in indexes.
+    pub fn day_number(self) -> i32 {
+        chrono::Datelike::num_days_from_ce(&self.0)
+    }
+
     /// Days from `self` to `other`.
     pub fn days_until(self, other: Date) -> i64 {
         (other.0 - self.0).num_days()

@@ -56,6 +56,7 @@ fn main() {
         total,
         n as f64 / total
     );
+    println!("{:?}; solver {:?}", m.stats, m.solver_stats());
     let report = |name: &str, v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
         let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize] * 1e3;

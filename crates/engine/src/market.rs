@@ -164,6 +164,8 @@ fn class_reach(class: u32, max_km: f64) -> f64 {
 /// appear only at the edges. That keeps string hashing and comparison out
 /// of the hot loops.
 pub struct Market {
+    /// Work counters, for benchmarks and tuning.
+    pub stats: MarketStats,
     region: Region,
     weights: CostWeights,
     wslot: HashMap<WorkerId, u32>,
@@ -180,8 +182,8 @@ pub struct Market {
     gap_of: Vec<u32>,
     /// Worker slots by skill (and `*` for all); gap slots by first required
     /// skill (and `*` for gaps without requirements).
-    worker_grid: Grid<u32>,
-    gap_grid: Grid<u32>,
+    worker_grid: Grid<WCand>,
+    gap_grid: Grid<GCand>,
     /// Dedupe stamps for candidate queries.
     gap_stamp: Vec<u32>,
     epoch: u32,
@@ -196,11 +198,114 @@ pub struct Market {
     cert_ids: HashMap<Certificate, u16>,
 }
 
+/// A worker as the grid stores it: its slot and the few numbers that
+/// reject most gaps without touching the worker's record. Every test here
+/// is a necessary condition of eligibility (skill bits are taken modulo 64,
+/// which can only let more through; distance has a 1 % margin over the
+/// haversine), so the index never hides an eligible pair.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct WCand {
+    slot: u32,
+    from: i32,
+    to: i32,
+    min_wage: i64,
+    /// `has[l-1]`: bits of the skills held at level ≥ l.
+    has: [u64; 5],
+    lat: f32,
+    lon: f32,
+    commute: f32,
+}
+
+impl WCand {
+    fn of(slot: u32, w: &WorkerOffered, skills: &[(u16, u8)]) -> Self {
+        let mut has = [0u64; 5];
+        for &(s, l) in skills {
+            for h in has.iter_mut().take(l as usize) {
+                *h |= 1 << (s % 64);
+            }
+        }
+        Self {
+            slot,
+            from: w.available.start.day_number(),
+            to: w.available.end.day_number(),
+            min_wage: w.min_hourly_wage_fen.get(),
+            has,
+            lat: w.home.lat() as f32,
+            lon: w.home.lon() as f32,
+            commute: w.max_commute_km.get() as f32,
+        }
+    }
+
+    /// Could this worker take this gap?
+    fn fits(&self, g: &GCand) -> bool {
+        self.from <= g.start
+            && g.end <= self.to
+            && g.wage >= self.min_wage
+            && (0..5).all(|l| g.req[l] & !self.has[l] == 0)
+            && {
+                // Equirectangular distance, good to far better than 1 % at
+                // commuting range.
+                let dy = (self.lat - g.lat) * 111.195;
+                let dx =
+                    (self.lon - g.lon) * 111.195 * ((self.lat + g.lat) * 0.5).to_radians().cos();
+                let limit = self.commute.min(g.max_commute) * 1.01 + 0.05;
+                dx * dx + dy * dy <= limit * limit
+            }
+    }
+}
+
+/// A gap as the grid stores it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct GCand {
+    slot: u32,
+    start: i32,
+    end: i32,
+    wage: i64,
+    /// `req[l-1]`: bits of the skills required at minimum level l.
+    req: [u64; 5],
+    lat: f32,
+    lon: f32,
+    max_commute: f32,
+}
+
+impl GCand {
+    fn of(slot: u32, g: &ShortagePosted, reqs: &[(u16, u8)]) -> Self {
+        let mut req = [0u64; 5];
+        for &(s, l) in reqs {
+            req[(l as usize).clamp(1, 5) - 1] |= 1 << (s % 64);
+        }
+        Self {
+            slot,
+            start: g.window.start.day_number(),
+            end: g.window.end.day_number(),
+            wage: g.hourly_wage_fen.get(),
+            req,
+            lat: g.site.lat() as f32,
+            lon: g.site.lon() as f32,
+            max_commute: g.max_commute_km.map_or(f32::INFINITY, |k| k.get() as f32),
+        }
+    }
+}
+
+/// Work counters of a market.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MarketStats {
+    /// Candidate queries for a worker (offers, freed workers).
+    pub worker_scans: u64,
+    /// Candidate queries for a gap (posts).
+    pub gap_scans: u64,
+    /// Candidates checked over all queries.
+    pub candidates_scanned: u64,
+    /// Candidates admitted as arcs.
+    pub arcs_added: u64,
+}
+
 impl Market {
     /// An empty market.
     pub fn new(region: Region, weights: CostWeights) -> Self {
         let unassigned = Matcher::lexicographic_unassigned_cost(MAX_COST as i64, 1 << 25);
         Self {
+            stats: MarketStats::default(),
             region,
             weights,
             wslot: HashMap::new(),
@@ -317,6 +422,11 @@ impl Market {
             .map_or_else(Vec::new, |r| r.busy.iter().map(|b| b.1).collect())
     }
 
+    /// The solver's work counters.
+    pub fn solver_stats(&self) -> lendwork_flow::bipartite::Stats {
+        self.matcher.stats
+    }
+
     /// Pairs the solver currently assigns (what the next round proposes).
     pub fn pending_pairs(&self) -> usize {
         self.matcher.assigned_count()
@@ -422,11 +532,12 @@ impl Market {
         let mut certs: Vec<u16> = w.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
         let class = commute_class(w.max_commute_km.get());
+        let cand = WCand::of(slot, &w, &skills);
         self.worker_grid
-            .insert(ALL * CLASSES + class, &w.home, slot);
+            .insert(ALL * CLASSES + class, &w.home, cand);
         for &(s, _) in &skills {
             self.worker_grid
-                .insert(u32::from(s) * CLASSES + class, &w.home, slot);
+                .insert(u32::from(s) * CLASSES + class, &w.home, cand);
         }
         self.workers[slot as usize] = Some(WorkerRec {
             profile: w,
@@ -465,11 +576,12 @@ impl Market {
             self.worker_of[ix as usize] = NONE;
         }
         let class = commute_class(p.max_commute_km.get());
+        let cand = WCand::of(slot, p, &rec.skills);
         self.worker_grid
-            .remove(ALL * CLASSES + class, &p.home, slot);
+            .remove(ALL * CLASSES + class, &p.home, cand);
         for &(s, _) in &rec.skills {
             self.worker_grid
-                .remove(u32::from(s) * CLASSES + class, &p.home, slot);
+                .remove(u32::from(s) * CLASSES + class, &p.home, cand);
         }
         if let Some(e) = &p.employer_id {
             if let Some(n) = self.lender_pool.get_mut(e) {
@@ -498,13 +610,20 @@ impl Market {
         let keys = std::iter::once(ALL).chain(rec.skills.iter().map(|s| u32::from(s.0)));
         let (gaps, stamps, epoch, weights) =
             (&self.gaps, &mut self.gap_stamp, self.epoch, &self.weights);
+        let mut scanned = 0u64;
+        let me = WCand::of(slot, w, &rec.skills);
         for key in keys {
             self.gap_grid
-                .near(key, &w.home, w.max_commute_km.get(), |gs| {
+                .near(key, &w.home, w.max_commute_km.get(), |c: GCand| {
+                    if !me.fits(&c) {
+                        return;
+                    }
+                    let gs = c.slot;
                     if stamps[gs as usize] == epoch {
                         return;
                     }
                     stamps[gs as usize] = epoch;
+                    scanned += 1;
                     let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
                     if Self::admits(rec, gr) {
                         arcs.push((
@@ -514,6 +633,9 @@ impl Market {
                     }
                 });
         }
+        self.stats.worker_scans += 1;
+        self.stats.candidates_scanned += scanned;
+        self.stats.arcs_added += arcs.len() as u64;
         let ix = self
             .matcher
             .add_worker(&arcs)
@@ -559,7 +681,8 @@ impl Market {
         let mut certs: Vec<u16> = g.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
         let key = reqs.first().map_or(ALL, |r| u32::from(r.0));
-        self.gap_grid.insert(key, &g.site, slot);
+        self.gap_grid
+            .insert(key, &g.site, GCand::of(slot, &g, &reqs));
         let radius = g
             .max_commute_km
             .map_or(self.max_commute_km, |k| k.get().min(self.max_commute_km));
@@ -577,10 +700,20 @@ impl Market {
         let (workers, weights) = (&self.workers, &self.weights);
         // Workers are bucketed by commute class: a class is searched only as
         // far as its workers are willing to travel.
+        let mut scanned = 0u64;
+        let me = GCand::of(slot, &rec.posting, &rec.reqs);
         for class in 0..CLASSES {
             let reach = radius.min(class_reach(class, self.max_commute_km));
-            self.worker_grid
-                .near(key * CLASSES + class, &rec.posting.site, reach, |ws| {
+            self.worker_grid.near(
+                key * CLASSES + class,
+                &rec.posting.site,
+                reach,
+                |c: WCand| {
+                    if !c.fits(&me) {
+                        return;
+                    }
+                    let ws = c.slot;
+                    scanned += 1;
                     let wr = workers[ws as usize]
                         .as_ref()
                         .expect("indexed workers are live");
@@ -594,8 +727,12 @@ impl Market {
                             ));
                         }
                     }
-                });
+                },
+            );
         }
+        self.stats.gap_scans += 1;
+        self.stats.candidates_scanned += scanned;
+        self.stats.arcs_added += arcs.len() as u64;
         let ix = self
             .matcher
             .add_gap_with_arcs(free, &arcs)
@@ -648,7 +785,11 @@ impl Market {
 
     fn unindex_gap(&mut self, slot: u32, rec: &GapRec) {
         let key = rec.reqs.first().map_or(ALL, |r| u32::from(r.0));
-        self.gap_grid.remove(key, &rec.posting.site, slot);
+        self.gap_grid.remove(
+            key,
+            &rec.posting.site,
+            GCand::of(slot, &rec.posting, &rec.reqs),
+        );
         self.matcher.remove_gap(rec.ix).expect("live gap");
         self.gap_of[rec.ix as usize] = NONE;
     }
