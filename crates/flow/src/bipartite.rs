@@ -155,8 +155,14 @@ pub struct Matcher {
     /// A lower bound on every worker potential; with `g_arcs` sorted by
     /// cost it lets a search stop scanning a gap's arcs early.
     pi_w_floor: i64,
-    /// Set by bulk loading until `place_all` sorts `g_arcs`.
-    g_unsorted: bool,
+    /// Per gap: how long the sorted prefix of `g_arcs` is (new arcs are
+    /// appended unsorted and the list is re-sorted once the tail grows),
+    /// and how many entries belong to removed workers (dropped lazily: a
+    /// removed worker's arcs are skipped by `at[w] == DEAD`, and the list
+    /// is compacted when they are half of it). Both keep updates O(degree
+    /// of the worker) instead of O(degree of its gaps).
+    g_sorted: Vec<u32>,
+    g_dead: Vec<u32>,
     unassigned: usize,
     live_workers: usize,
     total_cost: i128,
@@ -212,7 +218,8 @@ impl Matcher {
             pi_u: 0,
             pi_t: 0,
             pi_w_floor: 0,
-            g_unsorted: false,
+            g_sorted: Vec::new(),
+            g_dead: Vec::new(),
             unassigned: 0,
             live_workers: 0,
             total_cost: 0,
@@ -289,12 +296,13 @@ impl Matcher {
             .map(|&(g, c)| (g, i64::from(c)))
     }
 
-    /// The arcs into gap `g`, cheapest first.
+    /// The arcs into gap `g` (in no particular order).
     pub fn gap_arcs(&self, g: GapIx) -> impl Iterator<Item = (WorkerIx, i64)> + '_ {
         self.g_arcs
             .get(g as usize)
             .into_iter()
             .flatten()
+            .filter(|a| self.at[a.0 as usize] != DEAD)
             .map(|&(w, c)| (w, i64::from(c)))
     }
 
@@ -335,6 +343,8 @@ impl Matcher {
         let g = self.cap.len() as GapIx;
         self.cap.push(capacity);
         self.g_arcs.push(Vec::new());
+        self.g_sorted.push(0);
+        self.g_dead.push(0);
         self.members.push(Vec::new());
         // No arcs in; its arc to T has reduced cost π(g) − π(T) = 0.
         self.pi_g.push(self.pi_t);
@@ -416,7 +426,6 @@ impl Matcher {
             } else {
                 self.w_arcs[w as usize].push((g, c as i32));
                 self.g_arcs[g as usize].push((w, c as i32));
-                self.g_unsorted = true;
             }
         }
         Ok(w)
@@ -439,11 +448,7 @@ impl Matcher {
     pub fn remove_worker(&mut self, w: WorkerIx) -> Result<(), MatchError> {
         self.check_worker(w)?;
         let freed = self.detach(w);
-        for (g, _) in std::mem::take(&mut self.w_arcs[w as usize]) {
-            self.g_arc_remove(g, w);
-        }
-        self.live_workers -= 1;
-        self.at[w as usize] = DEAD;
+        self.bury(w);
         if let Some(g) = freed {
             self.fill(g);
         }
@@ -458,11 +463,16 @@ impl Matcher {
             self.detach(w);
         }
         for (w, _) in std::mem::take(&mut self.g_arcs[g as usize]) {
+            if self.at[w as usize] == DEAD {
+                continue;
+            }
             let list = &mut self.w_arcs[w as usize];
             if let Some(i) = list.iter().position(|a| a.0 == g) {
                 list.swap_remove(i);
             }
         }
+        self.g_sorted[g as usize] = 0;
+        self.g_dead[g as usize] = 0;
         self.cap[g as usize] = DEAD;
         for w in displaced {
             self.reprice_free_worker(w);
@@ -483,11 +493,7 @@ impl Matcher {
         };
         self.detach(w);
         self.cap[g as usize] -= 1;
-        for (h, _) in std::mem::take(&mut self.w_arcs[w as usize]) {
-            self.g_arc_remove(h, w);
-        }
-        self.live_workers -= 1;
-        self.at[w as usize] = DEAD;
+        self.bury(w);
         Ok(g)
     }
 
@@ -569,11 +575,10 @@ impl Matcher {
     /// search starts from the scarce side and stops at the first free
     /// worker it meets. Otherwise workers are placed one by one.
     pub fn place_all(&mut self) {
-        if self.g_unsorted {
-            for list in &mut self.g_arcs {
-                list.sort_unstable_by_key(|&(w, c)| (c, w));
+        for g in 0..self.g_arcs.len() {
+            if self.g_sorted[g] as usize != self.g_arcs[g].len() || self.g_dead[g] > 0 {
+                self.normalise(g as GapIx);
             }
-            self.g_unsorted = false;
         }
         let fresh = self.live_workers == self.unassigned + self.count_free()
             && self.total_cost == 0
@@ -600,7 +605,9 @@ impl Matcher {
                 }
                 let mut p = self.pi_g[g].min(self.pi_t);
                 for &(w, c) in &self.g_arcs[g] {
-                    p = p.min(i64::from(c) + self.pi_w[w as usize]);
+                    if self.at[w as usize] != DEAD {
+                        p = p.min(i64::from(c) + self.pi_w[w as usize]);
+                    }
                 }
                 self.pi_g[g] = p;
             }
@@ -662,22 +669,52 @@ impl Matcher {
     }
 
     fn g_arc_insert(&mut self, g: GapIx, w: WorkerIx, c: i64) {
-        let c = c as i32;
         let list = &mut self.g_arcs[g as usize];
-        // Appending in cost order (bulk loads often do) stays O(1).
-        if list.last().map_or(true, |&(lw, lc)| (lc, lw) <= (c, w)) {
-            list.push((w, c));
-        } else {
-            let i = list.partition_point(|&(lw, lc)| (lc, lw) < (c, w));
-            list.insert(i, (w, c));
+        list.push((w, c as i32));
+        let sorted = self.g_sorted[g as usize] as usize;
+        if list.len() - sorted > 32 + sorted / 8 {
+            self.normalise(g);
         }
     }
 
+    /// Drops the arcs of removed workers from gap `g`'s list and sorts it
+    /// by cost.
+    fn normalise(&mut self, g: GapIx) {
+        let list = &mut self.g_arcs[g as usize];
+        if self.g_dead[g as usize] > 0 {
+            let at = &self.at;
+            list.retain(|a| at[a.0 as usize] != DEAD);
+            self.g_dead[g as usize] = 0;
+        }
+        list.sort_unstable_by_key(|&(w, c)| (c, w));
+        self.g_sorted[g as usize] = list.len() as u32;
+    }
+
+    /// Removes one arc of a live worker from gap `g`'s list, keeping the
+    /// sorted prefix sorted.
     fn g_arc_remove(&mut self, g: GapIx, w: WorkerIx) {
         let list = &mut self.g_arcs[g as usize];
         if let Some(i) = list.iter().position(|a| a.0 == w) {
             list.remove(i);
+            if i < self.g_sorted[g as usize] as usize {
+                self.g_sorted[g as usize] -= 1;
+            }
         }
+    }
+
+    /// Marks worker `w` removed; its entries in gap lists are dropped
+    /// lazily.
+    fn bury(&mut self, w: WorkerIx) {
+        for (g, _) in std::mem::take(&mut self.w_arcs[w as usize]) {
+            self.g_dead[g as usize] += 1;
+            if self.g_dead[g as usize] as usize * 2 > self.g_arcs[g as usize].len() {
+                // `at[w]` must read DEAD before compaction.
+                self.at[w as usize] = DEAD;
+                self.normalise(g);
+            }
+        }
+        self.live_workers -= 1;
+        self.at[w as usize] = DEAD;
     }
 
     /// Takes worker `w` off its node, leaving it FREE; returns the gap that
@@ -951,17 +988,25 @@ impl Matcher {
                         // relax its holder at once (Dijkstra on the graph
                         // with workers contracted into holder → gap arcs).
                         let floor = d + self.pi_w_floor - px;
-                        for i in 0..self.g_arcs[x as usize].len() {
+                        let (len, sorted) = (
+                            self.g_arcs[x as usize].len(),
+                            self.g_sorted[x as usize] as usize,
+                        );
+                        let mut i = 0;
+                        while i < len {
                             let (w, c) = self.g_arcs[x as usize][i];
                             let c = i64::from(c);
-                            // Arcs are sorted by cost: once even the lowest
-                            // possible potential cannot beat the best chain
-                            // found so far (T is never farther than U), stop.
+                            i += 1;
+                            // The sorted prefix: once even the lowest possible
+                            // potential cannot beat the best chain found so
+                            // far (T is never farther than U), skip to the
+                            // unsorted tail, which is checked arc by arc.
                             if c + floor >= limit.min(self.mark_t.dist).min(self.mark_u.dist) {
-                                break;
+                                i = i.max(sorted);
+                                continue;
                             }
                             let a = self.at[w as usize];
-                            if a == x || a == FREE {
+                            if a == x || a == FREE || a == DEAD {
                                 continue;
                             }
                             let pw = self.pi_w[w as usize];
@@ -1050,14 +1095,21 @@ impl Matcher {
         let (mut best_len, mut best_w, mut best_c, mut best_rc) = (i64::MAX, u32::MAX, 0, 0);
         let (mut min1, mut min1_w, mut min2) = (i64::MAX, u32::MAX, i64::MAX);
         let floor = self.pi_w_floor - pg;
-        for &(w, c) in &self.g_arcs[g as usize] {
+        let list = &self.g_arcs[g as usize];
+        let sorted = self.g_sorted[g as usize] as usize;
+        let mut i = 0;
+        while i < list.len() {
+            let (w, c) = list[i];
             let c = i64::from(c);
+            i += 1;
             if c + floor >= best_len.min(limit) {
-                // Sorted by cost: the rest are at least this far.
-                break;
+                // The rest of the sorted prefix is at least this far: go on
+                // with the unsorted tail.
+                i = i.max(sorted);
+                continue;
             }
             let a = self.at[w as usize];
-            if a == g || a == FREE {
+            if a == g || a == FREE || a == DEAD {
                 continue;
             }
             let pw = self.pi_w[w as usize];
