@@ -98,6 +98,17 @@ pub enum Solution {
 }
 
 impl Solution {
+    /// An optimal solution with flow `flow` on `net`'s arcs; the cost is
+    /// summed in `i128`, so it cannot overflow.
+    pub fn optimal(net: &Network, flow: Vec<i64>) -> Self {
+        let cost = flow
+            .iter()
+            .zip(&net.arcs)
+            .map(|(&f, a)| i128::from(f) * i128::from(a.cost))
+            .sum();
+        Solution::Optimal { cost, flow }
+    }
+
     /// The optimal cost, if any.
     pub fn cost(&self) -> Option<i128> {
         match self {

@@ -158,12 +158,7 @@ pub fn solve(net: &Network) -> Solution {
         .zip(&s.flow)
         .map(|(a, &f)| a.low + f)
         .collect();
-    let cost = flow
-        .iter()
-        .zip(&net.arcs)
-        .map(|(&f, a)| i128::from(f) * i128::from(a.cost))
-        .sum();
-    Solution::Optimal { cost, flow }
+    Solution::optimal(net, flow)
 }
 
 impl Simplex {

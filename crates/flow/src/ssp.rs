@@ -176,12 +176,7 @@ pub fn solve(net: &Network) -> Solution {
         .enumerate()
         .map(|(i, a)| a.low + r.cap[2 * i + 1])
         .collect();
-    let cost = flow
-        .iter()
-        .zip(&net.arcs)
-        .map(|(&f, a)| i128::from(f) * i128::from(a.cost))
-        .sum();
-    Solution::Optimal { cost, flow }
+    Solution::optimal(net, flow)
 }
 
 fn push(r: &mut Residual, excess: &mut [i64], a: usize, amount: i64) {

@@ -196,11 +196,6 @@ impl Bipartite {
         if let Some(b) = self.bypass {
             flow[b] = self.matcher.unassigned_count() as i64;
         }
-        let cost = flow
-            .iter()
-            .zip(&net.arcs)
-            .map(|(&f, a)| i128::from(f) * i128::from(a.cost))
-            .sum();
-        Solution::Optimal { cost, flow }
+        Solution::optimal(net, flow)
     }
 }
