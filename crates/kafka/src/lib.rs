@@ -1,0 +1,236 @@
+//! # lendwork-kafka
+//!
+//! The Kafka implementation of [`EventBus`] (through `rdkafka`, which builds
+//! librdkafka from source). It runs the same contract suite as the
+//! in-memory bus (`lendwork_ports::contract::bus_suite`), against a real
+//! Kafka-protocol broker (Tansu in the test suite).
+//!
+//! * Publishing uses an idempotent producer with `acks=all`: a successful
+//!   [`EventBus::publish`] means the broker has the record, and retries
+//!   inside the client never duplicate it.
+//! * A [`Subscription`] is one member of a consumer group with automatic
+//!   offset commits switched off: [`Subscription::commit`] commits the
+//!   record's offset + 1 synchronously, after its effects are durable, so
+//!   delivery is at least once and nothing read-but-unfinished is lost.
+//! * Any client setting can be passed through [`KafkaConfig::extra`]
+//!   (`security.protocol`, `sasl.*`, `ssl.*`, …) to reach a real cluster.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), lendwork_ports::BusError> {
+//! use lendwork_kafka::{KafkaBus, KafkaConfig};
+//! use lendwork_ports::EventBus;
+//! let bus = KafkaBus::new(&KafkaConfig::new("127.0.0.1:9092"))?;
+//! bus.ensure_topic("lendwork.market.v1", 12).await?;
+//! bus.publish("lendwork.market.v1", b"620100", b"{}").await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use lendwork_ports::{BusError, EventBus, Position, Record, Subscription};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+/// How to reach the brokers.
+#[derive(Clone, Debug)]
+pub struct KafkaConfig {
+    /// `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Replication factor for topics this bus creates.
+    pub replication: i32,
+    /// How long a publish may take before it fails.
+    pub publish_timeout: Duration,
+    /// Extra librdkafka settings, applied last (SASL/TLS pass-through).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    /// Defaults for the given brokers: replication 1, 30 s publish timeout.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self {
+            brokers: brokers.into(),
+            replication: 1,
+            publish_timeout: Duration::from_secs(30),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    fn client(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.brokers);
+        for (k, v) in &self.extra {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+/// The log on Kafka.
+pub struct KafkaBus {
+    config: KafkaConfig,
+    producer: FutureProducer,
+    admin: AdminClient<DefaultClientContext>,
+}
+
+fn map_err(e: KafkaError) -> BusError {
+    match e.rdkafka_error_code() {
+        Some(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+            | RDKafkaErrorCode::InvalidTopic
+            | RDKafkaErrorCode::InvalidPartitions
+            | RDKafkaErrorCode::InvalidReplicationFactor
+            | RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::InvalidConfig
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::GroupAuthorizationFailed,
+        ) => BusError::Invalid(e.to_string()),
+        _ => BusError::Unavailable(e.to_string()),
+    }
+}
+
+impl KafkaBus {
+    /// Builds the producer and admin client (no connection is made yet).
+    pub fn new(config: &KafkaConfig) -> Result<Self, BusError> {
+        let mut p = config.client();
+        // Extra settings win, but idempotence and acks=all are the contract.
+        p.set("enable.idempotence", "true").set("acks", "all");
+        p.set(
+            "message.timeout.ms",
+            config.publish_timeout.as_millis().to_string(),
+        );
+        let producer: FutureProducer = p
+            .create()
+            .map_err(|e| BusError::Invalid(format!("producer: {e}")))?;
+        let admin = config
+            .client()
+            .create()
+            .map_err(|e| BusError::Invalid(format!("admin client: {e}")))?;
+        Ok(Self {
+            config: config.clone(),
+            producer,
+            admin,
+        })
+    }
+}
+
+#[async_trait]
+impl EventBus for KafkaBus {
+    async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<(), BusError> {
+        if partitions == 0 || partitions > i32::MAX as u32 {
+            return Err(BusError::Invalid(
+                "a topic needs at least one partition".into(),
+            ));
+        }
+        let new = NewTopic::new(
+            topic,
+            partitions as i32,
+            TopicReplication::Fixed(self.config.replication),
+        );
+        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+        let results = self
+            .admin
+            .create_topics([&new], &opts)
+            .await
+            .map_err(map_err)?;
+        for r in results {
+            match r {
+                Ok(_) => {}
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((t, code)) => {
+                    let e = KafkaError::AdminOp(code);
+                    return Err(match map_err(e) {
+                        BusError::Invalid(m) => BusError::Invalid(format!("topic {t}: {m}")),
+                        BusError::Unavailable(m) => {
+                            BusError::Unavailable(format!("topic {t}: {m}"))
+                        }
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<Position, BusError> {
+        let rec = FutureRecord::to(topic).key(key).payload(payload);
+        match self.producer.send(rec, self.config.publish_timeout).await {
+            Ok(d) => Ok(Position {
+                partition: d.partition as u32,
+                offset: d.offset as u64,
+            }),
+            Err((e, _)) => Err(map_err(e)),
+        }
+    }
+
+    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
+        let mut c = self.config.client();
+        c.set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", "1000");
+        for (k, v) in &self.config.extra {
+            c.set(k, v);
+        }
+        let consumer: StreamConsumer = c
+            .create()
+            .map_err(|e| BusError::Invalid(format!("consumer: {e}")))?;
+        consumer.subscribe(&[topic]).map_err(map_err)?;
+        Ok(Box::new(KafkaSubscription { consumer }))
+    }
+}
+
+struct KafkaSubscription {
+    consumer: StreamConsumer,
+}
+
+#[async_trait]
+impl Subscription for KafkaSubscription {
+    async fn next(&mut self) -> Result<Record, BusError> {
+        loop {
+            match self.consumer.recv().await {
+                Ok(m) => {
+                    return Ok(Record {
+                        topic: m.topic().to_owned(),
+                        position: Position {
+                            partition: m.partition() as u32,
+                            offset: m.offset() as u64,
+                        },
+                        key: Bytes::copy_from_slice(m.key().unwrap_or_default()),
+                        payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
+                    })
+                }
+                // End of partition and transient broker hiccups: keep waiting.
+                Err(KafkaError::PartitionEOF(_)) => continue,
+                Err(e) => match map_err(e) {
+                    BusError::Unavailable(_) => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                    invalid => return Err(invalid),
+                },
+            }
+        }
+    }
+
+    async fn commit(&mut self, record: &Record) -> Result<(), BusError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(
+            &record.topic,
+            record.position.partition as i32,
+            Offset::Offset(record.position.offset as i64 + 1),
+        )
+        .map_err(map_err)?;
+        // Synchronous: when this returns, the group's offset is stored.
+        tokio::task::block_in_place(|| self.consumer.commit(&tpl, CommitMode::Sync))
+            .map_err(map_err)
+    }
+}

@@ -1,0 +1,203 @@
+//! # lendwork-redis
+//!
+//! The Redis implementation of [`StateStore`]: hot state for the matchers
+//! and the gateway (dedupe keys, worker reservations, read models,
+//! snapshots). It runs the same contract suite as the in-memory store
+//! (`lendwork_ports::contract::store_suite`), against a real `redis-server`.
+//!
+//! * One [`redis::aio::ConnectionManager`]: it reconnects by itself after
+//!   the server goes away, so a restarted Redis is picked up without help;
+//!   while it is down, calls fail with [`StoreError::Unavailable`].
+//! * `compare_and_swap` is one Lua script, atomic on the server, so two
+//!   matchers can never both book a worker.
+//! * `scan_prefix` uses `SCAN` (never `KEYS`), escaping glob characters in
+//!   the prefix.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), lendwork_ports::StoreError> {
+//! use lendwork_ports::StateStore;
+//! let store = lendwork_redis::RedisStore::connect("redis://127.0.0.1:6379/").await?;
+//! store.set("lendwork:hello", b"world").await?;
+//! # Ok(()) }
+//! ```
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use lendwork_ports::{StateStore, StoreError};
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, ErrorKind, RedisError, Script};
+
+/// Hot state in Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    cas: Script,
+}
+
+/// Maps a Redis error: connection trouble is retryable, the rest is not.
+fn map_err(e: RedisError) -> StoreError {
+    if e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_timeout()
+        || matches!(
+            e.kind(),
+            ErrorKind::BusyLoadingError
+                | ErrorKind::TryAgain
+                | ErrorKind::ClusterDown
+                | ErrorKind::MasterDown
+        )
+    {
+        StoreError::Unavailable(e.to_string())
+    } else {
+        StoreError::Invalid(e.to_string())
+    }
+}
+
+const CAS: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if cur ~= ARGV[2] then return 0 end
+else
+  if cur then return 0 end
+end
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+"#;
+
+impl RedisStore {
+    /// Connects to `url` (`redis://host:port/db`, or `rediss://` for TLS
+    /// where the client is built with it).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let client =
+            redis::Client::open(url).map_err(|e| StoreError::Invalid(format!("redis url: {e}")))?;
+        // Fail fast while the server is away (callers see Unavailable and
+        // retry on their own schedule); the manager reconnects in the
+        // background once it is back.
+        let cfg = ConnectionManagerConfig::new()
+            .set_number_of_retries(2)
+            .set_max_delay(500)
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(5));
+        let conn = ConnectionManager::new_with_config(client, cfg)
+            .await
+            .map_err(map_err)?;
+        Ok(Self {
+            conn,
+            cas: Script::new(CAS),
+        })
+    }
+}
+
+fn escape_glob(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 1);
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('*');
+    out
+}
+
+#[async_trait]
+impl StateStore for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        let v: Option<Vec<u8>> = self.conn.clone().get(key).await.map_err(map_err)?;
+        Ok(v.map(Bytes::from))
+    }
+
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.conn
+            .clone()
+            .set::<_, _, ()>(key, value)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        self.conn.clone().set_nx(key, value).await.map_err(map_err)
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let n: i64 = self.conn.clone().del(key).await.map_err(map_err)?;
+        Ok(n > 0)
+    }
+
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        let mut inv = self.cas.key(key);
+        inv.arg(if expected.is_some() { "1" } else { "0" })
+            .arg(expected.unwrap_or_default())
+            .arg(if new.is_some() { "1" } else { "0" })
+            .arg(new.unwrap_or_default());
+        let r: i64 = inv
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(map_err)?;
+        Ok(r == 1)
+    }
+
+    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.conn.clone().incr(key, delta).await.map_err(map_err)
+    }
+
+    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut keys: Vec<String> = Vec::new();
+        let pattern = escape_glob(prefix);
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut conn)
+                .await
+                .map_err(map_err)?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        keys.sort();
+        keys.dedup();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(keys
+            .into_iter()
+            .zip(values)
+            .filter_map(|(k, v)| v.map(|v| (k, Bytes::from(v))))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_characters_in_prefixes_are_escaped() {
+        assert_eq!(escape_glob("a*b?[c]\\"), "a\\*b\\?\\[c\\]\\\\*");
+    }
+}
