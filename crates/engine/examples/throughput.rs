@@ -3,9 +3,9 @@
 //! ```sh
 //! cargo run --release -p lendwork-engine --example throughput -- 100000 20000
 //! ```
-//! (workers, gaps; one region). Every event is applied and followed by a
-//! matching round, as the streaming matcher does with batch size 1; each
-//! apply + round is timed alone. Prints events per second over the whole
+//! (workers, gaps[, batch]; one region). Every event is applied and, after
+//! every `batch` events (default 1), a matching round runs; each event's
+//! apply (+ round) is timed alone. Prints events per second over the whole
 //! stream and the median, p99 and max latency of one event's apply + round.
 
 use std::time::Instant;
@@ -21,6 +21,7 @@ fn main() {
         .collect();
     let workers = args.first().copied().unwrap_or(100_000);
     let gaps = args.get(1).copied().unwrap_or(20_000);
+    let batch = args.get(2).copied().unwrap_or(1).max(1) as usize;
     let mut jsonl = Vec::new();
     let cfg = SimConfig {
         regions: 1,
@@ -40,17 +41,19 @@ fn main() {
     let mut lat = Vec::with_capacity(events.len());
     let mut proposals = 0usize;
     let t0 = Instant::now();
-    for e in &events {
+    for (i, e) in events.iter().enumerate() {
         let t = Instant::now();
         engine.apply(e);
-        proposals += engine.round(e.at).len();
+        if (i + 1) % batch == 0 || i + 1 == events.len() {
+            proposals += engine.round(e.at).len();
+        }
         lat.push(t.elapsed().as_secs_f64());
     }
     let total = t0.elapsed().as_secs_f64();
     let n = events.len();
     let m = engine.markets().next().expect("one region");
     println!(
-        "{n} events ({} workers, {} gaps at the end), {proposals} proposals made, {:.2} s: {:.0} events/s",
+        "{n} events ({} workers, {} gaps at the end), rounds every {batch} events, {proposals} proposals made, {:.2} s: {:.0} events/s",
         m.worker_count(),
         m.gap_count(),
         total,
