@@ -89,6 +89,8 @@ struct WorkerRec {
     /// Gap slots this worker is no longer proposed for: a proposal of the
     /// pair was declined, expired or ended in a no-show.
     excluded: Vec<u32>,
+    /// Interned employer, 0 for a flexible worker.
+    employer: u32,
 }
 
 struct GapRec {
@@ -103,6 +105,8 @@ struct GapRec {
     certs: Vec<u16>,
     /// Its own slot (for the workers' exclusion lists).
     slot: u32,
+    /// Interned borrowing enterprise.
+    enterprise: u32,
 }
 
 /// Why a worker was not proposed for a gap.
@@ -193,6 +197,8 @@ pub struct Market {
     /// Exclusions of withdrawn workers, kept for a later re-offer: a
     /// declined pair stays declined.
     parked_exclusions: HashMap<u32, Vec<u32>>,
+    /// Interned enterprise ids (from 1).
+    ent_ids: HashMap<EnterpriseId, u32>,
     /// Interned skills (from 1; 0 is "any") and certificates.
     skill_ids: HashMap<Skill, u16>,
     cert_ids: HashMap<Certificate, u16>,
@@ -216,12 +222,31 @@ struct WCand {
     lat: f32,
     lon: f32,
     commute: f32,
+    /// Last day the worker may be lent to (rule 3): `i32::MIN` without
+    /// consent, the contract's end, or `i32::MAX`.
+    lend_until: i32,
+    /// Interned employer (0: a flexible worker), for rule 2.
+    employer: u32,
+    /// The worker's single standing commitment, when it has exactly one
+    /// (rule 9); with more, the record decides.
+    busy_n: u8,
+    busy1: (i32, i32),
 }
 
 impl WCand {
-    fn of(slot: u32, w: &WorkerOffered, skills: &[(u16, u8)], certs: &[u16]) -> Self {
+    fn of(slot: u32, rec: &WorkerRec) -> Self {
+        let (w, skills, certs) = (&rec.profile, &rec.skills, &rec.certs);
+        let lend_until = match (&w.employer_id, w.consent, w.contract_end) {
+            (None, _, _) => i32::MAX,
+            (Some(_), false, _) => i32::MIN,
+            (Some(_), true, end) => end.map_or(i32::MAX, |d| d.day_number()),
+        };
+        let busy1 = rec
+            .busy
+            .first()
+            .map_or((0, 0), |b| (b.1.start.day_number(), b.1.end.day_number()));
         let mut has = [0u64; 5];
-        for &(s, l) in skills {
+        for &(s, l) in skills.iter() {
             for h in has.iter_mut().take(l as usize) {
                 *h |= 1 << (s % 64);
             }
@@ -236,6 +261,10 @@ impl WCand {
             lat: w.home.lat() as f32,
             lon: w.home.lon() as f32,
             commute: w.max_commute_km.get() as f32,
+            lend_until,
+            employer: rec.employer,
+            busy_n: rec.busy.len().min(2) as u8,
+            busy1,
         }
     }
 
@@ -246,6 +275,9 @@ impl WCand {
             && g.wage >= self.min_wage
             && (0..5).all(|l| g.req[l] & !self.has[l] == 0)
             && g.certs & !self.certs == 0
+            && g.end <= self.lend_until
+            && (self.employer == 0 || self.employer != g.enterprise)
+            && !(self.busy_n == 1 && self.busy1.0 <= g.end && g.start <= self.busy1.1)
             && {
                 // Equirectangular distance, good to far better than 1 % at
                 // commuting range.
@@ -272,12 +304,15 @@ struct GCand {
     lat: f32,
     lon: f32,
     max_commute: f32,
+    /// Interned borrowing enterprise, for rule 2.
+    enterprise: u32,
 }
 
 impl GCand {
-    fn of(slot: u32, g: &ShortagePosted, reqs: &[(u16, u8)], certs: &[u16]) -> Self {
+    fn of(slot: u32, rec: &GapRec) -> Self {
+        let (g, reqs, certs) = (&rec.posting, &rec.reqs, &rec.certs);
         let mut req = [0u64; 5];
-        for &(s, l) in reqs {
+        for &(s, l) in reqs.iter() {
             req[(l as usize).clamp(1, 5) - 1] |= 1 << (s % 64);
         }
         Self {
@@ -290,6 +325,7 @@ impl GCand {
             lat: g.site.lat() as f32,
             lon: g.site.lon() as f32,
             max_commute: g.max_commute_km.map_or(f32::INFINITY, |k| k.get() as f32),
+            enterprise: rec.enterprise,
         }
     }
 }
@@ -334,6 +370,7 @@ impl Market {
             skill_ids: HashMap::new(),
             cert_ids: HashMap::new(),
             parked_exclusions: HashMap::new(),
+            ent_ids: HashMap::new(),
         }
     }
 
@@ -343,6 +380,11 @@ impl Market {
             .skill_ids
             .entry(s.clone())
             .or_insert_with(|| u16::try_from(n + 1).unwrap_or(u16::MAX))
+    }
+
+    fn ent_id(&mut self, e: &EnterpriseId) -> u32 {
+        let n = self.ent_ids.len() as u32;
+        *self.ent_ids.entry(e.clone()).or_insert(n + 1)
     }
 
     fn cert_id(&mut self, c: &Certificate) -> u16 {
@@ -544,14 +586,10 @@ impl Market {
             .collect();
         let mut certs: Vec<u16> = w.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
-        let class = commute_class(w.max_commute_km.get());
-        let cand = WCand::of(slot, &w, &skills, &certs);
-        self.worker_grid
-            .insert(ALL * CLASSES + class, &w.home, cand);
-        for &(s, _) in &skills {
-            self.worker_grid
-                .insert(u32::from(s) * CLASSES + class, &w.home, cand);
-        }
+        let employer = match &w.employer_id {
+            Some(e) => self.ent_id(e),
+            None => 0,
+        };
         self.workers[slot as usize] = Some(WorkerRec {
             profile: w,
             ix: None,
@@ -560,7 +598,9 @@ impl Market {
             skills,
             certs,
             excluded,
+            employer,
         });
+        self.index_worker(slot, true);
         self.place_worker(slot);
     }
 
@@ -581,6 +621,37 @@ impl Market {
         }
     }
 
+    /// Adds (or removes) worker `slot`'s entries in the worker grid.
+    fn grid_worker(&mut self, slot: u32, rec: &WorkerRec, add: bool) {
+        let p = &rec.profile;
+        let class = commute_class(p.max_commute_km.get());
+        let cand = WCand::of(slot, rec);
+        let keys = std::iter::once(ALL).chain(rec.skills.iter().map(|s| u32::from(s.0)));
+        for key in keys {
+            if add {
+                self.worker_grid
+                    .insert(key * CLASSES + class, &p.home, cand);
+            } else {
+                self.worker_grid
+                    .remove(key * CLASSES + class, &p.home, cand);
+            }
+        }
+    }
+
+    fn index_worker(&mut self, slot: u32, add: bool) {
+        let rec = self.workers[slot as usize].take().expect("live");
+        self.grid_worker(slot, &rec, add);
+        self.workers[slot as usize] = Some(rec);
+    }
+
+    /// Changes a worker's record in a way its grid entries reflect (its
+    /// commitments), keeping the grid in step.
+    fn update_worker(&mut self, slot: u32, f: impl FnOnce(&mut WorkerRec)) {
+        self.index_worker(slot, false);
+        f(self.workers[slot as usize].as_mut().expect("live"));
+        self.index_worker(slot, true);
+    }
+
     /// Takes the worker out of the solver, the indexes and the pool counts.
     fn unindex_worker(&mut self, slot: u32, rec: &WorkerRec) {
         let p = &rec.profile;
@@ -588,14 +659,7 @@ impl Market {
             self.matcher.remove_worker(ix).expect("live worker");
             self.worker_of[ix as usize] = NONE;
         }
-        let class = commute_class(p.max_commute_km.get());
-        let cand = WCand::of(slot, p, &rec.skills, &rec.certs);
-        self.worker_grid
-            .remove(ALL * CLASSES + class, &p.home, cand);
-        for &(s, _) in &rec.skills {
-            self.worker_grid
-                .remove(u32::from(s) * CLASSES + class, &p.home, cand);
-        }
+        self.grid_worker(slot, rec, false);
         if let Some(e) = &p.employer_id {
             if let Some(n) = self.lender_pool.get_mut(e) {
                 *n -= 1;
@@ -624,7 +688,7 @@ impl Market {
         let (gaps, stamps, epoch, weights) =
             (&self.gaps, &mut self.gap_stamp, self.epoch, &self.weights);
         let mut scanned = 0u64;
-        let me = WCand::of(slot, w, &rec.skills, &rec.certs);
+        let me = WCand::of(slot, rec);
         for key in keys {
             self.gap_grid
                 .near(key, &w.home, w.max_commute_km.get(), |c: GCand| {
@@ -694,8 +758,7 @@ impl Market {
         let mut certs: Vec<u16> = g.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
         let key = reqs.first().map_or(ALL, |r| u32::from(r.0));
-        self.gap_grid
-            .insert(key, &g.site, GCand::of(slot, &g, &reqs, &certs));
+        let enterprise = self.ent_id(&g.enterprise_id);
         let radius = g
             .max_commute_km
             .map_or(self.max_commute_km, |k| k.get().min(self.max_commute_km));
@@ -708,13 +771,16 @@ impl Market {
             reqs,
             certs,
             slot,
+            enterprise,
         };
+        self.gap_grid
+            .insert(key, &rec.posting.site, GCand::of(slot, &rec));
         let mut arcs = Vec::new();
         let (workers, weights) = (&self.workers, &self.weights);
         // Workers are bucketed by commute class: a class is searched only as
         // far as its workers are willing to travel.
         let mut scanned = 0u64;
-        let me = GCand::of(slot, &rec.posting, &rec.reqs, &rec.certs);
+        let me = GCand::of(slot, &rec);
         for class in 0..CLASSES {
             let reach = radius.min(class_reach(class, self.max_commute_km));
             self.worker_grid.near(
@@ -798,11 +864,8 @@ impl Market {
 
     fn unindex_gap(&mut self, slot: u32, rec: &GapRec) {
         let key = rec.reqs.first().map_or(ALL, |r| u32::from(r.0));
-        self.gap_grid.remove(
-            key,
-            &rec.posting.site,
-            GCand::of(slot, &rec.posting, &rec.reqs, &rec.certs),
-        );
+        self.gap_grid
+            .remove(key, &rec.posting.site, GCand::of(slot, rec));
         self.matcher.remove_gap(rec.ix).expect("live gap");
         self.gap_of[rec.ix as usize] = NONE;
     }
@@ -900,11 +963,8 @@ impl Market {
         let window = gap.posting.window;
         gap.taken += 1;
         gap.proposals.push(p.match_id.clone());
-        self.workers[ws as usize]
-            .as_mut()
-            .expect("live")
-            .busy
-            .push((p.match_id.clone(), window));
+        let m = p.match_id.clone();
+        self.update_worker(ws, |r| r.busy.push((m, window)));
         self.proposals.insert(
             p.match_id.clone(),
             Proposal {
@@ -1026,13 +1086,16 @@ impl Market {
         );
         if before.holds_worker() && !to.holds_worker() {
             if let Some(&ws) = self.wslot.get(&w) {
-                if let Some(rec) = self.workers[ws as usize].as_mut() {
-                    rec.busy.retain(|b| &b.0 != m);
-                    if exclude {
-                        if let Some(&gs) = self.gslot.get(&g) {
-                            rec.excluded.push(gs);
-                        }
-                    }
+                if self.workers[ws as usize].is_some() {
+                    let gs = if exclude {
+                        self.gslot.get(&g).copied()
+                    } else {
+                        None
+                    };
+                    self.update_worker(ws, |rec| {
+                        rec.busy.retain(|b| &b.0 != m);
+                        rec.excluded.extend(gs);
+                    });
                     self.place_worker(ws);
                 }
             }
