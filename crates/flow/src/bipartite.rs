@@ -383,9 +383,18 @@ impl Matcher {
             p = p.min(c + self.pi_w[w as usize]);
         }
         self.pi_g[g as usize] = p;
-        for &(w, c) in arcs {
-            self.insert_arc(w, g, c);
+        // The gap is new, so the only parallel arcs are within `arcs`: keep
+        // each worker's cheapest, then build the gap's list sorted by cost.
+        let mut list: Vec<(WorkerIx, i64)> = arcs.to_vec();
+        list.sort_unstable();
+        list.dedup_by_key(|a| a.0);
+        for &(w, c) in &list {
+            self.w_arcs[w as usize].push((g, c as i32));
         }
+        let mut gl: Vec<(WorkerIx, i32)> = list.into_iter().map(|(w, c)| (w, c as i32)).collect();
+        gl.sort_unstable_by_key(|&(w, c)| (c, w));
+        self.g_sorted[g as usize] = gl.len() as u32;
+        self.g_arcs[g as usize] = gl;
         self.fill(g);
         Ok(g)
     }
