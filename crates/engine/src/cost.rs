@@ -78,11 +78,6 @@ impl CostWeights {
     /// pool at offer time) with `g`. The pair must be eligible (rule 4 holds,
     /// so every requirement has a matching skill).
     pub fn terms(&self, w: &WorkerOffered, g: &ShortagePosted, share_permille: u32) -> Terms {
-        let km = haversine_km(&w.home, &g.site);
-        let distance = (km * f64::from(self.distance_per_km)).round() as u64;
-        let margin = (g.hourly_wage_fen.get() - w.min_hourly_wage_fen.get()).max(0) as u64;
-        let wage_margin =
-            u64::from(self.wage_margin_per_yuan) * (2000u64.saturating_sub(margin)) / 100;
         let over: u64 = g
             .requirements
             .iter()
@@ -93,7 +88,25 @@ impl CostWeights {
                     .map(|s| u64::from(s.level.get().saturating_sub(r.min_level.get())))
             })
             .sum();
-        let over_qualification = over * u64::from(self.over_qualification_per_level);
+        self.terms_with(w, g, share_permille, over)
+    }
+
+    /// [`CostWeights::terms`] with the over-qualification (levels above the
+    /// requirements, summed) already counted — the engine counts it on
+    /// interned skills.
+    pub fn terms_with(
+        &self,
+        w: &WorkerOffered,
+        g: &ShortagePosted,
+        share_permille: u32,
+        over_levels: u64,
+    ) -> Terms {
+        let km = haversine_km(&w.home, &g.site);
+        let distance = (km * f64::from(self.distance_per_km)).round() as u64;
+        let margin = (g.hourly_wage_fen.get() - w.min_hourly_wage_fen.get()).max(0) as u64;
+        let wage_margin =
+            u64::from(self.wage_margin_per_yuan) * (2000u64.saturating_sub(margin)) / 100;
+        let over_qualification = over_levels * u64::from(self.over_qualification_per_level);
         let priority = if w.priority_group.is_some() {
             0
         } else {

@@ -509,6 +509,21 @@ impl Market {
         Self::quick(w, g) && !w.excluded.contains(&g.slot)
     }
 
+    /// The pair's cost terms, over-qualification counted on interned skills.
+    fn terms(weights: &CostWeights, w: &WorkerRec, g: &GapRec) -> Terms {
+        let over: u64 = g
+            .reqs
+            .iter()
+            .filter_map(|&(s, l)| {
+                w.skills
+                    .iter()
+                    .find(|x| x.0 == s)
+                    .map(|x| u64::from(x.1.saturating_sub(l)))
+            })
+            .sum();
+        weights.terms_with(&w.profile, &g.posting, w.share_permille, over)
+    }
+
     fn quick(w: &WorkerRec, g: &GapRec) -> bool {
         let (wp, gp) = (&w.profile, &g.posting);
         gp.hourly_wage_fen >= wp.min_hourly_wage_fen
@@ -696,10 +711,7 @@ impl Market {
                     scanned += 1;
                     let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
                     if Self::admits(rec, gr) {
-                        arcs.push((
-                            gr.ix,
-                            weights.terms(w, &gr.posting, rec.share_permille).total() as i64,
-                        ));
+                        arcs.push((gr.ix, Self::terms(weights, rec, gr).total() as i64));
                     }
                 });
         }
@@ -791,12 +803,7 @@ impl Market {
                         .expect("indexed workers are live");
                     if let Some(ix) = wr.ix {
                         if Self::admits(wr, &rec) {
-                            arcs.push((
-                                ix,
-                                weights
-                                    .terms(&wr.profile, &rec.posting, wr.share_permille)
-                                    .total() as i64,
-                            ));
+                            arcs.push((ix, Self::terms(weights, wr, &rec).total() as i64));
                         }
                     }
                 },
@@ -902,9 +909,7 @@ impl Market {
             let rec = self.workers[*ws as usize].as_mut().expect("live");
             rec.ix = None;
             let gap = self.gaps[*gs as usize].as_ref().expect("live");
-            let terms: Terms = self
-                .weights
-                .terms(&rec.profile, &gap.posting, rec.share_permille);
+            let terms: Terms = Self::terms(&self.weights, rec, gap);
             let n = self.attempts.entry((*gs, *ws)).or_default();
             *n += 1;
             let match_id = match_id(&self.region, g, w, *n);
