@@ -23,6 +23,7 @@
 //! ```
 
 pub mod cli;
+pub mod config;
 pub mod matching;
 pub mod solve;
 pub mod validate;
