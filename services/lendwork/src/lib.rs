@@ -25,5 +25,6 @@
 pub mod cli;
 pub mod config;
 pub mod matching;
+pub mod reservations;
 pub mod solve;
 pub mod validate;
