@@ -556,15 +556,7 @@ impl Market {
 
     /// Adds or replaces a worker's profile. Standing proposals stay.
     pub fn offer(&mut self, w: WorkerOffered) {
-        let slot = match self.wslot.get(&w.worker_id) {
-            Some(&s) => s,
-            None => {
-                let s = self.workers.len() as u32;
-                self.workers.push(None);
-                self.wslot.insert(w.worker_id.clone(), s);
-                s
-            }
-        };
+        let slot = slot_for(&mut self.wslot, &mut self.workers, &w.worker_id);
         let (busy, excluded) = match self.workers[slot as usize].take() {
             Some(old) => {
                 self.unindex_worker(slot, &old);
@@ -614,10 +606,7 @@ impl Market {
 
     /// Removes a worker; its standing proposals are cancelled.
     pub fn withdraw_worker(&mut self, w: &WorkerId, event: &EventId, at: Timestamp) {
-        let Some(&slot) = self.wslot.get(w) else {
-            return;
-        };
-        let Some(old) = self.workers[slot as usize].take() else {
+        let Some((slot, old)) = take_live(&self.wslot, &mut self.workers, w) else {
             return;
         };
         self.unindex_worker(slot, &old);
@@ -738,16 +727,8 @@ impl Market {
     /// cancels the excess proposals, unanswered ones first and the newest
     /// first, then accepted ones; assignments already started stand.
     pub fn post(&mut self, g: ShortagePosted, event: &EventId, at: Timestamp) {
-        let slot = match self.gslot.get(&g.gap_id) {
-            Some(&s) => s,
-            None => {
-                let s = self.gaps.len() as u32;
-                self.gaps.push(None);
-                self.gap_stamp.push(0);
-                self.gslot.insert(g.gap_id.clone(), s);
-                s
-            }
-        };
+        let slot = slot_for(&mut self.gslot, &mut self.gaps, &g.gap_id);
+        self.gap_stamp.resize(self.gaps.len(), 0);
         let (taken, proposals) = match self.gaps[slot as usize].take() {
             Some(old) => {
                 self.unindex_gap(slot, &old);
@@ -848,10 +829,7 @@ impl Market {
 
     /// Removes a gap; its standing proposals are cancelled.
     pub fn withdraw_gap(&mut self, g: &GapId, event: &EventId, at: Timestamp) {
-        let Some(&slot) = self.gslot.get(g) else {
-            return;
-        };
-        let Some(old) = self.gaps[slot as usize].take() else {
+        let Some((slot, old)) = take_live(&self.gslot, &mut self.gaps, g) else {
             return;
         };
         self.unindex_gap(slot, &old);
@@ -1192,6 +1170,29 @@ impl Market {
         }
         self.matcher.check_invariants()
     }
+}
+
+/// The slot of `id`, made (empty) at first sight; a slot is kept for the
+/// id's lifetime.
+fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
+    index: &mut HashMap<K, u32>,
+    items: &mut Vec<Option<V>>,
+    id: &K,
+) -> u32 {
+    *index.entry(id.clone()).or_insert_with(|| {
+        items.push(None);
+        items.len() as u32 - 1
+    })
+}
+
+/// Takes the live record of `id` out of its slot.
+fn take_live<K: Eq + std::hash::Hash, V>(
+    index: &HashMap<K, u32>,
+    items: &mut [Option<V>],
+    id: &K,
+) -> Option<(u32, V)> {
+    let slot = *index.get(id)?;
+    items[slot as usize].take().map(|v| (slot, v))
 }
 
 /// A proposal's id: `m-` and 16 hex digits of FNV-1a over region, gap,
