@@ -88,20 +88,21 @@ impl CostWeights {
                     .map(|s| u64::from(s.level.get().saturating_sub(r.min_level.get())))
             })
             .sum();
-        self.terms_with(w, g, share_permille, over)
+        self.terms_with(w, g, share_permille, over, haversine_km(&w.home, &g.site))
     }
 
     /// [`CostWeights::terms`] with the over-qualification (levels above the
-    /// requirements, summed) already counted — the engine counts it on
-    /// interned skills.
+    /// requirements, summed) and the distance `km` already computed — the
+    /// engine counts the first on interned skills and has the second from
+    /// the commute check.
     pub fn terms_with(
         &self,
         w: &WorkerOffered,
         g: &ShortagePosted,
         share_permille: u32,
         over_levels: u64,
+        km: f64,
     ) -> Terms {
-        let km = haversine_km(&w.home, &g.site);
         let distance = (km * f64::from(self.distance_per_km)).round() as u64;
         let margin = (g.hourly_wage_fen.get() - w.min_hourly_wage_fen.get()).max(0) as u64;
         let wage_margin =

@@ -505,12 +505,26 @@ impl Market {
     /// decides rules 4–9 exactly on the records; rule 1 holds by
     /// construction (a market holds one region). The property tests check
     /// every proposal against the domain's own rules.
-    fn admits(w: &WorkerRec, g: &GapRec) -> bool {
-        Self::quick(w, g) && !w.excluded.contains(&g.slot)
+    /// Returns the pair's cost when it is admitted.
+    fn admits(weights: &CostWeights, w: &WorkerRec, g: &GapRec) -> Option<i64> {
+        let km = Self::quick_km(w, g)?;
+        if w.excluded.contains(&g.slot) {
+            return None;
+        }
+        Some(Self::terms_km(weights, w, g, km).total() as i64)
     }
 
     /// The pair's cost terms, over-qualification counted on interned skills.
     fn terms(weights: &CostWeights, w: &WorkerRec, g: &GapRec) -> Terms {
+        Self::terms_km(
+            weights,
+            w,
+            g,
+            haversine_km(&w.profile.home, &g.posting.site),
+        )
+    }
+
+    fn terms_km(weights: &CostWeights, w: &WorkerRec, g: &GapRec, km: f64) -> Terms {
         let over: u64 = g
             .reqs
             .iter()
@@ -521,22 +535,29 @@ impl Market {
                     .map(|x| u64::from(x.1.saturating_sub(l)))
             })
             .sum();
-        weights.terms_with(&w.profile, &g.posting, w.share_permille, over)
+        weights.terms_with(&w.profile, &g.posting, w.share_permille, over, km)
     }
 
     fn quick(w: &WorkerRec, g: &GapRec) -> bool {
+        Self::quick_km(w, g).is_some()
+    }
+
+    /// Rules 4–9 on the records; the distance when they hold.
+    fn quick_km(w: &WorkerRec, g: &GapRec) -> Option<f64> {
         let (wp, gp) = (&w.profile, &g.posting);
-        gp.hourly_wage_fen >= wp.min_hourly_wage_fen
+        let ok = gp.hourly_wage_fen >= wp.min_hourly_wage_fen
             && wp.available.contains(&gp.window)
             && g.reqs
                 .iter()
                 .all(|&(s, l)| w.skills.iter().any(|&(ws, wl)| ws == s && wl >= l))
             && g.certs.iter().all(|c| w.certs.binary_search(c).is_ok())
-            && !w.busy.iter().any(|b| b.1.overlaps(&gp.window))
-            && {
-                let km = haversine_km(&wp.home, &gp.site);
-                km <= wp.max_commute_km.get() && gp.max_commute_km.map_or(true, |m| km <= m.get())
-            }
+            && !w.busy.iter().any(|b| b.1.overlaps(&gp.window));
+        if !ok {
+            return None;
+        }
+        let km = haversine_km(&wp.home, &gp.site);
+        (km <= wp.max_commute_km.get() && gp.max_commute_km.map_or(true, |m| km <= m.get()))
+            .then_some(km)
     }
 
     fn first_failure(w: &WorkerRec, g: &ShortagePosted) -> Rule {
@@ -699,8 +720,8 @@ impl Market {
                     stamps[gs as usize] = epoch;
                     scanned += 1;
                     let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
-                    if Self::admits(rec, gr) {
-                        arcs.push((gr.ix, Self::terms(weights, rec, gr).total() as i64));
+                    if let Some(cost) = Self::admits(weights, rec, gr) {
+                        arcs.push((gr.ix, cost));
                     }
                 });
         }
@@ -783,8 +804,8 @@ impl Market {
                         .as_ref()
                         .expect("indexed workers are live");
                     if let Some(ix) = wr.ix {
-                        if Self::admits(wr, &rec) {
-                            arcs.push((ix, Self::terms(weights, wr, &rec).total() as i64));
+                        if let Some(cost) = Self::admits(weights, wr, &rec) {
+                            arcs.push((ix, cost));
                         }
                     }
                 },
