@@ -1,6 +1,7 @@
 //! # lendwork-flow
 //!
-//! Exact minimum-cost flow, pure and dependency-free, in two paths:
+//! Exact minimum-cost flow, pure (its only dependency is `thiserror`), in
+//! two paths:
 //!
 //! * [`bipartite::Matcher`] — the matching problem of Lendwork (workers
 //!   supply one unit, gaps take up to their headcount, leaving a worker
