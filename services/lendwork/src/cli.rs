@@ -1,8 +1,8 @@
 //! Flags and subcommands.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -116,12 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 start,
                 days,
             };
-            let mut sink: Box<dyn Write> = match &out {
-                Some(p) => {
-                    Box::new(File::create(p).with_context(|| format!("creating {}", p.display()))?)
-                }
-                None => Box::new(io::stdout().lock()),
-            };
+            let mut sink = output(out.as_deref())?;
             let mut w = BufWriter::with_capacity(1 << 16, &mut sink);
             let bar = progress_bar(workers + gaps);
             let n = simulate(&cfg, &mut w, &mut |i| bar.set_position(i)).map_err(broken_pipe_ok)?;
@@ -133,22 +128,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Match { events } => {
-            let name = events.display().to_string();
+            let (name, reader) = input(&events)?;
             let stdout = io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let stderr = io::stderr();
             let mut errors = BufWriter::new(stderr.lock());
-            let ok = if name == "-" {
-                crate::matching::run("-", io::stdin().lock(), &mut out, &mut errors)?
-            } else {
-                let f = File::open(&events).with_context(|| format!("opening {name}"))?;
-                crate::matching::run(
-                    &name,
-                    BufReader::with_capacity(1 << 16, f),
-                    &mut out,
-                    &mut errors,
-                )?
-            };
+            let ok = crate::matching::run(&name, reader, &mut out, &mut errors)?;
             out.flush()?;
             errors.flush()?;
             Ok(if ok {
@@ -171,12 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if workers == 0 || gaps == 0 {
                     anyhow::bail!("--workers and --gaps must be at least 1");
                 }
-                let mut sink: Box<dyn Write> = match &out {
-                    Some(p) => Box::new(
-                        File::create(p).with_context(|| format!("creating {}", p.display()))?,
-                    ),
-                    None => Box::new(io::stdout().lock()),
-                };
+                let mut sink = output(out.as_deref())?;
                 let (net, layout) = lendwork_flow::market::generate(workers, gaps, seed);
                 let mut w = BufWriter::with_capacity(1 << 20, &mut sink);
                 writeln!(w, "c Lendwork labour-market instance: {workers} workers, {gaps} gaps, seed {seed}")?;
@@ -235,16 +215,31 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
     }
 }
 
-fn run_validate(file: &PathBuf) -> anyhow::Result<ExitCode> {
-    let name = file.display().to_string();
+/// Opens `path` for reading, `-` meaning standard input; returns the name
+/// to use in messages with the reader.
+pub fn input(path: &Path) -> io::Result<(String, Box<dyn BufRead>)> {
+    let name = path.display().to_string();
+    if name == "-" {
+        return Ok((name, Box::new(io::stdin().lock())));
+    }
+    let f =
+        File::open(path).map_err(|e| io::Error::new(e.kind(), format!("opening {name}: {e}")))?;
+    Ok((name, Box::new(BufReader::with_capacity(1 << 20, f))))
+}
+
+/// Opens `path` for writing, or standard output when there is none.
+fn output(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match path {
+        Some(p) => Box::new(File::create(p).with_context(|| format!("creating {}", p.display()))?),
+        None => Box::new(io::stdout().lock()),
+    })
+}
+
+fn run_validate(file: &Path) -> anyhow::Result<ExitCode> {
+    let (name, reader) = input(file)?;
     let stderr = io::stderr();
     let mut errors = BufWriter::new(stderr.lock());
-    let summary = if name == "-" {
-        crate::validate::validate("-", io::stdin().lock(), &mut errors)?
-    } else {
-        let f = File::open(file).with_context(|| format!("opening {name}"))?;
-        crate::validate::validate(&name, BufReader::with_capacity(1 << 16, f), &mut errors)?
-    };
+    let summary = crate::validate::validate(&name, reader, &mut errors)?;
     writeln!(
         errors,
         "lendwork validate: {} lines, {} invalid",

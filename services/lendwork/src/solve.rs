@@ -4,7 +4,7 @@
 //! benchmark scripts can compare solve time alone.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -33,14 +33,9 @@ pub fn run(
     solution: Option<&Path>,
     out: &mut dyn Write,
 ) -> Result<Solution, SolveError> {
-    let name = file.display().to_string();
     let t0 = Instant::now();
-    let net = if name == "-" {
-        dimacs::read(io::stdin().lock())
-    } else {
-        dimacs::read(BufReader::with_capacity(1 << 20, File::open(file)?))
-    }
-    .map_err(|source| SolveError::Input {
+    let (name, reader) = crate::cli::input(file)?;
+    let net = dimacs::read(reader).map_err(|source| SolveError::Input {
         file: name.clone(),
         source,
     })?;
