@@ -4,24 +4,15 @@
 //! Topic and group names are fresh per run, so runs never share state.
 
 use lendwork_kafka::{KafkaBus, KafkaConfig};
-use lendwork_ports::contract::bus_suite;
+use lendwork_ports::contract::{bus_suite, fresh_namespace, test_infra};
 
 fn brokers() -> String {
-    std::env::var("LENDWORK_TEST_KAFKA").expect(
-        "LENDWORK_TEST_KAFKA is not set: these tests talk to a real Kafka-protocol broker; run them through scripts/test (or scripts/test-infra cargo test)",
-    )
+    test_infra("LENDWORK_TEST_KAFKA")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_bus_passes_the_contract() {
     let bus = KafkaBus::new(&KafkaConfig::new(brokers())).unwrap();
-    let ns = format!(
-        "lw{}x{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-    );
+    let ns = fresh_namespace("lw");
     bus_suite(&bus, &ns).await;
 }

@@ -248,3 +248,22 @@ async fn futures_join_all(store: &dyn StateStore, key: &str) -> usize {
         .filter(|won| *won)
         .count()
 }
+
+/// The value of a variable `scripts/test-infra` exports (a server address
+/// or binary); panics with how to run the tests when it is missing, since
+/// tests that name a real server must talk to one.
+pub fn test_infra(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: these tests talk to real servers; run them through scripts/test (or scripts/test-infra cargo test)")
+    })
+}
+
+/// A namespace no earlier run used (process id and time), so runs against
+/// a shared server never see each other's topics, groups or keys. Topic-safe
+/// characters only.
+pub fn fresh_namespace(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{prefix}-{}-{nanos}", std::process::id())
+}

@@ -2,13 +2,11 @@
 //! against a real `redis-server` (started by `scripts/test-infra`, which
 //! exports its URL as `LENDWORK_TEST_REDIS`).
 
-use lendwork_ports::contract::store_suite;
+use lendwork_ports::contract::{fresh_namespace, store_suite, test_infra};
 use lendwork_redis::RedisStore;
 
 fn url() -> String {
-    std::env::var("LENDWORK_TEST_REDIS").expect(
-        "LENDWORK_TEST_REDIS is not set: these tests talk to a real redis-server; run them through scripts/test (or scripts/test-infra cargo test)",
-    )
+    test_infra("LENDWORK_TEST_REDIS")
 }
 
 #[tokio::test]
@@ -16,14 +14,7 @@ async fn redis_store_passes_the_contract() {
     let store = RedisStore::connect(&url())
         .await
         .expect("redis-server reachable");
-    let ns = format!(
-        "lendwork-test-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let ns = fresh_namespace("lendwork-test");
     store_suite(&store, &ns).await;
 }
 

@@ -7,12 +7,12 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use lendwork_ports::contract::test_infra;
 use lendwork_ports::{StateStore, StoreError};
 use lendwork_redis::RedisStore;
 
 fn start(port: u16) -> Child {
-    let bin = std::env::var("LENDWORK_REDIS_SERVER_BIN")
-        .expect("LENDWORK_REDIS_SERVER_BIN is not set: run through scripts/test (or scripts/test-infra cargo test)");
+    let bin = test_infra("LENDWORK_REDIS_SERVER_BIN");
     let child = Command::new(bin)
         .args([
             "--port",
