@@ -55,18 +55,9 @@ impl Status {
 /// A proposal with its audit trail.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Proposal {
-    /// Deterministic id.
-    pub match_id: MatchId,
-    /// The gap.
-    pub gap_id: GapId,
-    /// The worker.
-    pub worker_id: WorkerId,
-    /// The region.
-    pub region: Region,
-    /// Total cost.
-    pub cost: u64,
-    /// Terms and rules.
-    pub explanation: Explanation,
+    /// The proposal as it went out (ids, region, cost, explanation).
+    #[serde(flatten)]
+    pub proposed: MatchProposed,
     /// Where it stands.
     pub status: Status,
     /// The window of the gap (for rule 9).
@@ -965,12 +956,7 @@ impl Market {
         self.proposals.insert(
             p.match_id.clone(),
             Proposal {
-                match_id: p.match_id.clone(),
-                gap_id: p.gap_id.clone(),
-                worker_id: p.worker_id.clone(),
-                region: p.region.clone(),
-                cost: p.cost,
-                explanation: p.explanation.clone(),
+                proposed: p.clone(),
                 status: Status::Proposed,
                 window,
                 history: vec![(event.clone(), at, "match_proposed")],
@@ -1064,7 +1050,7 @@ impl Market {
         let before = p.status;
         p.status = to;
         p.history.push((event.clone(), at, what));
-        let (g, w) = (p.gap_id.clone(), p.worker_id.clone());
+        let (g, w) = (p.proposed.gap_id.clone(), p.proposed.worker_id.clone());
         if before.holds_position() && !to.holds_position() {
             if let Some(&gs) = self.gslot.get(&g) {
                 if let Some(gap) = self.gaps[gs as usize].as_mut() {
@@ -1104,7 +1090,7 @@ impl Market {
         self.proposals
             .values()
             .filter(|p| p.status == Status::Proposed && p.history[0].1 < cutoff)
-            .map(|p| p.match_id.clone())
+            .map(|p| p.proposed.match_id.clone())
             .collect()
     }
 
@@ -1113,7 +1099,11 @@ impl Market {
         let (Some(wr), Some(gr)) = (self.w(w), self.g(g)) else {
             return WhyNot::Unknown;
         };
-        if let Some((m, _)) = wr.busy.iter().find(|(m, _)| &self.proposals[m].gap_id == g) {
+        if let Some((m, _)) = wr
+            .busy
+            .iter()
+            .find(|(m, _)| &self.proposals[m].proposed.gap_id == g)
+        {
             return WhyNot::Proposed {
                 match_id: m.clone(),
             };

@@ -286,14 +286,28 @@ fn foreign_proposals_are_taken_only_when_eligible() {
 #[test]
 fn explanations_sum_to_the_cost_and_name_every_rule() {
     let (_, e, m) = market();
-    let p = e.proposal(&m).unwrap();
+    let entry = e.proposal(&m).unwrap();
+    let p = &entry.proposed;
     assert_eq!(p.explanation.terms.values().sum::<u64>(), p.cost);
     assert_eq!(p.explanation.rules_passed, Rule::ALL.to_vec());
     assert_eq!(
         p.explanation.terms["priority"], 300,
         "not in a priority group"
     );
-    assert!(p.history[0].2 == "match_proposed");
+    assert!(entry.history[0].2 == "match_proposed");
+    // The engine's interned computation equals the cost model's own.
+    let w = worker("near", 1.0);
+    let g = gap("g1", 1, window("2026-04-01", "2026-04-30"));
+    assert_eq!(
+        p.explanation.terms,
+        lendwork_engine::CostWeights::default()
+            .terms(&w, &g, 0)
+            .to_map()
+    );
+    assert_eq!(
+        p.explanation.terms["over_qualification"], 20,
+        "level 3 for a level-2 requirement"
+    );
 }
 
 #[test]

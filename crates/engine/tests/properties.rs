@@ -117,7 +117,7 @@ fn to_event(s: &Step, seq: &mut Seq, e: &Engine) -> Option<Event> {
                 return None;
             }
             let p = standing[n as usize % standing.len()];
-            let m = p.match_id.clone();
+            let m = p.proposed.match_id.clone();
             match (a, p.status) {
                 (0, _) => EventKind::MatchAccepted(MatchDecision {
                     match_id: m,
@@ -191,7 +191,12 @@ fn max_new_pairs(e: &Engine, sh: &Shadow) -> usize {
                 Status::Declined | Status::Expired | Status::Ended(Outcome::NoShow)
             )
         })
-        .map(|p| (p.worker_id.to_string(), p.gap_id.to_string()))
+        .map(|p| {
+            (
+                p.proposed.worker_id.to_string(),
+                p.proposed.gap_id.to_string(),
+            )
+        })
         .collect();
     let slots: Vec<&str> = sh
         .gaps
@@ -267,8 +272,8 @@ fn run(steps: &[Step], check_optimum: bool) -> Result<String, TestCaseError> {
             let others: Vec<Window> = e
                 .proposals()
                 .filter(|q| {
-                    q.worker_id == p.worker_id
-                        && q.match_id != p.match_id
+                    q.proposed.worker_id == p.worker_id
+                        && q.proposed.match_id != p.match_id
                         && q.status.holds_worker()
                 })
                 .map(|q| q.window)

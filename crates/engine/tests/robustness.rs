@@ -16,7 +16,7 @@ fn kinds() -> impl Strategy<Value = (u8, u8, u8, u8, u8)> {
 
 fn event(seq: &mut Seq, e: &Engine, (k, id, region, a, b): (u8, u8, u8, u8, u8)) -> Event {
     let r = Region::new(["620100", "620200"][region as usize]).unwrap();
-    let standing: Vec<MatchId> = e.proposals().map(|p| p.match_id.clone()).collect();
+    let standing: Vec<MatchId> = e.proposals().map(|p| p.proposed.match_id.clone()).collect();
     let m = if standing.is_empty() || a == 4 {
         MatchId::new(format!("unknown-{a}")).unwrap()
     } else {
