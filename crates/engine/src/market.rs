@@ -248,7 +248,7 @@ impl WCand {
             to: w.available.end.day_number(),
             min_wage: w.min_hourly_wage_fen.get(),
             has,
-            certs: certs.iter().fold(0, |m, &c| m | 1 << (c % 64)),
+            certs: bits(certs.iter().copied()),
             lat: w.home.lat() as f32,
             lon: w.home.lon() as f32,
             commute: w.max_commute_km.get() as f32,
@@ -312,7 +312,7 @@ impl GCand {
             end: g.window.end.day_number(),
             wage: g.hourly_wage_fen.get(),
             req,
-            certs: certs.iter().fold(0, |m, &c| m | 1 << (c % 64)),
+            certs: bits(certs.iter().copied()),
             lat: g.site.lat() as f32,
             lon: g.site.lon() as f32,
             max_commute: g.max_commute_km.map_or(f32::INFINITY, |k| k.get() as f32),
@@ -1181,6 +1181,12 @@ impl Market {
         }
         self.matcher.check_invariants()
     }
+}
+
+/// A 64-bit set of interned ids, taken modulo 64: a superset test on such
+/// sets is a necessary condition for the exact one.
+fn bits(ids: impl Iterator<Item = u16>) -> u64 {
+    ids.fold(0, |m, c| m | 1 << (c % 64))
 }
 
 /// The slot of `id`, made (empty) at first sight; a slot is kept for the
