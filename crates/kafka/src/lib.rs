@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use lendwork_ports::{BusError, EventBus, Position, Record, Subscription};
+use lendwork_ports::{BusError, EventBus, PartitionReader, Position, Record, Subscription};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -169,6 +169,86 @@ impl EventBus for KafkaBus {
         }
     }
 
+    async fn publish_all(
+        &self,
+        topic: &str,
+        records: &[(Bytes, Bytes)],
+    ) -> Result<Vec<Position>, BusError> {
+        // Enqueue everything first (the idempotent producer keeps each
+        // partition's order with several requests in flight), then wait.
+        let mut pending = Vec::with_capacity(records.len());
+        for (k, v) in records {
+            let mut rec = FutureRecord::to(topic).key(&k[..]).payload(&v[..]);
+            loop {
+                match self.producer.send_result(rec) {
+                    Ok(f) => {
+                        pending.push(f);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        rec = r;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Err((e, _)) => return Err(map_err(e)),
+                }
+            }
+        }
+        let mut first_err = None;
+        let mut out = Vec::with_capacity(pending.len());
+        for f in pending {
+            let res = match f.await {
+                Ok(Ok(d)) => {
+                    out.push(Position {
+                        partition: d.partition as u32,
+                        offset: d.offset as u64,
+                    });
+                    continue;
+                }
+                Ok(Err((e, _))) => map_err(e),
+                Err(_) => BusError::Unavailable("the producer went away".into()),
+            };
+            first_err.get_or_insert(res);
+        }
+        first_err.map_or(Ok(out), Err)
+    }
+
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        until: u64,
+    ) -> Result<Box<dyn PartitionReader>, BusError> {
+        let consumer: StreamConsumer = {
+            let mut c = self.config.client();
+            // librdkafka wants a group id even for assign(); partitions are
+            // assigned by hand, so no group is joined and nothing committed.
+            c.set("group.id", "lendwork-partition-reader")
+                .set("enable.auto.commit", "false")
+                .set("enable.partition.eof", "false")
+                .set("auto.offset.reset", "earliest");
+            for (k, v) in &self.config.extra {
+                c.set(k, v);
+            }
+            c.create()
+                .map_err(|e| BusError::Invalid(format!("consumer: {e}")))?
+        };
+        // Read from the beginning to the bound, which the caller knows
+        // exists (the trait's contract); the broker's high watermark is not
+        // consulted (Tansu under-reports it right after a batch).
+        let (low, end) = (0, until);
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition as i32, Offset::Beginning)
+            .map_err(map_err)?;
+        if low < end {
+            consumer.assign(&tpl).map_err(map_err)?;
+        }
+        Ok(Box::new(KafkaReader {
+            consumer,
+            next: low,
+            end,
+        }))
+    }
+
     async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
         let mut c = self.config.client();
         c.set("group.id", group)
@@ -197,17 +277,7 @@ impl Subscription for KafkaSubscription {
     async fn next(&mut self) -> Result<Record, BusError> {
         loop {
             match self.consumer.recv().await {
-                Ok(m) => {
-                    return Ok(Record {
-                        topic: m.topic().to_owned(),
-                        position: Position {
-                            partition: m.partition() as u32,
-                            offset: m.offset() as u64,
-                        },
-                        key: Bytes::copy_from_slice(m.key().unwrap_or_default()),
-                        payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
-                    })
-                }
+                Ok(m) => return Ok(record_of(&m)),
                 // End of partition and transient broker hiccups: keep waiting.
                 Err(KafkaError::PartitionEOF(_)) => continue,
                 Err(e) => match map_err(e) {
@@ -229,8 +299,77 @@ impl Subscription for KafkaSubscription {
             Offset::Offset(record.position.offset as i64 + 1),
         )
         .map_err(map_err)?;
-        // Synchronous: when this returns, the group's offset is stored.
-        tokio::task::block_in_place(|| self.consumer.commit(&tpl, CommitMode::Sync))
-            .map_err(map_err)
+        self.commit_list(&tpl)
+    }
+
+    async fn commit_all(&mut self, records: &[Record]) -> Result<(), BusError> {
+        let mut tpl = TopicPartitionList::new();
+        for r in records {
+            tpl.add_partition_offset(
+                &r.topic,
+                r.position.partition as i32,
+                Offset::Offset(r.position.offset as i64 + 1),
+            )
+            .map_err(map_err)?;
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        self.commit_list(&tpl)
+    }
+}
+
+impl KafkaSubscription {
+    /// Synchronous: when this returns, the group's offsets are stored.
+    fn commit_list(&self, tpl: &TopicPartitionList) -> Result<(), BusError> {
+        tokio::task::block_in_place(|| self.consumer.commit(tpl, CommitMode::Sync)).map_err(map_err)
+    }
+}
+
+/// A bounded, group-less read of one partition.
+struct KafkaReader {
+    consumer: StreamConsumer,
+    /// The next offset expected.
+    next: u64,
+    /// Stop here.
+    end: u64,
+}
+
+#[async_trait]
+impl PartitionReader for KafkaReader {
+    async fn next(&mut self) -> Result<Option<Record>, BusError> {
+        while self.next < self.end {
+            match self.consumer.recv().await {
+                Ok(m) => {
+                    let offset = m.offset() as u64;
+                    self.next = offset + 1;
+                    if offset >= self.end {
+                        break;
+                    }
+                    return Ok(Some(record_of(&m)));
+                }
+                Err(KafkaError::PartitionEOF(_)) => continue,
+                Err(e) => match map_err(e) {
+                    BusError::Unavailable(_) => {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    invalid => return Err(invalid),
+                },
+            }
+        }
+        self.next = self.end;
+        Ok(None)
+    }
+}
+
+fn record_of(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
+    Record {
+        topic: m.topic().to_owned(),
+        position: Position {
+            partition: m.partition() as u32,
+            offset: m.offset() as u64,
+        },
+        key: Bytes::copy_from_slice(m.key().unwrap_or_default()),
+        payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
     }
 }

@@ -19,6 +19,8 @@ pub async fn bus_suite(bus: &dyn EventBus, ns: &str) {
     groups_read_independently(bus, ns).await;
     next_waits_for_a_later_record(bus, ns).await;
     ensure_topic_is_idempotent(bus, ns).await;
+    publish_all_keeps_order_and_partitions_read_back(bus, ns).await;
+    commit_all_commits_each_partition(bus, ns).await;
 }
 
 async fn next_record(sub: &mut dyn crate::Subscription) -> crate::Record {
@@ -139,6 +141,107 @@ pub async fn ensure_topic_is_idempotent(bus: &dyn EventBus, ns: &str) {
         b"1",
         "the record survives"
     );
+}
+
+/// `publish_all` keeps each key's order, and `read_partition` reads a
+/// partition back from its start up to the bound, in offset order.
+pub async fn publish_all_keeps_order_and_partitions_read_back(bus: &dyn EventBus, ns: &str) {
+    let topic = format!("{ns}.batch");
+    bus.ensure_topic(&topic, 2).await.unwrap();
+    let records: Vec<(bytes::Bytes, bytes::Bytes)> = (0..40)
+        .map(|i| {
+            (
+                bytes::Bytes::from(format!("key-{}", i % 3)),
+                bytes::Bytes::from(format!("{i}")),
+            )
+        })
+        .collect();
+    let positions = bus.publish_all(&topic, &records).await.unwrap();
+    assert_eq!(positions.len(), 40, "a position per record");
+    let mut all = Vec::new();
+    for p in 0..2 {
+        let end = positions
+            .iter()
+            .filter(|x| x.partition == p)
+            .map(|x| x.offset + 1)
+            .max()
+            .unwrap_or(0);
+        let mut reader = bus.read_partition(&topic, p, end).await.unwrap();
+        let mut offsets = Vec::new();
+        while let Some(r) = tokio::time::timeout(WAIT, reader.next())
+            .await
+            .expect("a partition reads back within the deadline")
+            .unwrap()
+        {
+            assert_eq!(r.position.partition, p);
+            offsets.push(r.position.offset);
+            all.push(r);
+            if offsets.len() > 40 {
+                panic!("read_partition does not stop");
+            }
+        }
+        let mut sorted = offsets.clone();
+        sorted.sort_unstable();
+        assert_eq!(offsets, sorted, "partition {p} reads in offset order");
+    }
+    assert_eq!(all.len(), 40, "every record is read back");
+    for k in 0..3 {
+        let key = format!("key-{k}");
+        let ns: Vec<u32> = all
+            .iter()
+            .filter(|r| r.key == key.as_bytes())
+            .map(|r| std::str::from_utf8(&r.payload).unwrap().parse().unwrap())
+            .collect();
+        let mut sorted = ns.clone();
+        sorted.sort_unstable();
+        assert_eq!(ns, sorted, "{key} keeps its order");
+    }
+    // A bound stops the read early.
+    let first = all[0].position;
+    let mut reader = bus
+        .read_partition(&topic, first.partition, first.offset + 1)
+        .await
+        .unwrap();
+    let r = reader.next().await.unwrap().expect("one record");
+    assert_eq!(r.position, first);
+    assert!(reader.next().await.unwrap().is_none(), "stops at the bound");
+    // Nothing below offset 0: an empty read ends at once.
+    let mut reader = bus.read_partition(&topic, 0, 0).await.unwrap();
+    assert!(reader.next().await.unwrap().is_none());
+}
+
+/// `commit_all` commits each partition's record: a new member resumes
+/// after each.
+pub async fn commit_all_commits_each_partition(bus: &dyn EventBus, ns: &str) {
+    let topic = format!("{ns}.commitall");
+    let group = format!("{ns}-g-commitall");
+    bus.ensure_topic(&topic, 2).await.unwrap();
+    let mut per_partition: std::collections::BTreeMap<u32, u64> = Default::default();
+    for i in 0..12 {
+        let pos = bus
+            .publish(
+                &topic,
+                format!("k{}", i % 5).as_bytes(),
+                format!("{i}").as_bytes(),
+            )
+            .await
+            .unwrap();
+        *per_partition.entry(pos.partition).or_default() += 1;
+    }
+    {
+        let mut sub = bus.subscribe(&topic, &group).await.unwrap();
+        let mut last: std::collections::BTreeMap<u32, crate::Record> = Default::default();
+        for _ in 0..12 {
+            let r = next_record(sub.as_mut()).await;
+            last.insert(r.position.partition, r);
+        }
+        let done: Vec<crate::Record> = last.into_values().collect();
+        sub.commit_all(&done).await.unwrap();
+    }
+    bus.publish(&topic, b"k0", b"after").await.unwrap();
+    let mut sub = bus.subscribe(&topic, &group).await.unwrap();
+    let r = next_record(sub.as_mut()).await;
+    assert_eq!(&r.payload[..], b"after", "every partition was committed");
 }
 
 /// Runs every store check.

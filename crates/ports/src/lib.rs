@@ -91,9 +91,47 @@ pub trait EventBus: Send + Sync {
     /// Appends one record and waits until it is durable.
     async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<Position, BusError>;
 
+    /// Appends `records` (key, payload) in order and waits until every one
+    /// is durable. Implementations pipeline them; records with one key keep
+    /// their order. On an error some may be in the log and some not:
+    /// publishing again is safe when consumers dedupe by event id.
+    async fn publish_all(
+        &self,
+        topic: &str,
+        records: &[(Bytes, Bytes)],
+    ) -> Result<Vec<Position>, BusError> {
+        let mut out = Vec::with_capacity(records.len());
+        for (k, v) in records {
+            out.push(self.publish(topic, k, v).await?);
+        }
+        Ok(out)
+    }
+
     /// Joins consumer group `group` on `topic`. Reading starts after the
     /// group's last committed offset in each partition (or at the beginning).
     async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError>;
+
+    /// Reads one partition from its first record up to, not including,
+    /// offset `until`, outside any consumer group (commits nothing). A
+    /// matcher rebuilds a region's state this way before it goes live; it
+    /// knows `until` exactly (the offset of its first live record). Every
+    /// offset below `until` must exist: the read waits for them (brokers'
+    /// high watermarks are not trusted for the end: Tansu 0.x under-reports
+    /// them right after a multi-record batch).
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        until: u64,
+    ) -> Result<Box<dyn PartitionReader>, BusError>;
+}
+
+/// A bounded read of one partition ([`EventBus::read_partition`]).
+#[async_trait]
+pub trait PartitionReader: Send {
+    /// The next record in offset order, or `None` once offset `until` is
+    /// reached.
+    async fn next(&mut self) -> Result<Option<Record>, BusError>;
 }
 
 /// A member of a consumer group.
@@ -106,6 +144,15 @@ pub trait Subscription: Send {
     /// the group. Records read but not committed are delivered again to the
     /// next member after a restart: delivery is at least once.
     async fn commit(&mut self, record: &Record) -> Result<(), BusError>;
+
+    /// Commits several records at once (typically the last one done of each
+    /// partition), with [`Subscription::commit`]'s meaning for each.
+    async fn commit_all(&mut self, records: &[Record]) -> Result<(), BusError> {
+        for r in records {
+            self.commit(r).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Hot state: bytes by key, with the atomic operations the matcher needs.

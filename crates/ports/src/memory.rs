@@ -13,7 +13,8 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::{
-    partition_for, BusError, EventBus, Position, Record, StateStore, StoreError, Subscription,
+    partition_for, BusError, EventBus, PartitionReader, Position, Record, StateStore, StoreError,
+    Subscription,
 };
 
 #[derive(Default)]
@@ -106,6 +107,46 @@ impl EventBus for MemoryBus {
             next,
             turn: 0,
         }))
+    }
+
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        until: u64,
+    ) -> Result<Box<dyn PartitionReader>, BusError> {
+        let st = self.state.lock().unwrap();
+        let parts = st
+            .topics
+            .get(topic)
+            .ok_or_else(|| BusError::Invalid(format!("unknown topic {topic:?}")))?;
+        let log = parts.get(partition as usize).ok_or_else(|| {
+            BusError::Invalid(format!("topic {topic:?} has no partition {partition}"))
+        })?;
+        let records: Vec<Record> = log
+            .iter()
+            .take(until as usize)
+            .enumerate()
+            .map(|(i, (k, v))| Record {
+                topic: topic.to_owned(),
+                position: Position {
+                    partition,
+                    offset: i as u64,
+                },
+                key: k.clone(),
+                payload: v.clone(),
+            })
+            .collect();
+        Ok(Box::new(MemoryReader(records.into_iter())))
+    }
+}
+
+struct MemoryReader(std::vec::IntoIter<Record>);
+
+#[async_trait]
+impl PartitionReader for MemoryReader {
+    async fn next(&mut self) -> Result<Option<Record>, BusError> {
+        Ok(self.0.next())
     }
 }
 
