@@ -216,6 +216,32 @@ impl Engine {
         out
     }
 
+    /// The proposals made or changed in every region since the last call
+    /// (see [`Market::take_changed`]).
+    pub fn take_changed(&mut self) -> Vec<MatchId> {
+        let mut out = Vec::new();
+        for m in self.markets.values_mut() {
+            out.append(&mut m.take_changed());
+        }
+        out
+    }
+
+    /// A live gap's posting.
+    pub fn gap(&self, g: &GapId) -> Option<&ShortagePosted> {
+        self.gap_region
+            .get(g)
+            .and_then(|r| self.markets.get(r))
+            .and_then(|m| m.gap(g))
+    }
+
+    /// A live worker's profile.
+    pub fn worker(&self, w: &WorkerId) -> Option<&WorkerOffered> {
+        self.worker_region
+            .get(w)
+            .and_then(|r| self.markets.get(r))
+            .and_then(|m| m.worker(w))
+    }
+
     /// A proposal and its audit trail.
     pub fn proposal(&self, m: &MatchId) -> Option<&Proposal> {
         self.match_region

@@ -193,6 +193,8 @@ pub struct Market {
     /// Interned skills (from 1; 0 is "any") and certificates.
     skill_ids: HashMap<Skill, u16>,
     cert_ids: HashMap<Certificate, u16>,
+    /// Proposals made or changed since [`Market::take_changed`] last ran.
+    changed: Vec<MatchId>,
 }
 
 /// A worker as the grid stores it: its slot and the few numbers that
@@ -340,6 +342,7 @@ impl Market {
         let unassigned = Matcher::lexicographic_unassigned_cost(MAX_COST as i64, 1 << 25);
         Self {
             stats: MarketStats::default(),
+            changed: Vec::new(),
             region,
             weights,
             wslot: HashMap::new(),
@@ -454,6 +457,17 @@ impl Market {
             .collect();
         v.sort();
         v
+    }
+
+    /// Every live gap with its open positions, in no particular order
+    /// (for statistics; nothing is cloned).
+    pub fn gaps_with_open(&self) -> impl Iterator<Item = (&ShortagePosted, u32)> + '_ {
+        self.gaps.iter().flatten().map(|r| {
+            (
+                &r.posting,
+                r.posting.headcount.get().saturating_sub(r.taken),
+            )
+        })
     }
 
     /// Windows the worker is committed to (rule 9).
@@ -953,6 +967,7 @@ impl Market {
         gap.proposals.push(p.match_id.clone());
         let m = p.match_id.clone();
         self.update_worker(ws, |r| r.busy.push((m, window)));
+        self.changed.push(p.match_id.clone());
         self.proposals.insert(
             p.match_id.clone(),
             Proposal {
@@ -962,6 +977,13 @@ impl Market {
                 history: vec![(event.clone(), at, "match_proposed")],
             },
         );
+    }
+
+    /// The proposals made or changed (in status) since the last call, in
+    /// the order it happened; a proposal may appear more than once. The
+    /// matcher uses this to keep reservations and read models in step.
+    pub fn take_changed(&mut self) -> Vec<MatchId> {
+        std::mem::take(&mut self.changed)
     }
 
     /// A `match_proposed` read from the log. Our own (same id) changes
@@ -1049,6 +1071,7 @@ impl Market {
         let p = self.proposals.get_mut(m).expect("known");
         let before = p.status;
         p.status = to;
+        self.changed.push(m.clone());
         p.history.push((event.clone(), at, what));
         let (g, w) = (p.proposed.gap_id.clone(), p.proposed.worker_id.clone());
         if before.holds_position() && !to.holds_position() {

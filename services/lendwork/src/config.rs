@@ -64,11 +64,23 @@ pub struct KafkaSettings {
 }
 
 /// Redis settings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
     /// `redis://host:port/db`; absent: embedded store.
     pub url: Option<String>,
+    /// Prefix of every key Lendwork writes (several deployments can share
+    /// one Redis).
+    pub prefix: String,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            prefix: "lendwork".into(),
+        }
+    }
 }
 
 /// Topics.
@@ -100,7 +112,9 @@ impl Default for Topics {
 pub struct MatcherSettings {
     /// Consumer group of the matchers.
     pub group: String,
-    /// Events applied between matching rounds (1: a round after each).
+    /// Most records handled together before their effects are made
+    /// durable and their offsets committed. (A matching round follows
+    /// every record regardless, so replays reproduce every proposal.)
     pub batch: u32,
 }
 
@@ -108,7 +122,7 @@ impl Default for MatcherSettings {
     fn default() -> Self {
         Self {
             group: "lendwork-matchers".into(),
-            batch: 1,
+            batch: 500,
         }
     }
 }
@@ -279,8 +293,21 @@ impl Config {
         if self.topics.market == self.topics.matches {
             return Err(err(c, "topics.matches", "must differ from topics.market"));
         }
-        if self.matcher.batch == 0 {
-            return Err(err(c, "matcher.batch", "must be at least 1"));
+        if self.matcher.batch == 0 || self.matcher.batch > 100_000 {
+            return Err(err(c, "matcher.batch", "must be 1–100000"));
+        }
+        let p = &self.redis.prefix;
+        if p.is_empty()
+            || p.len() > 100
+            || !p
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
+        {
+            return Err(err(
+                c,
+                "redis.prefix",
+                format!("{p:?} must be 1–100 characters of A-Z a-z 0-9 . _ - :"),
+            ));
         }
         if let Some(r) = self.kafka.replication {
             if r < 1 {

@@ -22,9 +22,12 @@
 //! assert_eq!(summary.errors, 0);
 //! ```
 
+pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod matcher;
 pub mod matching;
+pub mod readmodel;
 pub mod reservations;
 pub mod solve;
 pub mod validate;

@@ -23,6 +23,22 @@ pub enum Reserve {
     AlreadyHeld,
     /// Another match holds an overlapping window.
     Conflict(MatchId),
+    /// A match made *later* in the same ordered scope holds an overlapping
+    /// window: this request is a replay of history the store has already
+    /// moved past (a redelivered record), so nothing is booked and the
+    /// caller treats the proposal as made.
+    Superseded(MatchId),
+}
+
+/// Where a reservation request comes from in an ordered log: a scope (the
+/// region; one region's records are totally ordered) and a position in it
+/// (the record's offset).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The ordered scope.
+    pub scope: String,
+    /// The position within it.
+    pub seq: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +46,8 @@ struct Held {
     m: MatchId,
     s: Date,
     e: Date,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    o: Option<Origin>,
 }
 
 /// Reservations under a key prefix.
@@ -72,6 +90,19 @@ impl<'a> Reservations<'a> {
         m: &MatchId,
         window: Window,
     ) -> Result<Reserve, StoreError> {
+        self.reserve_from(w, m, window, None).await
+    }
+
+    /// [`Reservations::reserve`] for a request made at `origin`: an
+    /// overlapping reservation made later in the same scope answers
+    /// [`Reserve::Superseded`] instead of a conflict.
+    pub async fn reserve_from(
+        &self,
+        w: &WorkerId,
+        m: &MatchId,
+        window: Window,
+        origin: Option<&Origin>,
+    ) -> Result<Reserve, StoreError> {
         let key = self.key(w);
         for _ in 0..ATTEMPTS {
             let (raw, mut list) = self.read(&key).await?;
@@ -82,12 +113,21 @@ impl<'a> Reservations<'a> {
                 .iter()
                 .find(|h| h.s <= window.end && window.start <= h.e)
             {
-                return Ok(Reserve::Conflict(h.m.clone()));
+                let later = match (origin, &h.o) {
+                    (Some(a), Some(b)) => a.scope == b.scope && b.seq > a.seq,
+                    _ => false,
+                };
+                return Ok(if later {
+                    Reserve::Superseded(h.m.clone())
+                } else {
+                    Reserve::Conflict(h.m.clone())
+                });
             }
             list.push(Held {
                 m: m.clone(),
                 s: window.start,
                 e: window.end,
+                o: origin.cloned(),
             });
             let new = serde_json::to_vec(&list).expect("serializable");
             if self
@@ -189,6 +229,40 @@ pub async fn reservation_suite(store: &dyn StateStore, prefix: &str) {
             .unwrap(),
         Reserve::Reserved
     );
+
+    // Replays: a later reservation of the same scope supersedes an earlier
+    // request; another scope's is a conflict.
+    let o = |scope: &str, seq| Origin {
+        scope: scope.into(),
+        seq,
+    };
+    let wr = WorkerId::new("w-replay").unwrap();
+    let june = win("2026-06-01", "2026-06-30");
+    assert_eq!(
+        r.reserve_from(&wr, &m("later"), june, Some(&o("620100", 10)))
+            .await
+            .unwrap(),
+        Reserve::Reserved
+    );
+    assert_eq!(
+        r.reserve_from(&wr, &m("earlier"), june, Some(&o("620100", 5)))
+            .await
+            .unwrap(),
+        Reserve::Superseded(m("later"))
+    );
+    assert_eq!(
+        r.reserve_from(&wr, &m("after"), june, Some(&o("620100", 11)))
+            .await
+            .unwrap(),
+        Reserve::Conflict(m("later"))
+    );
+    assert_eq!(
+        r.reserve_from(&wr, &m("elsewhere"), june, Some(&o("620200", 5)))
+            .await
+            .unwrap(),
+        Reserve::Conflict(m("later"))
+    );
+    assert_eq!(r.held(&wr).await.unwrap().len(), 1);
 
     // Sixteen matchers race for one worker with overlapping windows:
     // exactly one wins, whatever the interleaving.

@@ -1,0 +1,930 @@
+//! The matcher service: market topic in, proposals out.
+//!
+//! A matcher is one member of a consumer group on the market topic. Market
+//! events are keyed by region, so a region lives in one partition and the
+//! group gives each partition to one matcher at a time. Per partition the
+//! matcher keeps a [`PartitionState`]: an [`Engine`] holding the
+//! partition's regions, and the counters of the read models.
+//!
+//! ## Effectively once, without transactions
+//!
+//! * **Deterministic state.** A partition's state is a pure function of the
+//!   partition's records: [`PartitionState::process`] takes time only from
+//!   the events, expires proposals by event time, and runs a matching round
+//!   after every record, so the same records give the same proposals with
+//!   the same ids on any instance.
+//! * **Rebuild on arrival.** When a record arrives for a partition this
+//!   instance has no state for, or whose offset is past the next one it
+//!   expects (someone else handled records in between), the matcher first
+//!   replays the partition from its start up to that record
+//!   ([`EventBus::read_partition`]), without effects: they were made by
+//!   whoever handled those records before committing them. A record below
+//!   the expected offset is a redelivery of one whose effects are already
+//!   durable, and is skipped.
+//! * **Effects, then commit.** For each batch of records: reserve the
+//!   proposed workers in the store (atomically per worker,
+//!   [`Reservations`]), publish proposals and lifecycle events to the
+//!   matches topic (idempotent producer, `acks=all`), write the read models
+//!   (whole values, idempotent), and only then commit the offsets. A crash
+//!   anywhere before the commit makes the batch run again with the same
+//!   output ids, which consumers dedupe.
+//! * **No double booking.** If a worker's reservation is held by another
+//!   proposal (the worker was re-offered in a region another matcher owns,
+//!   or two matchers briefly both handle a partition during a rebalance),
+//!   the proposal is not published; instead a `match_declined` (by
+//!   `worker`, with the reason) is appended to the market topic with a
+//!   deterministic id, so every replay of the partition sees the same
+//!   decision and the gap is back-filled.
+//!
+//! Snapshots are not taken: a rebuild is a full replay of the partition.
+//! (A snapshot would have to carry the flow solver's internal state to
+//! reproduce the same later proposals; see the issue notes.)
+//!
+//! Proposals expire by event time: a region with no events keeps its
+//! proposals standing until its next event arrives.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use lendwork_domain::*;
+use lendwork_engine::{Applied, Engine, EngineConfig, Status};
+use lendwork_ports::{BusError, EventBus, Record, StateStore, StoreError, Subscription};
+
+use crate::readmodel::{GapStatus, GapView, Keys, MatchView, RegionView};
+use crate::reservations::{Origin, Reservations, Reserve};
+
+/// What a matcher needs to know.
+#[derive(Clone, Debug)]
+pub struct MatcherOptions {
+    /// Market events in.
+    pub market_topic: String,
+    /// Proposals and lifecycle events out.
+    pub matches_topic: String,
+    /// Partitions of the topics when this matcher creates them.
+    pub partitions: u32,
+    /// Consumer group.
+    pub group: String,
+    /// Store key prefix.
+    pub prefix: String,
+    /// Cost weights and time to live.
+    pub engine: EngineConfig,
+    /// Most records per batch of effects.
+    pub max_batch: usize,
+}
+
+impl MatcherOptions {
+    /// The options a [`crate::config::Config`] gives.
+    pub fn from_config(c: &crate::config::Config) -> Self {
+        Self {
+            market_topic: c.topics.market.clone(),
+            matches_topic: c.topics.matches.clone(),
+            partitions: c.topics.partitions,
+            group: c.matcher.group.clone(),
+            prefix: c.redis.prefix.clone(),
+            engine: c.engine.clone(),
+            max_batch: c.matcher.batch as usize,
+        }
+    }
+}
+
+/// Liveness, readiness and counters, shared with the health endpoint.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The last bus operation succeeded.
+    pub bus_ok: AtomicBool,
+    /// The last store operation succeeded.
+    pub store_ok: AtomicBool,
+    /// The consumer has joined its group.
+    pub running: AtomicBool,
+    /// Market records handled live.
+    pub records: AtomicU64,
+    /// Records replayed while rebuilding.
+    pub replayed: AtomicU64,
+    /// Partition rebuilds.
+    pub rebuilds: AtomicU64,
+    /// Records that broke the event contract (skipped).
+    pub invalid: AtomicU64,
+    /// Proposals published.
+    pub proposals: AtomicU64,
+    /// Proposals withheld because the worker was reserved elsewhere.
+    pub conflicts: AtomicU64,
+    /// Batches made durable and committed.
+    pub batches: AtomicU64,
+    /// Commits that failed (the records will be delivered again).
+    pub commit_failures: AtomicU64,
+}
+
+impl Health {
+    /// Ready to do work: joined, and both servers answering.
+    pub fn ready(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+            && self.bus_ok.load(Ordering::Relaxed)
+            && self.store_ok.load(Ordering::Relaxed)
+    }
+
+    /// The counters in Prometheus' text format.
+    pub fn metrics(&self) -> String {
+        let mut out = String::new();
+        let g = |b: &AtomicBool| u8::from(b.load(Ordering::Relaxed));
+        for (name, help, v) in [
+            (
+                "lendwork_matcher_ready",
+                "1 when ready",
+                g(&self.running) & g(&self.bus_ok) & g(&self.store_ok),
+            ),
+            (
+                "lendwork_matcher_kafka_up",
+                "1 when the bus answers",
+                g(&self.bus_ok),
+            ),
+            (
+                "lendwork_matcher_redis_up",
+                "1 when the store answers",
+                g(&self.store_ok),
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
+            ));
+        }
+        for (name, help, v) in [
+            (
+                "lendwork_matcher_records_total",
+                "market records handled live",
+                &self.records,
+            ),
+            (
+                "lendwork_matcher_replayed_total",
+                "records replayed while rebuilding",
+                &self.replayed,
+            ),
+            (
+                "lendwork_matcher_rebuilds_total",
+                "partition rebuilds",
+                &self.rebuilds,
+            ),
+            (
+                "lendwork_matcher_invalid_total",
+                "records that broke the event contract",
+                &self.invalid,
+            ),
+            (
+                "lendwork_matcher_proposals_total",
+                "proposals published",
+                &self.proposals,
+            ),
+            (
+                "lendwork_matcher_conflicts_total",
+                "proposals withheld: worker reserved elsewhere",
+                &self.conflicts,
+            ),
+            (
+                "lendwork_matcher_batches_total",
+                "batches made durable and committed",
+                &self.batches,
+            ),
+            (
+                "lendwork_matcher_commit_failures_total",
+                "failed offset commits",
+                &self.commit_failures,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
+/// A reservation step, in the order the records asked for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hold {
+    /// Book the worker for a new proposal.
+    Reserve {
+        /// The worker.
+        worker: WorkerId,
+        /// The proposal.
+        match_id: MatchId,
+        /// Its window.
+        window: Window,
+        /// Its region (the key of a conflict's decline).
+        region: Region,
+        /// Time of the record that made it.
+        at: Timestamp,
+        /// Offset of the record that made it (orders a region's requests).
+        offset: u64,
+    },
+    /// Free the worker from a proposal that no longer holds them.
+    Release {
+        /// The worker.
+        worker: WorkerId,
+        /// The proposal.
+        match_id: MatchId,
+    },
+}
+
+/// What a batch must make durable before its offsets are committed.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Events for the matches topic, in order, keyed by region.
+    pub outputs: Vec<(Region, Event)>,
+    /// Reservation steps.
+    pub holds: Vec<Hold>,
+    /// Proposals whose views changed.
+    pub matches: BTreeSet<MatchId>,
+    /// Gaps whose views changed.
+    pub gaps: BTreeSet<GapId>,
+    /// Regions whose views changed.
+    pub regions: BTreeSet<Region>,
+    /// Records that broke the contract: (position, error).
+    pub invalid: Vec<String>,
+    /// Final views of gaps withdrawn.
+    pub withdrawn: Vec<GapView>,
+}
+
+impl Effects {
+    fn clear(&mut self) {
+        *self = Effects::default();
+    }
+}
+
+/// Folded counters of one region (the parts of [`RegionView`] that are
+/// not read off the market itself).
+#[derive(Clone, Debug, Default)]
+struct Counters {
+    view: RegionView,
+    accepted_by_industry: BTreeMap<String, u64>,
+    accepted_by_skill: BTreeMap<String, u64>,
+}
+
+/// One partition's state: its regions' engine and counters. A pure
+/// function of the partition's records (see the module docs).
+pub struct PartitionState {
+    engine: Engine,
+    /// The next offset expected.
+    pub next_offset: u64,
+    counters: BTreeMap<Region, Counters>,
+    /// Each gap's first posting time and borrower (kept after withdrawal,
+    /// for the views of its proposals).
+    posted: HashMap<GapId, (Timestamp, EnterpriseId)>,
+}
+
+fn industry_of(g: &ShortagePosted) -> String {
+    g.industry
+        .as_ref()
+        .map_or_else(|| "unknown".to_owned(), |i| i.as_str().to_owned())
+}
+
+impl PartitionState {
+    /// An empty partition.
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            engine: Engine::new(config),
+            next_offset: 0,
+            counters: BTreeMap::new(),
+            posted: HashMap::new(),
+        }
+    }
+
+    /// The engine (for tests and reports).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Handles one record: expiries by the event's time, the event, a
+    /// matching round; adds what must be made durable to `fx`.
+    pub fn process(&mut self, rec: &Record, fx: &mut Effects) {
+        self.next_offset = rec.position.offset + 1;
+        let ev = match std::str::from_utf8(&rec.payload)
+            .map_err(|_| "payload: must be UTF-8".to_owned())
+            .and_then(|t| Event::from_json(t).map_err(|e| e.to_string()))
+        {
+            Ok(ev) => ev,
+            Err(e) => {
+                fx.invalid.push(format!(
+                    "partition {} offset {}: {e}",
+                    rec.position.partition, rec.position.offset
+                ));
+                return;
+            }
+        };
+        let at = ev.at;
+        let expired = self.engine.expire(at);
+        for e in expired {
+            if let EventKind::MatchExpired(x) = &e.kind {
+                if let Some(r) = self.region_of_match(&x.match_id) {
+                    self.counters.entry(r.clone()).or_default().view.expired += 1;
+                    fx.outputs.push((r, e));
+                }
+            }
+        }
+        if let EventKind::ShortagePosted(g) = &ev.kind {
+            self.posted
+                .entry(g.gap_id.clone())
+                .or_insert((at, g.enterprise_id.clone()));
+        }
+        if let EventKind::ShortageWithdrawn(x) = &ev.kind {
+            if let Some(g) = self.engine.gap(&x.gap_id) {
+                fx.regions.insert(g.region.clone());
+                let mut view = self.gap_view(g, 0);
+                view.status = GapStatus::Withdrawn;
+                fx.withdrawn.push(view);
+            }
+        }
+        if let EventKind::WorkerWithdrawn(x) = &ev.kind {
+            if let Some(w) = self.engine.worker(&x.worker_id) {
+                fx.regions.insert(w.region.clone());
+            }
+        }
+        let applied = self.engine.apply(&ev);
+        if let Some(r) = ev.kind.region() {
+            fx.regions.insert(r.clone());
+        }
+        if let EventKind::ShortagePosted(g) = &ev.kind {
+            fx.gaps.insert(g.gap_id.clone());
+        }
+        let mut new: BTreeSet<MatchId> = BTreeSet::new();
+        if applied == Applied::Applied {
+            self.fold(&ev, fx, &mut new);
+        }
+        for p in self.engine.round(at) {
+            if let EventKind::MatchProposed(m) = &p.kind {
+                new.insert(m.match_id.clone());
+                self.counters
+                    .entry(m.region.clone())
+                    .or_default()
+                    .view
+                    .proposed += 1;
+                fx.outputs.push((m.region.clone(), p));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for m in self.engine.take_changed() {
+            if !seen.insert(m.clone()) {
+                continue;
+            }
+            let Some(p) = self.engine.proposal(&m) else {
+                continue;
+            };
+            fx.gaps.insert(p.proposed.gap_id.clone());
+            fx.regions.insert(p.proposed.region.clone());
+            let worker = p.proposed.worker_id.clone();
+            if new.contains(&m) {
+                if p.status == Status::Proposed {
+                    fx.holds.push(Hold::Reserve {
+                        worker,
+                        match_id: m.clone(),
+                        window: p.window,
+                        region: p.proposed.region.clone(),
+                        at,
+                        offset: rec.position.offset,
+                    });
+                }
+            } else if !p.status.holds_worker() {
+                if p.status == Status::Cancelled {
+                    let r = p.proposed.region.clone();
+                    self.counters.entry(r).or_default().view.cancelled += 1;
+                }
+                fx.holds.push(Hold::Release {
+                    worker,
+                    match_id: m.clone(),
+                });
+            }
+            fx.matches.insert(m);
+        }
+        for r in &fx.regions {
+            self.counters.entry(r.clone()).or_default().view.updated_at = Some(at);
+        }
+    }
+
+    fn region_of_match(&self, m: &MatchId) -> Option<Region> {
+        self.engine.proposal(m).map(|p| p.proposed.region.clone())
+    }
+
+    /// Counts an applied input event and echoes lifecycle events.
+    fn fold(&mut self, ev: &Event, fx: &mut Effects, new: &mut BTreeSet<MatchId>) {
+        let m = match &ev.kind {
+            EventKind::MatchProposed(p) => {
+                // A proposal from elsewhere, taken as a commitment.
+                new.insert(p.match_id.clone());
+                self.counters
+                    .entry(p.region.clone())
+                    .or_default()
+                    .view
+                    .proposed += 1;
+                fx.outputs.push((p.region.clone(), ev.clone()));
+                return;
+            }
+            EventKind::MatchAccepted(d) | EventKind::MatchDeclined(d) => &d.match_id,
+            EventKind::MatchExpired(x) | EventKind::AssignmentStarted(x) => &x.match_id,
+            EventKind::AssignmentEnded(x) => &x.match_id,
+            _ => return,
+        };
+        let Some(p) = self.engine.proposal(m) else {
+            return;
+        };
+        let (region, gap, worker) = (
+            p.proposed.region.clone(),
+            p.proposed.gap_id.clone(),
+            p.proposed.worker_id.clone(),
+        );
+        let posting = self.engine.gap(&gap).cloned();
+        let group = self
+            .engine
+            .worker(&worker)
+            .and_then(|w| w.priority_group)
+            .map_or("none", |g| match g {
+                PriorityGroup::Unemployed => "unemployed",
+                PriorityGroup::Graduate => "graduate",
+                PriorityGroup::MigrantWorker => "migrant_worker",
+                PriorityGroup::HardToEmploy => "hard_to_employ",
+            });
+        let posted = self.posted.get(&gap).map(|x| x.0);
+        let c = self.counters.entry(region.clone()).or_default();
+        match &ev.kind {
+            EventKind::MatchAccepted(_) => {
+                c.view.accepted += 1;
+                *c.view.priority_served.entry(group.to_owned()).or_default() += 1;
+                if let Some(t0) = posted {
+                    let secs = ev.at.unix_seconds() - t0.unix_seconds();
+                    c.view.time_to_fill_secs_sum += secs.max(0) as u64;
+                    c.view.time_to_fill_count += 1;
+                }
+                if let Some(g) = &posting {
+                    *c.accepted_by_industry.entry(industry_of(g)).or_default() += 1;
+                    for r in &g.requirements {
+                        *c.accepted_by_skill
+                            .entry(r.skill.as_str().to_owned())
+                            .or_default() += 1;
+                    }
+                }
+            }
+            EventKind::MatchDeclined(_) => c.view.declined += 1,
+            EventKind::MatchExpired(_) => c.view.expired += 1,
+            EventKind::AssignmentStarted(_) => c.view.started += 1,
+            EventKind::AssignmentEnded(x) => match x.outcome {
+                Outcome::Completed => c.view.completed += 1,
+                Outcome::NoShow => c.view.no_show += 1,
+                Outcome::Returned | Outcome::Cancelled => {}
+            },
+            _ => {}
+        }
+        fx.outputs.push((region, ev.clone()));
+    }
+
+    /// The read-model values for what `fx` touched, except the proposals
+    /// in `withheld`.
+    pub fn views(
+        &self,
+        keys: &Keys,
+        fx: &Effects,
+        withheld: &BTreeSet<MatchId>,
+    ) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for m in &fx.matches {
+            if withheld.contains(m) {
+                continue;
+            }
+            let Some(p) = self.engine.proposal(m) else {
+                continue;
+            };
+            let Some((_, ent)) = self.posted.get(&p.proposed.gap_id) else {
+                continue;
+            };
+            let lender = self
+                .engine
+                .worker(&p.proposed.worker_id)
+                .and_then(|w| w.employer_id.clone());
+            let view = MatchView::of(p, ent.clone(), lender.clone());
+            out.push((
+                keys.proposal(m.as_str()),
+                serde_json::to_vec(&view).expect("serializable"),
+            ));
+            out.push((keys.by_borrower(ent.as_str(), m.as_str()), Vec::new()));
+            if let Some(l) = lender {
+                out.push((keys.by_lender(l.as_str(), m.as_str()), Vec::new()));
+            }
+        }
+        for v in &fx.withdrawn {
+            out.push((
+                keys.gap(v.gap_id.as_str()),
+                serde_json::to_vec(v).expect("serializable"),
+            ));
+        }
+        for g in &fx.gaps {
+            let Some(post) = self.engine.gap(g) else {
+                continue;
+            };
+            let open = self.engine.market(&post.region).map_or(0, |mk| mk.open(g));
+            out.push((
+                keys.gap(g.as_str()),
+                serde_json::to_vec(&self.gap_view(post, open)).expect("serializable"),
+            ));
+        }
+        for r in &fx.regions {
+            let view = self.region_view(r);
+            out.push((
+                keys.region(r.as_str()),
+                serde_json::to_vec(&view).expect("serializable"),
+            ));
+        }
+        out
+    }
+
+    fn gap_view(&self, post: &ShortagePosted, open: u32) -> GapView {
+        GapView {
+            gap_id: post.gap_id.clone(),
+            enterprise_id: post.enterprise_id.clone(),
+            region: post.region.clone(),
+            headcount: post.headcount.get(),
+            open,
+            status: if open == 0 {
+                GapStatus::Filled
+            } else {
+                GapStatus::Open
+            },
+            industry: post.industry.clone(),
+            requirements: post.requirements.clone(),
+            window: post.window,
+            hourly_wage_fen: post.hourly_wage_fen,
+            posted_at: self
+                .posted
+                .get(&post.gap_id)
+                .map_or_else(|| Timestamp::from_unix_seconds(0).expect("epoch"), |x| x.0),
+        }
+    }
+
+    /// A region's statistics now.
+    pub fn region_view(&self, r: &Region) -> RegionView {
+        let mut view = self
+            .counters
+            .get(r)
+            .map(|c| c.view.clone())
+            .unwrap_or_default();
+        view.region = r.as_str().to_owned();
+        let c = self.counters.get(r);
+        if let Some(mk) = self.engine.market(r) {
+            view.workers = mk.worker_count() as u64;
+            view.gaps = mk.gap_count() as u64;
+            view.positions = 0;
+            view.open_positions = 0;
+            view.by_industry.clear();
+            view.by_skill.clear();
+            for (g, open) in mk.gaps_with_open() {
+                let (n, open) = (u64::from(g.headcount.get()), u64::from(open));
+                view.positions += n;
+                view.open_positions += open;
+                let s = view.by_industry.entry(industry_of(g)).or_default();
+                s.positions += n;
+                s.open += open;
+                for req in &g.requirements {
+                    let s = view
+                        .by_skill
+                        .entry(req.skill.as_str().to_owned())
+                        .or_default();
+                    s.positions += n;
+                    s.open += open;
+                }
+            }
+        }
+        if let Some(c) = c {
+            for (k, v) in &c.accepted_by_industry {
+                view.by_industry.entry(k.clone()).or_default().accepted = *v;
+            }
+            for (k, v) in &c.accepted_by_skill {
+                view.by_skill.entry(k.clone()).or_default().accepted = *v;
+            }
+        }
+        view
+    }
+}
+
+/// Waits and retries a store or bus operation while its server is
+/// unavailable, keeping `flag` in step; a refused request is returned.
+async fn persist<T, E, F, Fut>(flag: &AtomicBool, what: &str, mut f: F) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: Retryable + std::fmt::Display,
+{
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match f().await {
+            Ok(v) => {
+                flag.store(true, Ordering::Relaxed);
+                return Ok(v);
+            }
+            Err(e) if e.retryable() => {
+                if flag.swap(false, Ordering::Relaxed) {
+                    eprintln!("lendwork matcher: {what}: {e}; retrying until it answers");
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether an error may go away by itself.
+pub trait Retryable {
+    /// True for an unreachable server.
+    fn retryable(&self) -> bool;
+}
+
+impl Retryable for StoreError {
+    fn retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+impl Retryable for BusError {
+    fn retryable(&self) -> bool {
+        matches!(self, BusError::Unavailable(_))
+    }
+}
+
+/// A running matcher.
+pub struct Matcher {
+    bus: Arc<dyn EventBus>,
+    store: Arc<dyn StateStore>,
+    opts: MatcherOptions,
+    keys: Keys,
+    health: Arc<Health>,
+    parts: HashMap<u32, PartitionState>,
+}
+
+impl Matcher {
+    /// A matcher over `bus` and `store`.
+    pub fn new(
+        bus: Arc<dyn EventBus>,
+        store: Arc<dyn StateStore>,
+        opts: MatcherOptions,
+        health: Arc<Health>,
+    ) -> Self {
+        let keys = Keys::new(opts.prefix.clone());
+        Self {
+            bus,
+            store,
+            opts,
+            keys,
+            health,
+            parts: HashMap::new(),
+        }
+    }
+
+    /// Creates the topics when missing and joins the group.
+    pub async fn start(&self) -> anyhow::Result<Box<dyn Subscription>> {
+        let h = &self.health;
+        for t in [&self.opts.market_topic, &self.opts.matches_topic] {
+            persist(&h.bus_ok, "creating topics", || {
+                self.bus.ensure_topic(t, self.opts.partitions)
+            })
+            .await?;
+        }
+        let sub = persist(&h.bus_ok, "joining the group", || {
+            self.bus
+                .subscribe(&self.opts.market_topic, &self.opts.group)
+        })
+        .await?;
+        h.running.store(true, Ordering::Relaxed);
+        Ok(sub)
+    }
+
+    /// Runs until `stop` resolves (or a refused request, which is a
+    /// configuration or data error for an operator to see).
+    pub async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let mut sub = self.start().await?;
+        tokio::pin!(stop);
+        loop {
+            let first = tokio::select! {
+                r = sub.next() => r,
+                () = &mut stop => return Ok(()),
+            };
+            let mut batch = vec![persist_first(&self.health.bus_ok, first)?];
+            while batch.len() < self.opts.max_batch {
+                match sub.next().now_or_never() {
+                    Some(Ok(r)) => batch.push(r),
+                    Some(Err(e)) if !e.retryable() => return Err(e.into()),
+                    _ => break,
+                }
+            }
+            self.handle(sub.as_mut(), batch).await?;
+        }
+    }
+
+    /// Handles one batch: state, effects, commit.
+    pub async fn handle(
+        &mut self,
+        sub: &mut dyn Subscription,
+        batch: Vec<Record>,
+    ) -> anyhow::Result<()> {
+        let mut fx: BTreeMap<u32, Effects> = BTreeMap::new();
+        let mut last: BTreeMap<u32, Record> = BTreeMap::new();
+        for rec in batch {
+            let p = rec.position.partition;
+            let expected = self.parts.get(&p).map(|s| s.next_offset);
+            match expected {
+                Some(next) if rec.position.offset < next => {
+                    // Handled before by this instance, effects durable.
+                    last.insert(p, rec);
+                    continue;
+                }
+                Some(next) if rec.position.offset == next => {}
+                _ => self.rebuild(p, rec.position.offset).await?,
+            }
+            let state = self.parts.get_mut(&p).expect("rebuilt");
+            state.process(&rec, fx.entry(p).or_default());
+            self.health.records.fetch_add(1, Ordering::Relaxed);
+            last.insert(p, rec);
+        }
+        self.make_durable(&fx).await?;
+        let done: Vec<Record> = last.into_values().collect();
+        match sub.commit_all(&done).await {
+            Ok(()) => {
+                self.health.batches.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => {
+                // Not fatal: the next commit covers these offsets, and if
+                // the partition moved, its new owner handles them again.
+                self.health.commit_failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("lendwork matcher: commit failed ({e}); the records will be delivered again if no later commit covers them");
+            }
+        }
+        Ok(())
+    }
+
+    /// Replays partition `p` up to `until` into a fresh state.
+    async fn rebuild(&mut self, p: u32, until: u64) -> anyhow::Result<()> {
+        self.health.rebuilds.fetch_add(1, Ordering::Relaxed);
+        let mut state = PartitionState::new(self.opts.engine.clone());
+        let mut reader = persist(&self.health.bus_ok, "replaying a partition", || {
+            self.bus.read_partition(&self.opts.market_topic, p, until)
+        })
+        .await?;
+        let mut scratch = Effects::default();
+        loop {
+            let next = loop {
+                match reader.next().await {
+                    Err(e) if e.retryable() => {
+                        self.health.bus_ok.store(false, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    other => break other?,
+                }
+            };
+            let Some(rec) = next else { break };
+            state.process(&rec, &mut scratch);
+            scratch.clear();
+            self.health.replayed.fetch_add(1, Ordering::Relaxed);
+        }
+        state.next_offset = until;
+        self.parts.insert(p, state);
+        Ok(())
+    }
+
+    /// Reservations, declines for conflicts, outputs, read models.
+    async fn make_durable(&self, fx: &BTreeMap<u32, Effects>) -> anyhow::Result<()> {
+        let h = &self.health;
+        for e in fx.values() {
+            for line in &e.invalid {
+                h.invalid.fetch_add(1, Ordering::Relaxed);
+                eprintln!("lendwork matcher: skipped an invalid record: {line}");
+            }
+        }
+        // 1. Reservations: each worker's steps in order, workers at once.
+        let mut per_worker: BTreeMap<&WorkerId, Vec<&Hold>> = BTreeMap::new();
+        for e in fx.values() {
+            for hold in &e.holds {
+                let w = match hold {
+                    Hold::Reserve { worker, .. } | Hold::Release { worker, .. } => worker,
+                };
+                per_worker.entry(w).or_default().push(hold);
+            }
+        }
+        let resv = Reservations::new(self.store.as_ref(), self.keys.reservations());
+        let chains = per_worker.into_values().map(|steps| {
+            let resv = &resv;
+            async move {
+                let mut conflicts = Vec::new();
+                for step in steps {
+                    match step {
+                        Hold::Reserve {
+                            worker,
+                            match_id,
+                            window,
+                            region,
+                            at,
+                            offset,
+                        } => {
+                            let origin = Origin {
+                                scope: region.to_string(),
+                                seq: *offset,
+                            };
+                            let r = persist(&h.store_ok, "reserving a worker", || {
+                                resv.reserve_from(worker, match_id, *window, Some(&origin))
+                            })
+                            .await?;
+                            if let Reserve::Conflict(other) = r {
+                                conflicts.push((match_id.clone(), region.clone(), *at, other));
+                            }
+                        }
+                        Hold::Release { worker, match_id } => {
+                            persist(&h.store_ok, "releasing a worker", || {
+                                resv.release(worker, match_id)
+                            })
+                            .await?;
+                        }
+                    }
+                }
+                Ok::<_, StoreError>(conflicts)
+            }
+        });
+        let mut withheld = BTreeSet::new();
+        let mut declines = Vec::new();
+        for r in futures::future::join_all(chains).await {
+            for (m, region, at, other) in r? {
+                h.conflicts.fetch_add(1, Ordering::Relaxed);
+                let ev = Event {
+                    id: EventId::new(format!("evt-x-{m}")).expect("valid id"),
+                    at,
+                    kind: EventKind::MatchDeclined(MatchDecision {
+                        match_id: m.clone(),
+                        by: Party::Worker,
+                        reason: Some(
+                            Reason::new(format!("worker already reserved by proposal {other}"))
+                                .expect("valid reason"),
+                        ),
+                    }),
+                };
+                declines.push((
+                    Bytes::copy_from_slice(region.as_str().as_bytes()),
+                    Bytes::from(ev.to_json()),
+                ));
+                withheld.insert(m);
+            }
+        }
+        // 2. Declines for conflicts, back into the market.
+        if !declines.is_empty() {
+            persist(&h.bus_ok, "publishing declines", || {
+                self.bus.publish_all(&self.opts.market_topic, &declines)
+            })
+            .await?;
+        }
+        // 3. Proposals and lifecycle events out.
+        let mut out = Vec::new();
+        let mut proposals = 0u64;
+        for e in fx.values() {
+            for (region, ev) in &e.outputs {
+                if let EventKind::MatchProposed(p) = &ev.kind {
+                    if withheld.contains(&p.match_id) {
+                        continue;
+                    }
+                    proposals += 1;
+                }
+                out.push((
+                    Bytes::copy_from_slice(region.as_str().as_bytes()),
+                    Bytes::from(ev.to_json()),
+                ));
+            }
+        }
+        if !out.is_empty() {
+            persist(&h.bus_ok, "publishing proposals", || {
+                self.bus.publish_all(&self.opts.matches_topic, &out)
+            })
+            .await?;
+        }
+        h.proposals.fetch_add(proposals, Ordering::Relaxed);
+        // 4. Read models.
+        let mut writes = Vec::new();
+        for (p, e) in fx {
+            if let Some(state) = self.parts.get(p) {
+                writes.extend(state.views(&self.keys, e, &withheld));
+            }
+        }
+        let store = self.store.as_ref();
+        let sets = writes
+            .iter()
+            .map(|(k, v)| persist(&h.store_ok, "writing read models", move || store.set(k, v)));
+        for r in futures::future::join_all(sets).await {
+            r?;
+        }
+        Ok(())
+    }
+}
+
+fn persist_first(flag: &AtomicBool, r: Result<Record, BusError>) -> Result<Record, BusError> {
+    match r {
+        Ok(rec) => {
+            flag.store(true, Ordering::Relaxed);
+            Ok(rec)
+        }
+        Err(e) => Err(e),
+    }
+}

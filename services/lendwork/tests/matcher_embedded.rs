@@ -1,0 +1,318 @@
+//! The matcher over the in-memory bus and store: what it publishes equals a
+//! replay of the market topic, read models follow, a restart (with or
+//! without the last commit) loses nothing and changes no id, and a worker
+//! offered in two regions owned by different partitions is never
+//! double-booked.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lendwork::audit::{audit, drain};
+use lendwork::matcher::{Health, Matcher, MatcherOptions};
+use lendwork::readmodel::{GapView, Keys, RegionView};
+use lendwork_domain::*;
+use lendwork_engine::EngineConfig;
+use lendwork_ports::memory::{MemoryBus, MemoryStore};
+use lendwork_ports::{BusError, EventBus, Record, StateStore, Subscription};
+use lendwork_sim::{simulate, SimConfig};
+
+fn options(partitions: u32) -> MatcherOptions {
+    MatcherOptions {
+        market_topic: "lendwork.market.v1".into(),
+        matches_topic: "lendwork.matches.v1".into(),
+        partitions,
+        group: "matchers".into(),
+        prefix: "lw".into(),
+        engine: EngineConfig::default(),
+        max_batch: 64,
+    }
+}
+
+fn sim_events(workers: u64, gaps: u64, seed: u64) -> Vec<(Bytes, Bytes)> {
+    let mut out = Vec::new();
+    let cfg = SimConfig {
+        workers,
+        gaps,
+        regions: 3,
+        seed,
+        ..Default::default()
+    };
+    simulate(&cfg, &mut out, &mut |_| {}).unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let e = Event::from_json(l).unwrap();
+            let key = region_key(&e);
+            (Bytes::from(key), Bytes::from(l.to_owned()))
+        })
+        .collect()
+}
+
+/// The key a gateway would use: the event's region, or for lifecycle
+/// events the region of the match (the simulator's regions are in the
+/// ids it makes, so a lookup is not needed: all of its events carry or
+/// imply one region; fall back to a fixed key).
+fn region_key(e: &Event) -> String {
+    e.kind
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "lifecycle".into())
+}
+
+async fn run_until(
+    bus: &MemoryBus,
+    store: &MemoryStore,
+    opts: MatcherOptions,
+    records: u64,
+    fail_commits: bool,
+) -> Arc<Health> {
+    let health = Arc::new(Health::default());
+    let mut m = Matcher::new(
+        Arc::new(bus.clone()),
+        Arc::new(store.clone()),
+        opts,
+        health.clone(),
+    );
+    let h = health.clone();
+    let stop = async move {
+        while h.records.load(Ordering::Relaxed) + h.replayed.load(Ordering::Relaxed) < records {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    if fail_commits {
+        let mut sub = NoCommit(m.start().await.unwrap());
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                r = sub.next() => m.handle(&mut sub, vec![r.unwrap()]).await.unwrap(),
+                () = &mut stop => break,
+            }
+        }
+    } else {
+        tokio::time::timeout(Duration::from_secs(120), m.run(stop))
+            .await
+            .expect("the matcher keeps up")
+            .unwrap();
+    }
+    health
+}
+
+/// A member that handles records but whose commits never land (a crash
+/// between effects and commit, every time).
+struct NoCommit(Box<dyn Subscription>);
+
+#[async_trait::async_trait]
+impl Subscription for NoCommit {
+    async fn next(&mut self) -> Result<Record, BusError> {
+        self.0.next().await
+    }
+    async fn commit(&mut self, _: &Record) -> Result<(), BusError> {
+        Err(BusError::Unavailable("commit lost".into()))
+    }
+}
+
+async fn check(
+    bus: &MemoryBus,
+    store: &MemoryStore,
+    opts: &MatcherOptions,
+) -> lendwork::audit::AuditReport {
+    let market = drain(
+        bus,
+        &opts.market_topic,
+        "audit-m",
+        Duration::from_millis(50),
+    )
+    .await
+    .unwrap();
+    let matches = drain(
+        bus,
+        &opts.matches_topic,
+        "audit-x",
+        Duration::from_millis(50),
+    )
+    .await
+    .unwrap();
+    let report = audit(&market, &matches, store, &opts.prefix, &opts.engine)
+        .await
+        .unwrap();
+    assert!(report.clean(), "{report:#?}");
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_outputs_equal_a_replay_and_views_follow() {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let opts = options(4);
+    let events = sim_events(600, 80, 7);
+    bus.ensure_topic(&opts.market_topic, 4).await.unwrap();
+    bus.publish_all(&opts.market_topic, &events).await.unwrap();
+    let health = run_until(&bus, &store, opts.clone(), events.len() as u64, false).await;
+    assert_eq!(health.records.load(Ordering::Relaxed), events.len() as u64);
+    let report = check(&bus, &store, &opts).await;
+    assert!(report.published_ids > 50, "{report:#?}");
+    assert_eq!(report.duplicates, 0);
+    // Region views: proposals counted equal the proposals published.
+    let keys = Keys::new("lw");
+    let regions = store.scan_prefix(&keys.regions()).await.unwrap();
+    assert_eq!(regions.len(), 3, "a view per region");
+    let mut proposed = 0;
+    for (_, v) in &regions {
+        let r: RegionView = serde_json::from_slice(v).unwrap();
+        assert!(r.workers > 0 && r.positions >= r.open_positions);
+        proposed += r.proposed;
+    }
+    let published = drain(
+        &bus,
+        &opts.matches_topic,
+        "count",
+        Duration::from_millis(50),
+    )
+    .await
+    .unwrap()
+    .iter()
+    .filter(|r| {
+        std::str::from_utf8(&r.payload)
+            .unwrap()
+            .contains("\"match_proposed\"")
+    })
+    .count() as u64;
+    assert_eq!(proposed, published);
+    // A gap view says how many positions are open.
+    let gaps = store.scan_prefix("lw:rm:gap:").await.unwrap();
+    assert!(!gaps.is_empty());
+    for (_, v) in gaps {
+        let g: GapView = serde_json::from_slice(&v).unwrap();
+        assert!(g.open <= g.headcount);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_loses_nothing_and_changes_no_id() {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let opts = options(3);
+    let events = sim_events(500, 70, 11);
+    let (first, second) = events.split_at(events.len() / 2);
+    bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
+    bus.publish_all(&opts.market_topic, first).await.unwrap();
+    // The first instance's commits never land: the next one gets every
+    // record again, rebuilds nothing and republishes the same ids.
+    run_until(&bus, &store, opts.clone(), first.len() as u64, true).await;
+    bus.publish_all(&opts.market_topic, second).await.unwrap();
+    let h = run_until(&bus, &store, opts.clone(), events.len() as u64, false).await;
+    assert_eq!(
+        h.rebuilds.load(Ordering::Relaxed),
+        3,
+        "one per partition, from offset 0"
+    );
+    let report = check(&bus, &store, &opts).await;
+    assert!(
+        report.duplicates > 0,
+        "the uncommitted half was published twice"
+    );
+    // A third instance after committed work replays and goes on.
+    let more = sim_events(40, 10, 12);
+    bus.publish_all(&opts.market_topic, &more).await.unwrap();
+    let h = run_until(
+        &bus,
+        &store,
+        opts.clone(),
+        (events.len() + more.len()) as u64,
+        false,
+    )
+    .await;
+    assert!(h.replayed.load(Ordering::Relaxed) >= events.len() as u64 - 3);
+    check(&bus, &store, &opts).await;
+}
+
+fn offer(id: &str, worker: &str, region: &str, at: i64) -> Event {
+    Event {
+        id: EventId::new(id).unwrap(),
+        at: Timestamp::from_unix_seconds(1_772_352_000 + at).unwrap(),
+        kind: EventKind::WorkerOffered(WorkerOffered {
+            worker_id: WorkerId::new(worker).unwrap(),
+            region: Region::new(region).unwrap(),
+            home: Place::new(36.06, 103.83).unwrap(),
+            skills: vec![],
+            certificates: vec![],
+            available: Window::new(
+                Date::parse("2026-03-01").unwrap(),
+                Date::parse("2026-12-31").unwrap(),
+            )
+            .unwrap(),
+            max_commute_km: Km::new(30.0).unwrap(),
+            min_hourly_wage_fen: Fen::new(2000).unwrap(),
+            employer_id: None,
+            consent: true,
+            contract_end: None,
+            priority_group: None,
+        }),
+    }
+}
+
+fn post(id: &str, gap: &str, region: &str, at: i64) -> Event {
+    Event {
+        id: EventId::new(id).unwrap(),
+        at: Timestamp::from_unix_seconds(1_772_352_000 + at).unwrap(),
+        kind: EventKind::ShortagePosted(ShortagePosted {
+            gap_id: GapId::new(gap).unwrap(),
+            enterprise_id: EnterpriseId::new("borrower").unwrap(),
+            region: Region::new(region).unwrap(),
+            site: Place::new(36.06, 103.84).unwrap(),
+            requirements: vec![],
+            certificates: vec![],
+            headcount: Headcount::new(1).unwrap(),
+            window: Window::new(
+                Date::parse("2026-04-01").unwrap(),
+                Date::parse("2026-04-30").unwrap(),
+            )
+            .unwrap(),
+            hourly_wage_fen: Fen::new(3000).unwrap(),
+            max_commute_km: None,
+            industry: None,
+        }),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_in_two_partitions_is_booked_once() {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let opts = options(2);
+    // Two regions in different partitions.
+    let (ra, rb) = (
+        "620100",
+        (620101..620200)
+            .map(|r| r.to_string())
+            .find(|r| {
+                lendwork_ports::partition_for(r.as_bytes(), 2)
+                    != lendwork_ports::partition_for(b"620100", 2)
+            })
+            .unwrap(),
+    );
+    let events = [
+        post("e1", "gap-a", ra, 1),
+        offer("e2", "w1", ra, 2),
+        post("e3", "gap-b", &rb, 3),
+        // The same worker re-offered in region B: partition B's engine
+        // proposes them too, but partition A still holds its proposal.
+        offer("e4", "w1", &rb, 4),
+    ];
+    bus.ensure_topic(&opts.market_topic, 2).await.unwrap();
+    for e in &events {
+        let key = e.kind.region().unwrap().to_string();
+        bus.publish(&opts.market_topic, key.as_bytes(), e.to_json().as_bytes())
+            .await
+            .unwrap();
+    }
+    // Four records and the decline the conflict appends.
+    let h = run_until(&bus, &store, opts.clone(), 5, false).await;
+    assert_eq!(h.conflicts.load(Ordering::Relaxed), 1);
+    let report = check(&bus, &store, &opts).await;
+    assert_eq!(report.withheld, 1);
+    let keys = Keys::new("lw");
+    let b: GapView =
+        serde_json::from_slice(&store.get(&keys.gap("gap-b")).await.unwrap().unwrap()).unwrap();
+    assert_eq!(b.open, 1, "gap B is open again after the decline");
+}
