@@ -20,16 +20,21 @@ use crate::readmodel::{Keys, MatchView};
 
 /// Every record of `topic`, read by a fresh consumer group until nothing
 /// arrives for `idle` (a topic being written to is read as far as it goes).
+/// The first record may take up to `first` (joining a group takes a while
+/// on some brokers); an empty topic costs that long.
 pub async fn drain(
     bus: &dyn EventBus,
     topic: &str,
     group: &str,
+    first: Duration,
     idle: Duration,
 ) -> anyhow::Result<Vec<Record>> {
     let mut sub = bus.subscribe(topic, group).await?;
     let mut out = Vec::new();
-    while let Ok(r) = tokio::time::timeout(idle, sub.next()).await {
+    let mut wait = first;
+    while let Ok(r) = tokio::time::timeout(wait, sub.next()).await {
         out.push(r?);
+        wait = idle;
     }
     out.sort_by_key(|r| r.position);
     Ok(out)

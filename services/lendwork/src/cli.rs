@@ -86,7 +86,45 @@ pub enum Command {
         #[arg(long, requires = "gen_market")]
         out: Option<PathBuf>,
     },
+    /// Run one matcher: a member of the matchers' consumer group on the
+    /// market topic, publishing proposals to the matches topic and read
+    /// models to Redis. Health on --listen: /healthz, /readyz, /metrics.
+    Matcher {
+        /// Where the servers are.
+        #[command(flatten)]
+        servers: ServerFlags,
+        /// Consumer group; overrides matcher.group.
+        #[arg(long)]
+        group: Option<String>,
+        /// Address of the health and metrics endpoint.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        listen: std::net::SocketAddr,
+    },
+    /// Validate a JSONL event file and append its events to the market
+    /// topic, keyed by region (all or nothing).
+    Publish {
+        /// Where the servers are.
+        #[command(flatten)]
+        servers: ServerFlags,
+        /// The event file, or `-` for standard input.
+        #[arg(long)]
+        events: PathBuf,
+    },
+    /// Replay the market topic and check the matches topic and the read
+    /// models against it: nothing lost, nothing differing, nobody
+    /// double-booked. Prints a JSON report; exit 3 when not clean.
+    Audit {
+        /// Where the servers are.
+        #[command(flatten)]
+        servers: ServerFlags,
+        /// Stop reading a topic after this many milliseconds without a record.
+        #[arg(long, default_value_t = 3000)]
+        idle_ms: u64,
+    },
 }
+
+/// Flags of the commands that talk to servers.
+pub use crate::service::ServerFlags;
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse(s).map_err(|e| e.to_string())
@@ -96,6 +134,15 @@ fn parse_time(s: &str) -> Result<Timestamp, String> {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { file } => run_validate(&file),
+        Command::Matcher {
+            servers,
+            group,
+            listen,
+        } => crate::service::run_matcher(&servers, group, listen),
+        Command::Publish { servers, events } => crate::service::run_publish(&servers, &events),
+        Command::Audit { servers, idle_ms } => {
+            crate::service::run_audit(&servers, std::time::Duration::from_millis(idle_ms))
+        }
         Command::Simulate {
             regions,
             workers,

@@ -25,9 +25,12 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod connect;
 pub mod matcher;
 pub mod matching;
 pub mod readmodel;
 pub mod reservations;
+pub mod route;
+pub mod service;
 pub mod solve;
 pub mod validate;

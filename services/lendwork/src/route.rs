@@ -1,0 +1,129 @@
+//! Which region (and so which partition) an event belongs to.
+//!
+//! Market events are keyed by region so that one region's events stay in
+//! order. Offers, postings and proposals name their region; withdrawals and
+//! lifecycle events name only a worker, a gap or a match. A [`Router`]
+//! remembers the region of every worker, gap and match it has routed (and
+//! writes it to the store, `P:route:{kind}:{id}`), and looks up the store
+//! for ids it has not seen: any gateway or publisher can route any event,
+//! whoever routed the event that introduced the id.
+
+use std::collections::HashMap;
+
+use lendwork_domain::{Event, EventKind, Region};
+use lendwork_ports::{StateStore, StoreError};
+
+use crate::readmodel::MatchView;
+
+/// Why an event could not be routed.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    /// The id it refers to was never offered, posted or proposed.
+    #[error("{field}: unknown {kind} {id:?} (it was never offered, posted or proposed here)")]
+    Unknown {
+        /// The field naming the id.
+        field: &'static str,
+        /// `worker`, `gap` or `match`.
+        kind: &'static str,
+        /// The id.
+        id: String,
+    },
+    /// The store did not answer.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Routes events to regions.
+pub struct Router {
+    prefix: String,
+    known: HashMap<(&'static str, String), Region>,
+}
+
+impl Router {
+    /// A router whose store keys start with `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            known: HashMap::new(),
+        }
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:route:{kind}:{id}", self.prefix)
+    }
+
+    /// The region of `e`, recording the ids it introduces.
+    pub async fn region(
+        &mut self,
+        store: &dyn StateStore,
+        e: &Event,
+    ) -> Result<Region, RouteError> {
+        let (kind, field, id) = match &e.kind {
+            EventKind::WorkerOffered(w) => {
+                return self
+                    .remember(store, "worker", w.worker_id.as_str(), &w.region)
+                    .await
+            }
+            EventKind::ShortagePosted(g) => {
+                return self
+                    .remember(store, "gap", g.gap_id.as_str(), &g.region)
+                    .await
+            }
+            EventKind::MatchProposed(m) => {
+                return self
+                    .remember(store, "match", m.match_id.as_str(), &m.region)
+                    .await
+            }
+            EventKind::WorkerWithdrawn(x) => ("worker", "worker_id", x.worker_id.as_str()),
+            EventKind::ShortageWithdrawn(x) => ("gap", "gap_id", x.gap_id.as_str()),
+            EventKind::MatchAccepted(d) | EventKind::MatchDeclined(d) => {
+                ("match", "match_id", d.match_id.as_str())
+            }
+            EventKind::MatchExpired(x) | EventKind::AssignmentStarted(x) => {
+                ("match", "match_id", x.match_id.as_str())
+            }
+            EventKind::AssignmentEnded(x) => ("match", "match_id", x.match_id.as_str()),
+        };
+        if let Some(r) = self.known.get(&(kind, id.to_owned())) {
+            return Ok(r.clone());
+        }
+        let found = match store.get(&self.key(kind, id)).await? {
+            Some(b) => Region::new(String::from_utf8_lossy(&b).into_owned()).ok(),
+            None if kind == "match" => {
+                // Proposals made by the matchers: their view names the region.
+                let view = store.get(&format!("{}:rm:match:{id}", self.prefix)).await?;
+                view.and_then(|v| serde_json::from_slice::<MatchView>(&v).ok())
+                    .map(|v| v.proposed.region)
+            }
+            None => None,
+        };
+        match found {
+            Some(r) => {
+                self.known.insert((kind, id.to_owned()), r.clone());
+                Ok(r)
+            }
+            None => Err(RouteError::Unknown {
+                field,
+                kind,
+                id: id.to_owned(),
+            }),
+        }
+    }
+
+    async fn remember(
+        &mut self,
+        store: &dyn StateStore,
+        kind: &'static str,
+        id: &str,
+        region: &Region,
+    ) -> Result<Region, RouteError> {
+        let k = (kind, id.to_owned());
+        if self.known.get(&k) != Some(region) {
+            store
+                .set(&self.key(kind, id), region.as_str().as_bytes())
+                .await?;
+            self.known.insert(k, region.clone());
+        }
+        Ok(region.clone())
+    }
+}
