@@ -124,6 +124,7 @@ async fn check(
         &opts.market_topic,
         "audit-m",
         Duration::from_millis(50),
+        Duration::from_millis(50),
     )
     .await
     .unwrap();
@@ -131,6 +132,7 @@ async fn check(
         bus,
         &opts.matches_topic,
         "audit-x",
+        Duration::from_millis(50),
         Duration::from_millis(50),
     )
     .await
@@ -168,6 +170,7 @@ async fn published_outputs_equal_a_replay_and_views_follow() {
         &bus,
         &opts.matches_topic,
         "count",
+        Duration::from_millis(50),
         Duration::from_millis(50),
     )
     .await
