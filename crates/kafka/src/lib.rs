@@ -111,6 +111,7 @@ impl KafkaBus {
             .map_err(|e| BusError::Invalid(format!("producer: {e}")))?;
         let admin = config
             .client()
+            .set("allow.auto.create.topics", "false")
             .create()
             .map_err(|e| BusError::Invalid(format!("admin client: {e}")))?;
         Ok(Self {
@@ -128,6 +129,21 @@ impl EventBus for KafkaBus {
             return Err(BusError::Invalid(
                 "a topic needs at least one partition".into(),
             ));
+        }
+        // An existing topic is left as it is; looking first also spares
+        // brokers that refuse or do not implement CreateTopics (managed
+        // clusters with ACLs, librdkafka's mock cluster).
+        let client = self.admin.inner();
+        let md = tokio::task::block_in_place(|| {
+            client.fetch_metadata(Some(topic), Duration::from_secs(10))
+        })
+        .map_err(map_err)?;
+        if md
+            .topics()
+            .iter()
+            .any(|t| t.name() == topic && t.error().is_none() && !t.partitions().is_empty())
+        {
+            return Ok(());
         }
         let new = NewTopic::new(
             topic,

@@ -614,6 +614,7 @@ where
     E: Retryable + std::fmt::Display,
 {
     let mut delay = Duration::from_millis(50);
+    let mut said = false;
     loop {
         match f().await {
             Ok(v) => {
@@ -621,8 +622,10 @@ where
                 return Ok(v);
             }
             Err(e) if e.retryable() => {
-                if flag.swap(false, Ordering::Relaxed) {
+                flag.store(false, Ordering::Relaxed);
+                if !said {
                     eprintln!("lendwork matcher: {what}: {e}; retrying until it answers");
+                    said = true;
                 }
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(2));
