@@ -1,0 +1,277 @@
+//! Streaming benchmark, in one run against one broker and one Redis:
+//!
+//! 1. raw `rdkafka`: produce N event-sized records (idempotent, acks=all)
+//!    and consume them with a plain consumer — records per second;
+//! 2. Lendwork end to end: the same N market events published to the market
+//!    topic, an in-process matcher (engine, reservations and read models in
+//!    Redis, proposals to the matches topic, commits) — events per second,
+//!    and the ratio to (1);
+//! 3. latency at a steady offered load: events published at `--rate` per
+//!    second; each proposal's latency is the time from the publication of
+//!    the event that caused it (proposals carry that event's time) to its
+//!    arrival on the matches topic — p50, p99, max.
+//!
+//! `benches/streaming.sh` starts Tansu and redis-server and runs this.
+//!
+//! ```text
+//! cargo run --release -p lendwork --example stream_bench -- KAFKA REDIS [WORKERS] [RATE] [SECONDS]
+//! ```
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lendwork::matcher::{Health, Matcher, MatcherOptions};
+use lendwork::route::Router;
+use lendwork_domain::{Event, EventKind};
+use lendwork_engine::EngineConfig;
+use lendwork_kafka::{KafkaBus, KafkaConfig};
+use lendwork_ports::{EventBus, StateStore};
+use lendwork_redis::RedisStore;
+use lendwork_sim::{simulate, SimConfig};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::Message;
+
+const PARTITIONS: u32 = 4;
+
+fn events(workers: u64, seed: u64) -> Vec<Event> {
+    let mut out = Vec::new();
+    let cfg = SimConfig {
+        workers,
+        gaps: workers / 8,
+        regions: 4,
+        seed,
+        ..Default::default()
+    };
+    simulate(&cfg, &mut out, &mut |_| {}).unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| Event::from_json(l).unwrap())
+        .collect()
+}
+
+async fn keyed(store: &dyn StateStore, prefix: &str, evs: &[Event]) -> Vec<(Bytes, Bytes)> {
+    let mut router = Router::new(prefix);
+    let mut out = Vec::with_capacity(evs.len());
+    for e in evs {
+        let r = router.region(store, e).await.unwrap();
+        out.push((Bytes::from(r.to_string()), Bytes::from(e.to_json())));
+    }
+    out
+}
+
+async fn raw(kafka: &str, topic: &str, records: &[(Bytes, Bytes)]) -> f64 {
+    let bus = KafkaBus::new(&KafkaConfig::new(kafka)).unwrap();
+    bus.ensure_topic(topic, PARTITIONS).await.unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()
+        .unwrap();
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .set("group.id", format!("{topic}-raw"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    // Join the group before the clock starts.
+    let _ = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await;
+    let t0 = Instant::now();
+    let n = records.len();
+    let consume = async {
+        let mut got = 0;
+        while got < n {
+            let m = consumer.recv().await.unwrap();
+            let _ = m.payload();
+            got += 1;
+        }
+    };
+    let produce = async {
+        let mut pending = Vec::with_capacity(n);
+        for (k, v) in records {
+            let mut rec = FutureRecord::to(topic).key(&k[..]).payload(&v[..]);
+            loop {
+                match producer.send_result(rec) {
+                    Ok(f) => {
+                        pending.push(f);
+                        break;
+                    }
+                    Err((_, r)) => {
+                        rec = r;
+                        tokio::time::sleep(Duration::from_millis(1)).await
+                    }
+                }
+            }
+        }
+        for f in pending {
+            f.await.unwrap().unwrap();
+        }
+    };
+    tokio::join!(consume, produce);
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn options(ns: &str) -> MatcherOptions {
+    MatcherOptions {
+        market_topic: format!("{ns}.market"),
+        matches_topic: format!("{ns}.matches"),
+        partitions: PARTITIONS,
+        group: format!("{ns}-matchers"),
+        prefix: ns.to_owned(),
+        engine: EngineConfig::default(),
+        max_batch: 500,
+    }
+}
+
+async fn start_matcher(kafka: &str, store: Arc<dyn StateStore>, opts: MatcherOptions) -> Arc<Health> {
+    let bus: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&KafkaConfig::new(kafka)).unwrap());
+    let health = Arc::new(Health::default());
+    let mut m = Matcher::new(bus, store, opts, health.clone());
+    tokio::spawn(async move { m.run(std::future::pending()).await.unwrap() });
+    while !health.running.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    health
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let kafka = args.get(1).expect("KAFKA").clone();
+    let redis = args.get(2).expect("REDIS").clone();
+    let workers: u64 = args.get(3).map_or(20_000, |s| s.parse().unwrap());
+    let rate: u64 = args.get(4).map_or(10_000, |s| s.parse().unwrap());
+    let seconds: u64 = args.get(5).map_or(10, |s| s.parse().unwrap());
+    let nonce = format!(
+        "bench-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    );
+    let store: Arc<dyn StateStore> = Arc::new(RedisStore::connect(&redis).await.unwrap());
+    let evs = events(workers, 1);
+    let records = keyed(store.as_ref(), &format!("{nonce}-a"), &evs).await;
+    println!("market: {} events ({} workers, {} gaps, 4 regions, {PARTITIONS} partitions)", evs.len(), workers, workers / 8);
+
+    // 1. raw rdkafka.
+    let raw_rate = raw(&kafka, &format!("{nonce}.raw"), &records).await;
+    println!("raw rdkafka produce+consume:   {raw_rate:>9.0} records/s");
+
+    // 2. Lendwork end to end, as fast as it goes.
+    let opts = options(&format!("{nonce}-a"));
+    let bus = KafkaBus::new(&KafkaConfig::new(kafka.clone())).unwrap();
+    bus.ensure_topic(&opts.market_topic, PARTITIONS).await.unwrap();
+    let health = start_matcher(&kafka, store.clone(), opts.clone()).await;
+    let t0 = Instant::now();
+    for chunk in records.chunks(5000) {
+        bus.publish_all(&opts.market_topic, chunk).await.unwrap();
+    }
+    while health.records.load(Ordering::Relaxed) < records.len() as u64 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let e2e = records.len() as f64 / t0.elapsed().as_secs_f64();
+    println!(
+        "lendwork end to end:           {e2e:>9.0} events/s ({} proposals published)",
+        health.proposals.load(Ordering::Relaxed)
+    );
+    println!("ratio lendwork / raw:          {:>9.2}", e2e / raw_rate);
+
+    // 3. Latency at a steady offered load.
+    let ns = format!("{nonce}-c");
+    let opts = options(&ns);
+    let total = (rate * seconds) as usize;
+    let evs = events((total as u64 * 8 / 10).max(1000), 2);
+    let records = keyed(store.as_ref(), &ns, &evs[..total.min(evs.len())]).await;
+    bus.ensure_topic(&opts.market_topic, PARTITIONS).await.unwrap();
+    bus.ensure_topic(&opts.matches_topic, PARTITIONS).await.unwrap();
+    let health = start_matcher(&kafka, store.clone(), opts.clone()).await;
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &kafka)
+        .set("group.id", format!("{ns}-latency"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[opts.matches_topic.as_str()]).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await;
+    let mut sent_at: HashMap<String, Instant> = HashMap::new();
+    let t0 = Instant::now();
+    let tick = Duration::from_millis(10);
+    let per_tick = ((rate as f64) * tick.as_secs_f64()).ceil() as usize;
+    let publisher = async {
+        let mut i = 0;
+        let mut next = Instant::now();
+        let mut stamps = Vec::new();
+        while i < records.len() {
+            let end = (i + per_tick).min(records.len());
+            let now = Instant::now();
+            for r in &records[i..end] {
+                let e = Event::from_json(std::str::from_utf8(&r.1).unwrap()).unwrap();
+                stamps.push((e.at.to_string(), now));
+            }
+            let bus = &bus;
+            let chunk = &records[i..end];
+            bus.publish_all(&opts.market_topic, chunk).await.unwrap();
+            i = end;
+            next += tick;
+            tokio::time::sleep_until(next.into()).await;
+        }
+        stamps
+    };
+    let mut lat = Vec::new();
+    let collector = async {
+        let deadline = Instant::now() + Duration::from_secs(seconds + 30);
+        let mut arrivals = Vec::new();
+        loop {
+            let done = health.records.load(Ordering::Relaxed) >= records.len() as u64;
+            match tokio::time::timeout(Duration::from_millis(if done { 1000 } else { 5000 }), consumer.recv()).await {
+                Ok(Ok(m)) => {
+                    let now = Instant::now();
+                    let text = std::str::from_utf8(m.payload().unwrap_or_default()).unwrap().to_owned();
+                    arrivals.push((text, now));
+                }
+                _ if done || Instant::now() > deadline => break,
+                _ => {}
+            }
+        }
+        arrivals
+    };
+    let (stamps, arrivals) = tokio::join!(publisher, collector);
+    let offered = records.len() as f64 / t0.elapsed().as_secs_f64();
+    for (at, t) in stamps {
+        sent_at.entry(at).or_insert(t);
+    }
+    for (text, t) in arrivals {
+        let e = Event::from_json(&text).unwrap();
+        if let EventKind::MatchProposed(_) = e.kind {
+            if let Some(s) = sent_at.get(&e.at.to_string()) {
+                lat.push(t.duration_since(*s).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    println!(
+        "steady load: offered {rate} events/s for {seconds} s (achieved {offered:.0}/s), {} proposals timed",
+        lat.len()
+    );
+    println!(
+        "event-to-proposal latency:     p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        lat.last().copied().unwrap_or(f64::NAN)
+    );
+}
