@@ -272,6 +272,10 @@ impl EventBus for KafkaBus {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
+            // A broker that does not wake parked fetches when data arrives
+            // (Tansu) would otherwise add up to librdkafka's 500 ms to every
+            // hop; overridable through `extra`.
+            .set("fetch.wait.max.ms", "20")
             .set("heartbeat.interval.ms", "1000");
         for (k, v) in &self.config.extra {
             c.set(k, v);

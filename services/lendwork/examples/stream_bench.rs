@@ -68,21 +68,8 @@ async fn keyed(store: &dyn StateStore, prefix: &str, evs: &[Event]) -> Vec<(Byte
 async fn raw(kafka: &str, topic: &str, records: &[(Bytes, Bytes)]) -> f64 {
     let bus = KafkaBus::new(&KafkaConfig::new(kafka)).unwrap();
     bus.ensure_topic(topic, PARTITIONS).await.unwrap();
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", kafka)
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .create()
-        .unwrap();
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", kafka)
-        .set("group.id", format!("{topic}-raw"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    // Join the group before the clock starts.
-    let _ = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await;
+    let producer = producer(kafka);
+    let consumer = assigned(kafka, topic);
     let t0 = Instant::now();
     let n = records.len();
     let consume = async {
@@ -118,6 +105,34 @@ async fn raw(kafka: &str, topic: &str, records: &[(Bytes, Bytes)]) -> f64 {
     n as f64 / t0.elapsed().as_secs_f64()
 }
 
+/// A consumer reading every partition of `topic` from the start, without a
+/// group (a group join would be timed too).
+fn assigned(kafka: &str, topic: &str) -> StreamConsumer {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .set("group.id", "lendwork-bench-reader")
+        .set("fetch.wait.max.ms", "20")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..PARTITIONS as i32 {
+        tpl.add_partition_offset(topic, p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    consumer
+}
+
+fn producer(kafka: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()
+        .unwrap()
+}
+
 fn options(ns: &str) -> MatcherOptions {
     MatcherOptions {
         market_topic: format!("{ns}.market"),
@@ -130,12 +145,26 @@ fn options(ns: &str) -> MatcherOptions {
     }
 }
 
-async fn start_matcher(kafka: &str, store: Arc<dyn StateStore>, opts: MatcherOptions) -> Arc<Health> {
+/// Starts a matcher and waits until it has joined its group and handled a
+/// first record (a worker in a region of its own), so that the group join
+/// — seconds on Tansu — is not timed.
+async fn start_matcher(
+    kafka: &str,
+    store: Arc<dyn StateStore>,
+    opts: MatcherOptions,
+) -> Arc<Health> {
     let bus: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&KafkaConfig::new(kafka)).unwrap());
+    bus.ensure_topic(&opts.market_topic, PARTITIONS)
+        .await
+        .unwrap();
+    let warm = r#"{"type":"worker_offered","id":"evt-warmup","at":"2026-03-01T00:00:00Z","worker_id":"warmup","region":"000000","home":{"lat":36.0,"lon":103.8},"skills":[],"certificates":[],"available":{"start":"2026-03-01","end":"2026-03-02"},"max_commute_km":1.0,"min_hourly_wage_fen":100000,"consent":true}"#;
+    bus.publish(&opts.market_topic, b"000000", warm.as_bytes())
+        .await
+        .unwrap();
     let health = Arc::new(Health::default());
     let mut m = Matcher::new(bus, store, opts, health.clone());
     tokio::spawn(async move { m.run(std::future::pending()).await.unwrap() });
-    while !health.running.load(Ordering::Relaxed) {
+    while health.records.load(Ordering::Relaxed) < 1 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     health
@@ -166,7 +195,12 @@ async fn main() {
     let store: Arc<dyn StateStore> = Arc::new(RedisStore::connect(&redis).await.unwrap());
     let evs = events(workers, 1);
     let records = keyed(store.as_ref(), &format!("{nonce}-a"), &evs).await;
-    println!("market: {} events ({} workers, {} gaps, 4 regions, {PARTITIONS} partitions)", evs.len(), workers, workers / 8);
+    println!(
+        "market: {} events ({} workers, {} gaps, 4 regions, {PARTITIONS} partitions)",
+        evs.len(),
+        workers,
+        workers / 8
+    );
 
     // 1. raw rdkafka.
     let raw_rate = raw(&kafka, &format!("{nonce}.raw"), &records).await;
@@ -175,13 +209,15 @@ async fn main() {
     // 2. Lendwork end to end, as fast as it goes.
     let opts = options(&format!("{nonce}-a"));
     let bus = KafkaBus::new(&KafkaConfig::new(kafka.clone())).unwrap();
-    bus.ensure_topic(&opts.market_topic, PARTITIONS).await.unwrap();
+    bus.ensure_topic(&opts.market_topic, PARTITIONS)
+        .await
+        .unwrap();
     let health = start_matcher(&kafka, store.clone(), opts.clone()).await;
     let t0 = Instant::now();
     for chunk in records.chunks(5000) {
         bus.publish_all(&opts.market_topic, chunk).await.unwrap();
     }
-    while health.records.load(Ordering::Relaxed) < records.len() as u64 {
+    while health.records.load(Ordering::Relaxed) < records.len() as u64 + 1 {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let e2e = records.len() as f64 / t0.elapsed().as_secs_f64();
@@ -190,6 +226,21 @@ async fn main() {
         health.proposals.load(Ordering::Relaxed)
     );
     println!("ratio lendwork / raw:          {:>9.2}", e2e / raw_rate);
+    let stages: Vec<String> = lendwork::matcher::STAGES
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "{s} {:.2} s",
+                health.stage_micros[i].load(Ordering::Relaxed) as f64 / 1e6
+            )
+        })
+        .collect();
+    println!(
+        "matcher time by stage:         {} ({} batches)",
+        stages.join(", "),
+        health.batches.load(Ordering::Relaxed)
+    );
 
     // 3. Latency at a steady offered load.
     let ns = format!("{nonce}-c");
@@ -197,17 +248,15 @@ async fn main() {
     let total = (rate * seconds) as usize;
     let evs = events((total as u64 * 8 / 10).max(1000), 2);
     let records = keyed(store.as_ref(), &ns, &evs[..total.min(evs.len())]).await;
-    bus.ensure_topic(&opts.market_topic, PARTITIONS).await.unwrap();
-    bus.ensure_topic(&opts.matches_topic, PARTITIONS).await.unwrap();
-    let health = start_matcher(&kafka, store.clone(), opts.clone()).await;
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &kafka)
-        .set("group.id", format!("{ns}-latency"))
-        .set("auto.offset.reset", "earliest")
-        .create()
+    bus.ensure_topic(&opts.market_topic, PARTITIONS)
+        .await
         .unwrap();
-    consumer.subscribe(&[opts.matches_topic.as_str()]).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(5), consumer.recv()).await;
+    bus.ensure_topic(&opts.matches_topic, PARTITIONS)
+        .await
+        .unwrap();
+    let health = start_matcher(&kafka, store.clone(), opts.clone()).await;
+    let consumer = assigned(&kafka, &opts.matches_topic);
+    let prod = producer(&kafka);
     let mut sent_at: HashMap<String, Instant> = HashMap::new();
     let t0 = Instant::now();
     let tick = Duration::from_millis(10);
@@ -223,9 +272,25 @@ async fn main() {
                 let e = Event::from_json(std::str::from_utf8(&r.1).unwrap()).unwrap();
                 stamps.push((e.at.to_string(), now));
             }
-            let bus = &bus;
-            let chunk = &records[i..end];
-            bus.publish_all(&opts.market_topic, chunk).await.unwrap();
+            // Enqueue without waiting for acknowledgements, so the offered
+            // load holds whatever the broker's round trip.
+            for (k, v) in &records[i..end] {
+                let mut rec = FutureRecord::to(&opts.market_topic)
+                    .key(&k[..])
+                    .payload(&v[..]);
+                loop {
+                    match prod.send_result(rec) {
+                        Ok(f) => {
+                            drop(f);
+                            break;
+                        }
+                        Err((_, r)) => {
+                            rec = r;
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    }
+                }
+            }
             i = end;
             next += tick;
             tokio::time::sleep_until(next.into()).await;
@@ -237,11 +302,18 @@ async fn main() {
         let deadline = Instant::now() + Duration::from_secs(seconds + 30);
         let mut arrivals = Vec::new();
         loop {
-            let done = health.records.load(Ordering::Relaxed) >= records.len() as u64;
-            match tokio::time::timeout(Duration::from_millis(if done { 1000 } else { 5000 }), consumer.recv()).await {
+            let done = health.records.load(Ordering::Relaxed) > records.len() as u64;
+            match tokio::time::timeout(
+                Duration::from_millis(if done { 1000 } else { 5000 }),
+                consumer.recv(),
+            )
+            .await
+            {
                 Ok(Ok(m)) => {
                     let now = Instant::now();
-                    let text = std::str::from_utf8(m.payload().unwrap_or_default()).unwrap().to_owned();
+                    let text = std::str::from_utf8(m.payload().unwrap_or_default())
+                        .unwrap()
+                        .to_owned();
                     arrivals.push((text, now));
                 }
                 _ if done || Instant::now() > deadline => break,

@@ -116,7 +116,13 @@ pub struct Health {
     pub batches: AtomicU64,
     /// Commits that failed (the records will be delivered again).
     pub commit_failures: AtomicU64,
+    /// Microseconds spent per stage: applying and matching, reservations,
+    /// publishing, read models, committing.
+    pub stage_micros: [AtomicU64; 5],
 }
+
+/// Names of [`Health::stage_micros`].
+pub const STAGES: [&str; 5] = ["match", "reserve", "publish", "views", "commit"];
 
 impl Health {
     /// Ready to do work: joined, and both servers answering.
@@ -198,7 +204,19 @@ impl Health {
                 v.load(Ordering::Relaxed)
             ));
         }
+        for (i, stage) in STAGES.iter().enumerate() {
+            out.push_str(&format!(
+                "lendwork_matcher_stage_seconds_total{{stage=\"{stage}\"}} {}\n",
+                self.stage_micros[i].load(Ordering::Relaxed) as f64 / 1e6
+            ));
+        }
         out
+    }
+
+    fn spent(&self, stage: usize, since: std::time::Instant) -> std::time::Instant {
+        let now = std::time::Instant::now();
+        self.stage_micros[stage].fetch_add((now - since).as_micros() as u64, Ordering::Relaxed);
+        now
     }
 }
 
@@ -728,6 +746,7 @@ impl Matcher {
         sub: &mut dyn Subscription,
         batch: Vec<Record>,
     ) -> anyhow::Result<()> {
+        let t = std::time::Instant::now();
         let mut fx: BTreeMap<u32, Effects> = BTreeMap::new();
         let mut last: BTreeMap<u32, Record> = BTreeMap::new();
         for rec in batch {
@@ -747,11 +766,14 @@ impl Matcher {
             self.health.records.fetch_add(1, Ordering::Relaxed);
             last.insert(p, rec);
         }
+        let t = self.health.spent(0, t);
         self.make_durable(&fx).await?;
+        let t = std::time::Instant::now().max(t);
         let done: Vec<Record> = last.into_values().collect();
         match sub.commit_all(&done).await {
             Ok(()) => {
                 self.health.batches.fetch_add(1, Ordering::Relaxed);
+                self.health.spent(4, t);
             }
             Err(e) => {
                 // Not fatal: the next commit covers these offsets, and if
@@ -801,6 +823,7 @@ impl Matcher {
                 eprintln!("lendwork matcher: skipped an invalid record: {line}");
             }
         }
+        let t = std::time::Instant::now();
         // 1. Reservations: each worker's steps in order, workers at once.
         let mut per_worker: BTreeMap<&WorkerId, Vec<&Hold>> = BTreeMap::new();
         for e in fx.values() {
@@ -873,6 +896,7 @@ impl Matcher {
                 withheld.insert(m);
             }
         }
+        let t = h.spent(1, t);
         // 2. Declines for conflicts, back into the market.
         if !declines.is_empty() {
             persist(&h.bus_ok, "publishing declines", || {
@@ -904,6 +928,7 @@ impl Matcher {
             .await?;
         }
         h.proposals.fetch_add(proposals, Ordering::Relaxed);
+        let t = h.spent(2, t);
         // 4. Read models.
         let mut writes = Vec::new();
         for (p, e) in fx {
@@ -918,6 +943,7 @@ impl Matcher {
         for r in futures::future::join_all(sets).await {
             r?;
         }
+        h.spent(3, t);
         Ok(())
     }
 }
