@@ -14,7 +14,7 @@ use lendwork_domain::Event;
 use lendwork_engine::EngineConfig;
 use lendwork_ports::contract::test_infra;
 use lendwork_ports::{EventBus, StateStore};
-use lendwork_sim::{simulate, SimConfig};
+use lendwork_sim::SimConfig;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -193,20 +193,13 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 
 /// A simulated market's events.
 pub fn sim_events(workers: u64, gaps: u64, regions: u32, seed: u64) -> Vec<Event> {
-    let mut out = Vec::new();
-    let cfg = SimConfig {
+    lendwork_sim::events(&SimConfig {
         workers,
         gaps,
         regions,
         seed,
         ..Default::default()
-    };
-    simulate(&cfg, &mut out, &mut |_| {}).unwrap();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| Event::from_json(l).unwrap())
-        .collect()
+    })
 }
 
 /// Publishes events keyed by region, the way the gateway does.

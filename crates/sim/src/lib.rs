@@ -183,6 +183,18 @@ struct Recent {
     leaving: bool,
 }
 
+/// The simulated market as events in memory (for tests and benchmarks;
+/// [`simulate`] streams them instead).
+pub fn events(cfg: &SimConfig) -> Vec<Event> {
+    let mut out = Vec::new();
+    simulate(cfg, &mut out, &mut |_| {}).expect("writing to memory");
+    String::from_utf8(out)
+        .expect("the simulator writes UTF-8")
+        .lines()
+        .map(|l| Event::from_json(l).expect("the simulator writes valid events"))
+        .collect()
+}
+
 /// Streams the market to `out` and returns the number of events written.
 /// `progress` is called now and then with the number of offers and
 /// shortages written so far.

@@ -30,7 +30,7 @@ use lendwork_engine::EngineConfig;
 use lendwork_kafka::{KafkaBus, KafkaConfig};
 use lendwork_ports::{EventBus, StateStore};
 use lendwork_redis::RedisStore;
-use lendwork_sim::{simulate, SimConfig};
+use lendwork_sim::SimConfig;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -39,20 +39,13 @@ use rdkafka::Message;
 const PARTITIONS: u32 = 4;
 
 fn events(workers: u64, seed: u64) -> Vec<Event> {
-    let mut out = Vec::new();
-    let cfg = SimConfig {
+    lendwork_sim::events(&SimConfig {
         workers,
         gaps: workers / 8,
         regions: 4,
         seed,
         ..Default::default()
-    };
-    simulate(&cfg, &mut out, &mut |_| {}).unwrap();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| Event::from_json(l).unwrap())
-        .collect()
+    })
 }
 
 async fn keyed(store: &dyn StateStore, prefix: &str, evs: &[Event]) -> Vec<(Bytes, Bytes)> {

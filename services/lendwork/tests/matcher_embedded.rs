@@ -12,11 +12,12 @@ use bytes::Bytes;
 use lendwork::audit::{audit, drain};
 use lendwork::matcher::{Health, Matcher, MatcherOptions};
 use lendwork::readmodel::{GapView, Keys, RegionView};
+use lendwork::route::Router;
 use lendwork_domain::*;
 use lendwork_engine::EngineConfig;
 use lendwork_ports::memory::{MemoryBus, MemoryStore};
 use lendwork_ports::{BusError, EventBus, Record, StateStore, Subscription};
-use lendwork_sim::{simulate, SimConfig};
+use lendwork_sim::SimConfig;
 
 fn options(partitions: u32) -> MatcherOptions {
     MatcherOptions {
@@ -30,36 +31,23 @@ fn options(partitions: u32) -> MatcherOptions {
     }
 }
 
-fn sim_events(workers: u64, gaps: u64, seed: u64) -> Vec<(Bytes, Bytes)> {
-    let mut out = Vec::new();
-    let cfg = SimConfig {
+/// A simulated market's records, keyed by region the way the gateway
+/// does it ([`Router`]).
+async fn sim_events(workers: u64, gaps: u64, seed: u64) -> Vec<(Bytes, Bytes)> {
+    let events = lendwork_sim::events(&SimConfig {
         workers,
         gaps,
         regions: 3,
         seed,
         ..Default::default()
-    };
-    simulate(&cfg, &mut out, &mut |_| {}).unwrap();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let e = Event::from_json(l).unwrap();
-            let key = region_key(&e);
-            (Bytes::from(key), Bytes::from(l.to_owned()))
-        })
-        .collect()
-}
-
-/// The key a gateway would use: the event's region, or for lifecycle
-/// events the region of the match (the simulator's regions are in the
-/// ids it makes, so a lookup is not needed: all of its events carry or
-/// imply one region; fall back to a fixed key).
-fn region_key(e: &Event) -> String {
-    e.kind
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "lifecycle".into())
+    });
+    let (store, mut router) = (MemoryStore::new(), Router::new("routes"));
+    let mut out = Vec::new();
+    for e in &events {
+        let r = router.region(&store, e).await.unwrap();
+        out.push((Bytes::from(r.to_string()), Bytes::from(e.to_json())));
+    }
+    out
 }
 
 async fn run_until(
@@ -148,7 +136,7 @@ async fn check(
 async fn published_outputs_equal_a_replay_and_views_follow() {
     let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = options(4);
-    let events = sim_events(600, 80, 7);
+    let events = sim_events(600, 80, 7).await;
     bus.ensure_topic(&opts.market_topic, 4).await.unwrap();
     bus.publish_all(&opts.market_topic, &events).await.unwrap();
     let health = run_until(&bus, &store, opts.clone(), events.len() as u64, false).await;
@@ -196,7 +184,7 @@ async fn published_outputs_equal_a_replay_and_views_follow() {
 async fn a_restart_loses_nothing_and_changes_no_id() {
     let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = options(3);
-    let events = sim_events(500, 70, 11);
+    let events = sim_events(500, 70, 11).await;
     let (first, second) = events.split_at(events.len() / 2);
     bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
     bus.publish_all(&opts.market_topic, first).await.unwrap();
@@ -216,7 +204,7 @@ async fn a_restart_loses_nothing_and_changes_no_id() {
         "the uncommitted half was published twice"
     );
     // A third instance after committed work replays and goes on.
-    let more = sim_events(40, 10, 12);
+    let more = sim_events(40, 10, 12).await;
     bus.publish_all(&opts.market_topic, &more).await.unwrap();
     let h = run_until(
         &bus,

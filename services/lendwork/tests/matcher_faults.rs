@@ -19,7 +19,7 @@ use lendwork_engine::EngineConfig;
 use lendwork_kafka::{KafkaBus, KafkaConfig};
 use lendwork_ports::memory::MemoryStore;
 use lendwork_ports::{EventBus, StateStore};
-use lendwork_sim::{simulate, SimConfig};
+use lendwork_sim::SimConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
@@ -46,20 +46,13 @@ async fn records(store: &MemoryStore, events: &[Event]) -> Vec<(Bytes, Bytes)> {
 }
 
 fn events() -> Vec<Event> {
-    let mut out = Vec::new();
-    let cfg = SimConfig {
+    lendwork_sim::events(&SimConfig {
         workers: 500,
         gaps: 70,
         regions: 2,
         seed: 9,
         ..Default::default()
-    };
-    simulate(&cfg, &mut out, &mut |_| {}).unwrap();
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| Event::from_json(l).unwrap())
-        .collect()
+    })
 }
 
 async fn wait_for(what: &str, secs: u64, f: impl Fn() -> bool) {
