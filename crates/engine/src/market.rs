@@ -11,7 +11,7 @@
 //! with its remaining arcs, so it can be proposed again for a gap whose
 //! window does not overlap.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use lendwork_domain::*;
 use lendwork_flow::bipartite::{GapIx, Matcher, WorkerIx};
@@ -195,6 +195,9 @@ pub struct Market {
     cert_ids: HashMap<Certificate, u16>,
     /// Proposals made or changed since [`Market::take_changed`] last ran.
     changed: Vec<MatchId>,
+    /// Unanswered proposals by the time they were made, so expiry looks
+    /// only at the ones due.
+    unanswered: BTreeSet<(Timestamp, MatchId)>,
 }
 
 /// A worker as the grid stores it: its slot and the few numbers that
@@ -343,6 +346,7 @@ impl Market {
         Self {
             stats: MarketStats::default(),
             changed: Vec::new(),
+            unanswered: BTreeSet::new(),
             region,
             weights,
             wslot: HashMap::new(),
@@ -968,6 +972,7 @@ impl Market {
         let m = p.match_id.clone();
         self.update_worker(ws, |r| r.busy.push((m, window)));
         self.changed.push(p.match_id.clone());
+        self.unanswered.insert((at, p.match_id.clone()));
         self.proposals.insert(
             p.match_id.clone(),
             Proposal {
@@ -1072,6 +1077,9 @@ impl Market {
         let before = p.status;
         p.status = to;
         self.changed.push(m.clone());
+        if before == Status::Proposed && to != Status::Proposed {
+            self.unanswered.remove(&(p.history[0].1, m.clone()));
+        }
         p.history.push((event.clone(), at, what));
         let (g, w) = (p.proposed.gap_id.clone(), p.proposed.worker_id.clone());
         if before.holds_position() && !to.holds_position() {
@@ -1110,10 +1118,10 @@ impl Market {
 
     /// Proposals made before `cutoff` and still unanswered.
     pub fn stale(&self, cutoff: Timestamp) -> Vec<MatchId> {
-        self.proposals
-            .values()
-            .filter(|p| p.status == Status::Proposed && p.history[0].1 < cutoff)
-            .map(|p| p.proposed.match_id.clone())
+        self.unanswered
+            .iter()
+            .take_while(|(at, _)| *at < cutoff)
+            .map(|(_, m)| m.clone())
             .collect()
     }
 
@@ -1156,6 +1164,15 @@ impl Market {
     /// headcounts, no worker in overlapping commitments, every standing
     /// proposal eligible apart from itself, the solver's certificate.
     pub fn check_invariants(&self) -> Result<(), String> {
+        let unanswered: BTreeSet<(Timestamp, MatchId)> = self
+            .proposals
+            .values()
+            .filter(|p| p.status == Status::Proposed)
+            .map(|p| (p.history[0].1, p.proposed.match_id.clone()))
+            .collect();
+        if unanswered != self.unanswered {
+            return Err("the expiry queue differs from the unanswered proposals".into());
+        }
         for rec in self.gaps.iter().flatten() {
             let held = rec
                 .proposals
