@@ -246,6 +246,27 @@ pub async fn commit_all_commits_each_partition(bus: &dyn EventBus, ns: &str) {
 
 /// Runs every store check.
 pub async fn store_suite(store: &dyn StateStore, ns: &str) {
+    {
+        let pairs: Vec<(String, Vec<u8>)> = (0..2500)
+            .map(|i| (format!("{ns}:many:{i:05}"), format!("v{i}").into_bytes()))
+            .collect();
+        store.set_many(&pairs).await.unwrap();
+        store.set_many(&[]).await.unwrap();
+        let back = store.scan_prefix(&format!("{ns}:many:")).await.unwrap();
+        assert_eq!(back.len(), 2500, "set_many sets every key");
+        assert_eq!(&back[1234].1[..], b"v1234");
+        let keys: Vec<String> = vec![
+            format!("{ns}:many:00007"),
+            format!("{ns}:many:absent"),
+            format!("{ns}:many:02499"),
+        ];
+        let got = store.get_many(&keys).await.unwrap();
+        assert_eq!(got.len(), 3, "get_many answers every key in order");
+        assert_eq!(got[0].as_deref(), Some(&b"v7"[..]));
+        assert_eq!(got[1], None);
+        assert_eq!(got[2].as_deref(), Some(&b"v2499"[..]));
+        assert!(store.get_many(&[]).await.unwrap().is_empty());
+    }
     let k = |s: &str| format!("{ns}:{s}");
     assert_eq!(store.get(&k("missing")).await.unwrap(), None);
     store.set(&k("a"), b"1").await.unwrap();

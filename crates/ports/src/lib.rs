@@ -162,6 +162,24 @@ pub trait StateStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
     /// Sets `key` to `value`.
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+    /// The values at `keys`, in order, in one round trip where the store
+    /// allows.
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            out.push(self.get(k).await?);
+        }
+        Ok(out)
+    }
+    /// Sets every key to its value, in one round trip where the store
+    /// allows (read models are written this way, a batch at a time). Not
+    /// atomic: on an error some may be set and some not.
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        for (k, v) in pairs {
+            self.set(k, v).await?;
+        }
+        Ok(())
+    }
     /// Sets `key` only when it is absent; true when it was set. Dedupe keys
     /// use this: the first writer of an event id wins.
     async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError>;

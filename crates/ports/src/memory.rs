@@ -243,6 +243,19 @@ impl StateStore for MemoryStore {
         Ok(())
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
+        let m = self.map.lock().unwrap();
+        Ok(keys.iter().map(|k| m.get(k).cloned()).collect())
+    }
+
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut m = self.map.lock().unwrap();
+        for (k, v) in pairs {
+            m.insert(k.clone(), Bytes::copy_from_slice(v));
+        }
+        Ok(())
+    }
+
     async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         let mut m = self.map.lock().unwrap();
         if m.contains_key(key) {

@@ -122,6 +122,32 @@ impl StateStore for RedisStore {
             .map_err(map_err)
     }
 
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(1000) {
+            let values: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+                .arg(chunk)
+                .query_async(&mut conn)
+                .await
+                .map_err(map_err)?;
+            out.extend(values.into_iter().map(|v| v.map(Bytes::from)));
+        }
+        Ok(out)
+    }
+
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        for chunk in pairs.chunks(1000) {
+            let mut cmd = redis::cmd("MSET");
+            for (k, v) in chunk {
+                cmd.arg(k).arg(&v[..]);
+            }
+            cmd.query_async::<()>(&mut conn).await.map_err(map_err)?;
+        }
+        Ok(())
+    }
+
     async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         self.conn.clone().set_nx(key, value).await.map_err(map_err)
     }

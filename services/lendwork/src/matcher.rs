@@ -835,6 +835,13 @@ impl Matcher {
             }
         }
         let resv = Reservations::new(self.store.as_ref(), self.keys.reservations());
+        if !per_worker.is_empty() {
+            let workers: Vec<&WorkerId> = per_worker.keys().copied().collect();
+            persist(&h.store_ok, "reading reservations", || {
+                resv.prefetch(&workers)
+            })
+            .await?;
+        }
         let chains = per_worker.into_values().map(|steps| {
             let resv = &resv;
             async move {

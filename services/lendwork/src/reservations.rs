@@ -54,6 +54,7 @@ struct Held {
 pub struct Reservations<'a> {
     store: &'a dyn StateStore,
     prefix: String,
+    hints: std::sync::Mutex<std::collections::HashMap<String, Option<bytes::Bytes>>>,
 }
 
 const ATTEMPTS: usize = 64;
@@ -64,6 +65,7 @@ impl<'a> Reservations<'a> {
         Self {
             store,
             prefix: prefix.into(),
+            hints: Default::default(),
         }
     }
 
@@ -71,8 +73,24 @@ impl<'a> Reservations<'a> {
         format!("{}:{}", self.prefix, w)
     }
 
+    /// Reads the reservations of `workers` in one round trip; each value
+    /// read is used once, by the next request for that worker, in place of
+    /// its first read (a compare-and-swap still guards the write, so a
+    /// stale value only costs a retry).
+    pub async fn prefetch(&self, workers: &[&WorkerId]) -> Result<(), StoreError> {
+        let keys: Vec<String> = workers.iter().map(|w| self.key(w)).collect();
+        let values = self.store.get_many(&keys).await?;
+        let mut hints = self.hints.lock().expect("not poisoned");
+        hints.extend(keys.into_iter().zip(values));
+        Ok(())
+    }
+
     async fn read(&self, key: &str) -> Result<(Option<bytes::Bytes>, Vec<Held>), StoreError> {
-        let raw = self.store.get(key).await?;
+        let hint = self.hints.lock().expect("not poisoned").remove(key);
+        let raw = match hint {
+            Some(v) => v,
+            None => self.store.get(key).await?,
+        };
         let list = match &raw {
             None => Vec::new(),
             Some(b) => serde_json::from_slice(b).map_err(|e| {
@@ -263,6 +281,20 @@ pub async fn reservation_suite(store: &dyn StateStore, prefix: &str) {
         Reserve::Conflict(m("later"))
     );
     assert_eq!(r.held(&wr).await.unwrap().len(), 1);
+
+    // A prefetched value that went stale costs a retry, not a wrong answer.
+    let wp = WorkerId::new("w-prefetch").unwrap();
+    r.prefetch(&[&wp]).await.unwrap();
+    let other = Reservations::new(store, prefix);
+    assert_eq!(
+        other.reserve(&wp, &m("p1"), june).await.unwrap(),
+        Reserve::Reserved
+    );
+    assert_eq!(
+        r.reserve(&wp, &m("p2"), june).await.unwrap(),
+        Reserve::Conflict(m("p1")),
+        "the stale prefetch (empty) is not trusted"
+    );
 
     // Sixteen matchers race for one worker with overlapping windows:
     // exactly one wins, whatever the interleaving.
