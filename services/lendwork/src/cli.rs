@@ -100,6 +100,33 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9464")]
         listen: std::net::SocketAddr,
     },
+    /// Run gateway and matcher in one process: the HTTP API, the operator
+    /// dashboard at /dashboard, and matching. Embedded bus and store unless
+    /// --kafka and --redis are given.
+    Serve {
+        /// Where the servers are.
+        #[command(flatten)]
+        servers: ServerFlags,
+        /// Listening address, tokens, rate limit.
+        #[command(flatten)]
+        gateway: crate::service::GatewayFlags,
+        /// Feed a simulated market at --demo-rate events per second and
+        /// print the dashboard URL with demo tokens.
+        #[arg(long)]
+        demo: bool,
+        /// Events per second of the demo feed.
+        #[arg(long, default_value_t = 200)]
+        demo_rate: u64,
+    },
+    /// Run the gateway alone against Kafka and Redis.
+    Gateway {
+        /// Where the servers are.
+        #[command(flatten)]
+        servers: ServerFlags,
+        /// Listening address, tokens, rate limit.
+        #[command(flatten)]
+        gateway: crate::service::GatewayFlags,
+    },
     /// Validate a JSONL event file and append its events to the market
     /// topic, keyed by region (all or nothing).
     Publish {
@@ -139,6 +166,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             group,
             listen,
         } => crate::service::run_matcher(&servers, group, listen),
+        Command::Serve {
+            servers,
+            gateway,
+            demo,
+            demo_rate,
+        } => crate::service::run_gateway(&servers, &gateway, true, demo.then_some(demo_rate)),
+        Command::Gateway { servers, gateway } => {
+            crate::service::run_gateway(&servers, &gateway, false, None)
+        }
         Command::Publish { servers, events } => crate::service::run_publish(&servers, &events),
         Command::Audit { servers, idle_ms } => {
             crate::service::run_audit(&servers, std::time::Duration::from_millis(idle_ms))

@@ -288,3 +288,233 @@ pub fn run_audit(flags: &ServerFlags, idle: Duration) -> anyhow::Result<ExitCode
         })
     })
 }
+
+/// Flags of `lendwork serve` and `lendwork gateway`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct GatewayFlags {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Bearer tokens (TOML `[[token]]` entries: token, role, principal);
+    /// `LENDWORK_GATEWAY_TOKENS=role:principal:token;…` adds more.
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
+    /// Requests per second per token (sustained; bursts of twice that).
+    #[arg(long, default_value_t = 200.0)]
+    pub rate_limit: f64,
+}
+
+fn load_tokens(flags: &GatewayFlags) -> anyhow::Result<crate::gateway::Tokens> {
+    let mut tokens = crate::gateway::Tokens::default();
+    if let Some(p) = &flags.keys {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        tokens.extend(
+            crate::gateway::Tokens::from_toml(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        );
+    }
+    if let Ok(v) = std::env::var("LENDWORK_GATEWAY_TOKENS") {
+        tokens.extend(crate::gateway::Tokens::from_env_value(&v).map_err(anyhow::Error::msg)?);
+    }
+    Ok(tokens)
+}
+
+fn demo_token() -> String {
+    format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
+}
+
+/// `lendwork serve` (gateway and matcher in one process; embedded bus and
+/// store unless Kafka and Redis are configured) and `lendwork gateway`
+/// (the gateway alone, against Kafka and Redis).
+pub fn run_gateway(
+    servers: &ServerFlags,
+    flags: &GatewayFlags,
+    with_matcher: bool,
+    demo: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let c = servers.load()?;
+    if !with_matcher && (c.kafka.brokers.is_none() || c.redis.url.is_none()) {
+        anyhow::bail!("--kafka and --redis: a lone gateway needs the shared bus and store; `lendwork serve` runs everything in one process");
+    }
+    let mut tokens = load_tokens(flags)?;
+    let mut demo_tokens = Vec::new();
+    if demo.is_some() {
+        for (role, principal) in [
+            (crate::gateway::Role::Operator, "operator"),
+            (crate::gateway::Role::Enterprise, "demo-borrower"),
+            (crate::gateway::Role::Agency, "demo-agency"),
+        ] {
+            let tok = demo_token();
+            tokens.insert(&tok, role, principal);
+            demo_tokens.push((role, principal, tok));
+        }
+    }
+    if tokens.is_empty() {
+        anyhow::bail!("no tokens: give --keys FILE or LENDWORK_GATEWAY_TOKENS=role:principal:token (or --demo)");
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let bus = crate::connect::bus(&c)?;
+        let store = crate::connect::store(&c).await?;
+        bus.ensure_topic(&c.topics.market, c.topics.partitions)
+            .await?;
+        bus.ensure_topic(&c.topics.matches, c.topics.partitions)
+            .await?;
+        let mut opts = crate::gateway::GatewayOptions::from_config(&c);
+        opts.rate_per_sec = flags.rate_limit;
+        opts.burst = flags.rate_limit * 2.0;
+        let mut gw = crate::gateway::Gateway::new(bus.clone(), store.clone(), opts, tokens);
+        if with_matcher {
+            let health = Arc::new(Health::default());
+            gw = gw.with_matcher(health.clone());
+            let mopts = MatcherOptions::from_config(&c);
+            tokio::spawn(probe(
+                bus.clone(),
+                store.clone(),
+                mopts.market_topic.clone(),
+                mopts.partitions,
+                format!("{}:probe", mopts.prefix),
+                health.clone(),
+            ));
+            let mut m = Matcher::new(bus.clone(), store.clone(), mopts, health);
+            tokio::spawn(async move {
+                if let Err(e) = m.run(std::future::pending()).await {
+                    eprintln!("lendwork serve: the matcher stopped: {e:#}");
+                }
+            });
+        }
+        gw.spawn_background();
+        let listener = tokio::net::TcpListener::bind(flags.listen).await?;
+        let addr = listener.local_addr()?;
+        let embedded = c.kafka.brokers.is_none();
+        eprintln!(
+            "lendwork: gateway on http://{addr}/ ({}), dashboard http://{addr}/dashboard",
+            if embedded {
+                "embedded bus and store"
+            } else {
+                "Kafka and Redis"
+            }
+        );
+        if let Some(rate) = demo {
+            let op = &demo_tokens[0].2;
+            println!("dashboard: http://{addr}/dashboard?token={op}");
+            for (role, principal, tok) in &demo_tokens {
+                println!(
+                    "demo token  {:<10} {principal:<14} {tok}",
+                    format!("{role:?}").to_lowercase()
+                );
+            }
+            tokio::spawn(demo_feed(bus.clone(), store.clone(), c.clone(), rate));
+        }
+        axum::serve(listener, crate::gateway::router(gw))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The demo: a simulated province fed at `rate` events per second, and
+/// borrowers that answer proposals (seven in ten accepted, a few hours of
+/// market time later; accepted ones start), so the board moves.
+async fn demo_feed(bus: Arc<dyn EventBus>, store: Arc<dyn StateStore>, c: Config, rate: u64) {
+    use lendwork_domain::{EventId, EventKind, MatchDecision, MatchRef, Party, Timestamp};
+    // The market's clock starts now, so the gateway's own writes (stamped
+    // with the wall clock) fall inside the simulated timeline.
+    let start = crate::gateway::now_timestamp();
+    let events = lendwork_sim::events(&lendwork_sim::SimConfig {
+        workers: 20_000,
+        gaps: 3_000,
+        regions: 4,
+        seed: 2026,
+        start,
+        ..Default::default()
+    });
+    // Only offers, postings and withdrawals: the engine makes the proposals.
+    let events: Vec<Event> = events
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::WorkerOffered(_)
+                    | EventKind::ShortagePosted(_)
+                    | EventKind::WorkerWithdrawn(_)
+                    | EventKind::ShortageWithdrawn(_)
+            )
+        })
+        .collect();
+    let answers = {
+        let (bus, store, c) = (bus.clone(), store.clone(), c.clone());
+        async move {
+            let group = format!("lendwork-demo-{}", rand::random::<u32>());
+            let Ok(mut sub) = bus.subscribe(&c.topics.matches, &group).await else {
+                return;
+            };
+            let mut router = Router::new(c.redis.prefix.clone());
+            while let Ok(r) = sub.next().await {
+                let Ok(e) = Event::from_json(std::str::from_utf8(&r.payload).unwrap_or("")) else {
+                    continue;
+                };
+                let EventKind::MatchProposed(p) = &e.kind else {
+                    continue;
+                };
+                let later = |h: i64| {
+                    Timestamp::from_unix_seconds(e.at.unix_seconds() + h * 3600).expect("in range")
+                };
+                let m = p.match_id.clone();
+                let accept = rand::random::<u8>() % 10 < 7;
+                let mut out = vec![Event {
+                    id: EventId::new(format!("evt-demo-a-{m}")).expect("valid"),
+                    at: later(3),
+                    kind: if accept {
+                        EventKind::MatchAccepted(MatchDecision {
+                            match_id: m.clone(),
+                            by: Party::Borrower,
+                            reason: None,
+                        })
+                    } else {
+                        EventKind::MatchDeclined(MatchDecision {
+                            match_id: m.clone(),
+                            by: Party::Borrower,
+                            reason: None,
+                        })
+                    },
+                }];
+                if accept {
+                    out.push(Event {
+                        id: EventId::new(format!("evt-demo-s-{m}")).expect("valid"),
+                        at: later(5),
+                        kind: EventKind::AssignmentStarted(MatchRef { match_id: m }),
+                    });
+                }
+                let _ = router.region(store.as_ref(), &e).await;
+                let recs: Vec<(Bytes, Bytes)> = out
+                    .iter()
+                    .map(|x| (Bytes::from(p.region.to_string()), Bytes::from(x.to_json())))
+                    .collect();
+                let _ = bus.publish_all(&c.topics.market, &recs).await;
+            }
+        }
+    };
+    tokio::spawn(answers);
+    let mut router = Router::new(c.redis.prefix.clone());
+    let tick = Duration::from_millis(100);
+    let per_tick = ((rate as f64) / 10.0).ceil().max(1.0) as usize;
+    for chunk in events.chunks(per_tick) {
+        let mut recs = Vec::with_capacity(chunk.len());
+        for e in chunk {
+            if let Ok(r) = router.region(store.as_ref(), e).await {
+                recs.push((Bytes::from(r.to_string()), Bytes::from(e.to_json())));
+            }
+        }
+        if let Err(e) = bus.publish_all(&c.topics.market, &recs).await {
+            eprintln!("lendwork demo: {e}");
+        }
+        tokio::time::sleep(tick).await;
+    }
+    eprintln!("lendwork demo: the simulated market has been fed");
+}
