@@ -339,7 +339,7 @@ impl Gateway {
         tokens: Tokens,
     ) -> Arc<Self> {
         let (feed, _) = broadcast::channel(1024);
-        let g = Arc::new(Self {
+        Arc::new(Self {
             keys: Keys::new(opts.prefix.clone()),
             router: tokio::sync::Mutex::new(Router::new(opts.prefix.clone())),
             bus,
@@ -352,8 +352,7 @@ impl Gateway {
             store_ok: true.into(),
             metrics: GatewayMetrics::default(),
             feed,
-        });
-        g
+        })
     }
 
     /// Same, with the in-process matchers' health joined into readiness.
@@ -1094,7 +1093,7 @@ async fn feed(
 async fn readyz(State(g): State<Arc<Gateway>>) -> Response {
     let kafka = g.bus_ok.load(Ordering::Relaxed);
     let redis = g.store_ok.load(Ordering::Relaxed);
-    let matcher = g.matcher.as_ref().is_none_or(|h| h.ready());
+    let matcher = g.matcher.as_ref().map_or(true, |h| h.ready());
     let ready = kafka && redis && matcher;
     let code = if ready {
         StatusCode::OK
@@ -1165,8 +1164,34 @@ async fn observe(
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
-    let r = next.run(req).await;
+    let mut r = next.run(req).await;
     let status = r.status().as_u16();
+    // Rejections from the framework itself (a bad path encoding, a body over
+    // the limit, a method not allowed) get the same JSON error shape.
+    let is_json = r
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (400..500).contains(&status) && !is_json {
+        let allow = r.headers().get("allow").cloned();
+        let text = axum::body::to_bytes(std::mem::take(r.body_mut()), 64 * 1024)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let message = if text.trim().is_empty() {
+            r.status()
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_lowercase()
+        } else {
+            text.trim().to_owned()
+        };
+        let code = r.status();
+        r = ApiError::new(code, None, message).into_response();
+        if let Some(a) = allow {
+            r.headers_mut().insert("allow", a);
+        }
+    }
     let class = match status / 100 {
         1..=5 => (status / 100 - 1) as usize,
         _ => 5,
@@ -1186,12 +1211,10 @@ pub const DASHBOARD: &str = include_str!("dashboard.html");
 pub fn router(g: Arc<Gateway>) -> axum::Router {
     let small = DefaultBodyLimit::max(64 * 1024);
     axum::Router::new()
-        .route("/v1/shortages", post(post_shortage).layer(small.clone()))
+        .route("/v1/shortages", post(post_shortage).layer(small))
         .route(
             "/v1/shortages/{gap_id}",
-            get(get_shortage)
-                .delete(withdraw_shortage)
-                .layer(small.clone()),
+            get(get_shortage).delete(withdraw_shortage).layer(small),
         )
         .route(
             "/v1/workers",
@@ -1199,7 +1222,7 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         )
         .route(
             "/v1/workers/{worker_id}",
-            axum::routing::delete(withdraw_worker).layer(small.clone()),
+            axum::routing::delete(withdraw_worker).layer(small),
         )
         .route("/v1/proposals", get(list_proposals))
         .route("/v1/proposals/{match_id}", get(audit_trail))
