@@ -39,10 +39,10 @@ async fn a_matcher_killed_mid_stream_and_restarted_loses_nothing() {
     let bus = KafkaBus::new(&KafkaConfig::new(d.kafka.clone())).unwrap();
     bus.ensure_topic(&d.market(), d.partitions).await.unwrap();
     let store = RedisStore::connect(&d.redis).await.unwrap();
-    let mut router = Router::new(d.ns.clone());
+    let router = Router::new(d.ns.clone());
     let events = sim_events(1500, 200, 3, 21);
     let (first, second) = events.split_at(events.len() / 2);
-    publish(&bus, &store, &mut router, &d.market(), first).await;
+    publish(&bus, &store, &router, &d.market(), first).await;
 
     let mut m = MatcherProcess::start(&d);
     wait_for(
@@ -52,7 +52,7 @@ async fn a_matcher_killed_mid_stream_and_restarted_loses_nothing() {
     );
     // Killed in the middle: records read, some effects made, commits behind.
     m.kill();
-    publish(&bus, &store, &mut router, &d.market(), second).await;
+    publish(&bus, &store, &router, &d.market(), second).await;
     let m2 = MatcherProcess::start(&d);
     wait_for(
         "the restarted matcher to be ready",
@@ -72,7 +72,7 @@ async fn two_matchers_split_the_regions_and_one_survives_the_other() {
     let bus = KafkaBus::new(&KafkaConfig::new(d.kafka.clone())).unwrap();
     bus.ensure_topic(&d.market(), d.partitions).await.unwrap();
     let store = RedisStore::connect(&d.redis).await.unwrap();
-    let mut router = Router::new(d.ns.clone());
+    let router = Router::new(d.ns.clone());
     let events = sim_events(2000, 260, 8, 33);
     let (first, second) = events.split_at(events.len() * 2 / 3);
 
@@ -83,7 +83,7 @@ async fn two_matchers_split_the_regions_and_one_survives_the_other() {
             m.get("/readyz").is_some_and(|(code, _)| code == 200)
         });
     }
-    publish(&bus, &store, &mut router, &d.market(), first).await;
+    publish(&bus, &store, &router, &d.market(), first).await;
     wait_for("both matchers to work", Duration::from_secs(120), || {
         a.metric("lendwork_matcher_records_total") + b.metric("lendwork_matcher_records_total")
             >= first.len() as u64
@@ -97,7 +97,7 @@ async fn two_matchers_split_the_regions_and_one_survives_the_other() {
         "the group split the partitions: {ra} and {rb}"
     );
     b.kill();
-    publish(&bus, &store, &mut router, &d.market(), second).await;
+    publish(&bus, &store, &router, &d.market(), second).await;
     let report = settle(&bus, &store, &d, Duration::from_secs(150)).await;
     assert!(report.clean(), "{report:#?}");
     assert_eq!(report.market_records, events.len());
@@ -114,7 +114,7 @@ async fn redis_down_makes_the_matcher_unready_and_it_resumes_by_itself() {
     let bus = KafkaBus::new(&KafkaConfig::new(d.kafka.clone())).unwrap();
     bus.ensure_topic(&d.market(), d.partitions).await.unwrap();
     let store = RedisStore::connect(&d.redis).await.unwrap();
-    let mut router = Router::new(d.ns.clone());
+    let router = Router::new(d.ns.clone());
     let events = sim_events(600, 80, 2, 5);
     // Route everything while Redis is up (the gateway's job).
     let mut records = Vec::new();

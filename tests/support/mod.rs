@@ -206,7 +206,7 @@ pub fn sim_events(workers: u64, gaps: u64, regions: u32, seed: u64) -> Vec<Event
 pub async fn publish(
     bus: &dyn EventBus,
     store: &dyn StateStore,
-    router: &mut Router,
+    router: &Router,
     topic: &str,
     events: &[Event],
 ) {

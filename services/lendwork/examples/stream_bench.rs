@@ -49,7 +49,7 @@ fn events(workers: u64, seed: u64) -> Vec<Event> {
 }
 
 async fn keyed(store: &dyn StateStore, prefix: &str, evs: &[Event]) -> Vec<(Bytes, Bytes)> {
-    let mut router = Router::new(prefix);
+    let router = Router::new(prefix);
     let mut out = Vec::with_capacity(evs.len());
     for e in evs {
         let r = router.region(store, e).await.unwrap();

@@ -232,7 +232,7 @@ pub struct Gateway {
     opts: GatewayOptions,
     keys: Keys,
     tokens: Tokens,
-    router: tokio::sync::Mutex<Router>,
+    router: Router,
     buckets: Mutex<HashMap<[u8; 32], Bucket>>,
     /// The matchers' health, when they run in this process.
     pub matcher: Option<Arc<crate::matcher::Health>>,
@@ -240,7 +240,14 @@ pub struct Gateway {
     store_ok: std::sync::atomic::AtomicBool,
     metrics: GatewayMetrics,
     feed: broadcast::Sender<String>,
+    /// The last statistics answer and when it was made: aggregates change
+    /// once per matcher batch, so a wall of dashboards polling them costs
+    /// one store scan per half second, not one per request.
+    stats_cache: Mutex<Option<(Instant, Bytes)>>,
 }
+
+/// How long a statistics answer is reused.
+const STATS_TTL: Duration = Duration::from_millis(500);
 
 /// An error answer.
 #[derive(Debug)]
@@ -341,7 +348,7 @@ impl Gateway {
         let (feed, _) = broadcast::channel(1024);
         Arc::new(Self {
             keys: Keys::new(opts.prefix.clone()),
-            router: tokio::sync::Mutex::new(Router::new(opts.prefix.clone())),
+            router: Router::new(opts.prefix.clone()),
             bus,
             store,
             opts,
@@ -352,6 +359,7 @@ impl Gateway {
             store_ok: true.into(),
             metrics: GatewayMetrics::default(),
             feed,
+            stats_cache: Mutex::new(None),
         })
     }
 
@@ -528,9 +536,9 @@ impl Gateway {
     async fn append(&self, events: &[Event]) -> Result<(), ApiError> {
         let mut records = Vec::with_capacity(events.len());
         {
-            let mut router = self.router.lock().await;
             for e in events {
-                let r = router
+                let r = self
+                    .router
                     .region(self.store.as_ref(), e)
                     .await
                     .map_err(|err| match err {
@@ -986,6 +994,11 @@ async fn stats(State(g): State<Arc<Gateway>>, headers: HeaderMap, uri: Uri) -> A
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, Some("(query)"), e.body_text()))?;
     let p = g.authenticate(&headers, q.access_token.as_deref())?;
     g.require(&p, &[Role::Operator])?;
+    if let Some((at, body)) = g.stats_cache.lock().expect("not poisoned").as_ref() {
+        if at.elapsed() < STATS_TTL {
+            return Ok(([("content-type", "application/json")], body.clone()).into_response());
+        }
+    }
     let mut regions: Vec<RegionView> = g
         .store
         .scan_prefix(&g.keys.regions())
@@ -995,7 +1008,11 @@ async fn stats(State(g): State<Arc<Gateway>>, headers: HeaderMap, uri: Uri) -> A
         .collect();
     regions.sort_by(|a, b| a.region.cmp(&b.region));
     let total = total(&regions);
-    Ok(Json(json!({"total": total, "regions": regions})).into_response())
+    let body = Bytes::from(
+        serde_json::to_vec(&json!({"total": total, "regions": regions})).expect("serializable"),
+    );
+    *g.stats_cache.lock().expect("not poisoned") = Some((Instant::now(), body.clone()));
+    Ok(([("content-type", "application/json")], body).into_response())
 }
 
 fn total(regions: &[RegionView]) -> RegionView {

@@ -545,13 +545,6 @@ impl PartitionState {
                 serde_json::to_vec(&self.gap_view(post, open)).expect("serializable"),
             ));
         }
-        for r in &fx.regions {
-            let view = self.region_view(r);
-            out.push((
-                keys.region(r.as_str()),
-                serde_json::to_vec(&view).expect("serializable"),
-            ));
-        }
         out
     }
 
@@ -679,7 +672,15 @@ pub struct Matcher {
     keys: Keys,
     health: Arc<Health>,
     parts: HashMap<u32, PartitionState>,
+    /// Regions whose statistics changed since they were last written.
+    dirty: BTreeSet<(u32, Region)>,
+    regions_written: std::time::Instant,
 }
+
+/// Region statistics are written at most this often (and whenever the
+/// matcher goes idle): recounting a region is linear in its gaps, and an
+/// operator's board does not need them fresher.
+const REGION_VIEW_EVERY: Duration = Duration::from_millis(500);
 
 impl Matcher {
     /// A matcher over `bus` and `store`.
@@ -697,6 +698,8 @@ impl Matcher {
             keys,
             health,
             parts: HashMap::new(),
+            dirty: BTreeSet::new(),
+            regions_written: std::time::Instant::now(),
         }
     }
 
@@ -724,9 +727,24 @@ impl Matcher {
         let mut sub = self.start().await?;
         tokio::pin!(stop);
         loop {
-            let first = tokio::select! {
-                r = sub.next() => r,
-                () = &mut stop => return Ok(()),
+            let first = if self.dirty.is_empty() {
+                tokio::select! {
+                    r = sub.next() => r,
+                    () = &mut stop => return Ok(()),
+                }
+            } else {
+                // Idle for a moment: bring the region statistics up to date.
+                tokio::select! {
+                    r = sub.next() => r,
+                    () = &mut stop => {
+                        self.write_regions().await?;
+                        return Ok(());
+                    }
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {
+                        self.write_regions().await?;
+                        continue;
+                    }
+                }
             };
             let mut batch = vec![persist_first(&self.health.bus_ok, first)?];
             while batch.len() < self.opts.max_batch {
@@ -768,6 +786,14 @@ impl Matcher {
         }
         let t = self.health.spent(0, t);
         self.make_durable(&fx).await?;
+        for (p, e) in &fx {
+            for r in &e.regions {
+                self.dirty.insert((*p, r.clone()));
+            }
+        }
+        if self.regions_written.elapsed() >= REGION_VIEW_EVERY {
+            self.write_regions().await?;
+        }
         let t = std::time::Instant::now().max(t);
         let done: Vec<Record> = last.into_values().collect();
         match sub.commit_all(&done).await {
@@ -782,6 +808,31 @@ impl Matcher {
                 eprintln!("lendwork matcher: commit failed ({e}); the records will be delivered again if no later commit covers them");
             }
         }
+        Ok(())
+    }
+
+    /// Writes the statistics of the regions that changed.
+    pub async fn write_regions(&mut self) -> anyhow::Result<()> {
+        let t = std::time::Instant::now();
+        let mut writes = Vec::new();
+        for (p, r) in &self.dirty {
+            if let Some(state) = self.parts.get(p) {
+                let view = state.region_view(r);
+                writes.push((
+                    self.keys.region(r.as_str()),
+                    serde_json::to_vec(&view).expect("serializable"),
+                ));
+            }
+        }
+        if !writes.is_empty() {
+            persist(&self.health.store_ok, "writing region statistics", || {
+                self.store.set_many(&writes)
+            })
+            .await?;
+            self.health.spent(3, t);
+        }
+        self.dirty.clear();
+        self.regions_written = std::time::Instant::now();
         Ok(())
     }
 

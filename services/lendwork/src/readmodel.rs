@@ -1,6 +1,10 @@
 //! Read models: what the gateway serves, written by the matchers into the
 //! state store after every batch.
 //!
+//! Gap and proposal views are written with each batch, before its offsets
+//! are committed; region statistics at most every 500 ms and whenever the
+//! matcher goes idle (recounting a region is linear in its gaps).
+//!
 //! Every value is the whole current view of one thing (a gap, a proposal, a
 //! region), overwritten as it changes. Writing a view twice therefore
 //! changes nothing, so a matcher that restarts and handles a record again

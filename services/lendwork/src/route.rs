@@ -36,7 +36,9 @@ pub enum RouteError {
 /// Routes events to regions.
 pub struct Router {
     prefix: String,
-    known: HashMap<(&'static str, String), Region>,
+    /// Locked only around map look-ups, never across a store call, so many
+    /// requests route at once.
+    known: std::sync::Mutex<HashMap<(&'static str, String), Region>>,
 }
 
 impl Router {
@@ -44,7 +46,7 @@ impl Router {
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
-            known: HashMap::new(),
+            known: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -54,7 +56,7 @@ impl Router {
 
     /// The region of `e`, recording the ids it introduces.
     pub async fn region(
-        &mut self,
+        &self,
         store: &dyn StateStore,
         e: &Event,
     ) -> Result<Region, RouteError> {
@@ -84,8 +86,8 @@ impl Router {
             }
             EventKind::AssignmentEnded(x) => ("match", "match_id", x.match_id.as_str()),
         };
-        if let Some(r) = self.known.get(&(kind, id.to_owned())) {
-            return Ok(r.clone());
+        if let Some(r) = self.cached(kind, id) {
+            return Ok(r);
         }
         let found = match store.get(&self.key(kind, id)).await? {
             Some(b) => Region::new(String::from_utf8_lossy(&b).into_owned()).ok(),
@@ -99,7 +101,10 @@ impl Router {
         };
         match found {
             Some(r) => {
-                self.known.insert((kind, id.to_owned()), r.clone());
+                self.known
+                    .lock()
+                    .expect("not poisoned")
+                    .insert((kind, id.to_owned()), r.clone());
                 Ok(r)
             }
             None => Err(RouteError::Unknown {
@@ -110,19 +115,29 @@ impl Router {
         }
     }
 
+    fn cached(&self, kind: &'static str, id: &str) -> Option<Region> {
+        self.known
+            .lock()
+            .expect("not poisoned")
+            .get(&(kind, id.to_owned()))
+            .cloned()
+    }
+
     async fn remember(
-        &mut self,
+        &self,
         store: &dyn StateStore,
         kind: &'static str,
         id: &str,
         region: &Region,
     ) -> Result<Region, RouteError> {
-        let k = (kind, id.to_owned());
-        if self.known.get(&k) != Some(region) {
+        if self.cached(kind, id).as_ref() != Some(region) {
             store
                 .set(&self.key(kind, id), region.as_str().as_bytes())
                 .await?;
-            self.known.insert(k, region.clone());
+            self.known
+                .lock()
+                .expect("not poisoned")
+                .insert((kind, id.to_owned()), region.clone());
         }
         Ok(region.clone())
     }

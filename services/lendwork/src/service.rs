@@ -223,7 +223,7 @@ pub fn run_publish(flags: &ServerFlags, file: &Path) -> anyhow::Result<ExitCode>
         let store = crate::connect::store(&c).await?;
         bus.ensure_topic(&c.topics.market, c.topics.partitions)
             .await?;
-        let mut router = Router::new(c.redis.prefix.clone());
+        let router = Router::new(c.redis.prefix.clone());
         let mut records = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
             match router.region(store.as_ref(), e).await {
@@ -454,7 +454,7 @@ async fn demo_feed(bus: Arc<dyn EventBus>, store: Arc<dyn StateStore>, c: Config
             let Ok(mut sub) = bus.subscribe(&c.topics.matches, &group).await else {
                 return;
             };
-            let mut router = Router::new(c.redis.prefix.clone());
+            let router = Router::new(c.redis.prefix.clone());
             while let Ok(r) = sub.next().await {
                 let Ok(e) = Event::from_json(std::str::from_utf8(&r.payload).unwrap_or("")) else {
                     continue;
@@ -501,7 +501,7 @@ async fn demo_feed(bus: Arc<dyn EventBus>, store: Arc<dyn StateStore>, c: Config
         }
     };
     tokio::spawn(answers);
-    let mut router = Router::new(c.redis.prefix.clone());
+    let router = Router::new(c.redis.prefix.clone());
     let tick = Duration::from_millis(100);
     let per_tick = ((rate as f64) / 10.0).ceil().max(1.0) as usize;
     for chunk in events.chunks(per_tick) {

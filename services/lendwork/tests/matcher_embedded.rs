@@ -41,7 +41,7 @@ async fn sim_events(workers: u64, gaps: u64, seed: u64) -> Vec<(Bytes, Bytes)> {
         seed,
         ..Default::default()
     });
-    let (store, mut router) = (MemoryStore::new(), Router::new("routes"));
+    let (store, router) = (MemoryStore::new(), Router::new("routes"));
     let mut out = Vec::new();
     for e in &events {
         let r = router.region(&store, e).await.unwrap();

@@ -36,7 +36,7 @@ fn options() -> MatcherOptions {
 }
 
 async fn records(store: &MemoryStore, events: &[Event]) -> Vec<(Bytes, Bytes)> {
-    let mut router = Router::new("lw");
+    let router = Router::new("lw");
     let mut out = Vec::new();
     for e in events {
         let r = router.region(store, e).await.unwrap();
