@@ -41,16 +41,26 @@ impl Hasher for FxHasher {
 
 type Fx = BuildHasherDefault<FxHasher>;
 
+/// An item the grid can find again by id (a worker's or a gap's slot), so
+/// removal is O(1) however crowded its cell is.
+pub trait Slotted: Copy + PartialEq {
+    /// The item's id; at most one item per id under each key.
+    fn slot(&self) -> u32;
+}
+
 /// Items of type `T` by key and cell.
 #[derive(Clone, Debug)]
 pub struct Grid<T> {
     cells: HashMap<(u32, i32, i32), Vec<T>, Fx>,
+    /// (key, slot) → index of the item in its cell.
+    at: HashMap<(u32, u32), u32, Fx>,
 }
 
 impl<T> Default for Grid<T> {
     fn default() -> Self {
         Self {
             cells: HashMap::default(),
+            at: HashMap::default(),
         }
     }
 }
@@ -62,20 +72,33 @@ fn cell(p: &Place) -> (i32, i32) {
     )
 }
 
-impl<T: Copy + PartialEq> Grid<T> {
+impl<T: Slotted> Grid<T> {
     /// Adds `item` under `key` at `place`.
     pub fn insert(&mut self, key: u32, place: &Place, item: T) {
         let (a, b) = cell(place);
-        self.cells.entry((key, a, b)).or_default().push(item);
+        let v = self.cells.entry((key, a, b)).or_default();
+        v.push(item);
+        self.at.insert((key, item.slot()), (v.len() - 1) as u32);
     }
 
     /// Removes `item` from under `key` at `place`.
     pub fn remove(&mut self, key: u32, place: &Place, item: T) {
         let (a, b) = cell(place);
-        if let Some(v) = self.cells.get_mut(&(key, a, b)) {
-            if let Some(i) = v.iter().position(|x| *x == item) {
-                v.swap_remove(i);
-            }
+        let Some(v) = self.cells.get_mut(&(key, a, b)) else {
+            return;
+        };
+        let i = match self.at.get(&(key, item.slot())) {
+            Some(&i) if v.get(i as usize) == Some(&item) => i as usize,
+            // Not where the index says (never expected): look.
+            _ => match v.iter().position(|x| *x == item) {
+                Some(i) => i,
+                None => return,
+            },
+        };
+        self.at.remove(&(key, item.slot()));
+        v.swap_remove(i);
+        if let Some(moved) = v.get(i) {
+            self.at.insert((key, moved.slot()), i as u32);
         }
     }
 

@@ -17,7 +17,7 @@ use lendwork_domain::*;
 use lendwork_flow::bipartite::{GapIx, Matcher, WorkerIx};
 
 use crate::cost::{CostWeights, Terms, MAX_COST};
-use crate::grid::Grid;
+use crate::grid::{Grid, Slotted};
 
 /// Where a proposal stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -1269,4 +1269,16 @@ pub fn match_id(region: &Region, g: &GapId, w: &WorkerId, attempt: u32) -> Match
         }
     }
     MatchId::new(format!("m-{h:016x}")).expect("valid id")
+}
+
+impl Slotted for WCand {
+    fn slot(&self) -> u32 {
+        self.slot
+    }
+}
+
+impl Slotted for GCand {
+    fn slot(&self) -> u32 {
+        self.slot
+    }
 }

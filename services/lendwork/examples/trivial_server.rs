@@ -13,13 +13,18 @@ use serde_json::json;
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8181".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8181".into());
     let app = axum::Router::new()
         .route("/get", get(|| async { Json(json!({"ok": true})) }))
         .route(
             "/post",
             post(|body: axum::body::Bytes| async move {
-                (axum::http::StatusCode::ACCEPTED, Json(json!({"len": body.len()})))
+                (
+                    axum::http::StatusCode::ACCEPTED,
+                    Json(json!({"len": body.len()})),
+                )
             }),
         );
     let listener = tokio::net::TcpListener::bind(&addr).await.unwrap();

@@ -537,14 +537,14 @@ impl Gateway {
         let mut records = Vec::with_capacity(events.len());
         {
             for e in events {
-                let r = self
-                    .router
-                    .region(self.store.as_ref(), e)
-                    .await
-                    .map_err(|err| match err {
-                        RouteError::Store(s) => ApiError::from(s),
-                        RouteError::Unknown { .. } => ApiError::not_found(),
-                    })?;
+                let r =
+                    self.router
+                        .region(self.store.as_ref(), e)
+                        .await
+                        .map_err(|err| match err {
+                            RouteError::Store(s) => ApiError::from(s),
+                            RouteError::Unknown { .. } => ApiError::not_found(),
+                        })?;
                 records.push((Bytes::from(r.to_string()), Bytes::from(e.to_json())));
             }
         }

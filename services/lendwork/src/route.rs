@@ -55,11 +55,7 @@ impl Router {
     }
 
     /// The region of `e`, recording the ids it introduces.
-    pub async fn region(
-        &self,
-        store: &dyn StateStore,
-        e: &Event,
-    ) -> Result<Region, RouteError> {
+    pub async fn region(&self, store: &dyn StateStore, e: &Event) -> Result<Region, RouteError> {
         let (kind, field, id) = match &e.kind {
             EventKind::WorkerOffered(w) => {
                 return self
