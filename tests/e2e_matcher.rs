@@ -64,6 +64,12 @@ async fn a_matcher_killed_mid_stream_and_restarted_loses_nothing() {
     assert_eq!(report.market_records, events.len());
     assert!(report.published_ids > 100, "{report:#?}");
     assert!(m2.metric("lendwork_matcher_rebuilds_total") >= 1);
+    reliability(
+        "matcher SIGKILL mid-stream, restarted",
+        "-",
+        &report,
+        &format!("{} duplicates re-published", report.duplicates),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,6 +121,7 @@ async fn three_matchers_one_killed_one_added_twenty_regions_keep_being_served() 
         });
     }
     let chunks: Vec<&[Event]> = events.chunks(events.len() / 4 + 1).collect();
+    let load_start = Instant::now();
     publish(bus.as_ref(), &store, &router, &d.market(), chunks[0]).await;
     wait_for(
         "work spread over the three",
@@ -139,6 +140,7 @@ async fn three_matchers_one_killed_one_added_twenty_regions_keep_being_served() 
     let dm = MatcherProcess::start(&d);
     publish(bus.as_ref(), &store, &router, &d.market(), chunks[2]).await;
     publish(bus.as_ref(), &store, &router, &d.market(), chunks[3]).await;
+    let published = load_start.elapsed();
     wait_for("the new matcher ready", Duration::from_secs(90), || {
         dm.get("/readyz").is_some_and(|(code, _)| code == 200)
     });
@@ -178,8 +180,22 @@ async fn three_matchers_one_killed_one_added_twenty_regions_keep_being_served() 
         dm.metric("lendwork_matcher_records_total"),
     );
 
+    let offered = events.len() as f64 / published.as_secs_f64();
+    let handled = a.metric("lendwork_matcher_records_total")
+        + c.metric("lendwork_matcher_records_total")
+        + dm.metric("lendwork_matcher_records_total");
     let all: Vec<Event> = events.iter().chain(probes.iter()).cloned().collect();
     let report = settle(bus.as_ref(), &store, &d, Duration::from_secs(150)).await;
     assert!(report.clean(), "{report:#?}");
+    reliability(
+        "3 matchers, 20 regions: one SIGKILLed, one added",
+        &format!("offered {offered:.0} ev/s, {handled} handled live by the survivors"),
+        &report,
+        &format!(
+            "regions proposing again after {} ms (median), {} ms (max)",
+            ms[ms.len() / 2],
+            ms[ms.len() - 1]
+        ),
+    );
     assert_eq!(report.market_records, all.len() + report.withheld);
 }

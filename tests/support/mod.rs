@@ -280,3 +280,45 @@ pub fn wait_for(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
 pub fn arc<T>(t: T) -> Arc<T> {
     Arc::new(t)
 }
+
+/// One row of the reliability table (`benches/reliability.sh` collects
+/// these lines from the tests' output).
+pub fn reliability(check: &str, load: &str, report: &AuditReport, note: &str) {
+    println!(
+        "reliability|{check}|{load}|{}|{}|{}|{note}",
+        report.market_records,
+        report.missing.len() + report.conflicting_duplicates.len(),
+        report.double_booked.len()
+    );
+}
+
+/// POST a JSON body with a bearer token and headers: (status, body), or
+/// None when the server does not answer (down, restarting).
+pub fn http_post(
+    port: u16,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut extra = String::new();
+    for (k, v) in headers {
+        extra.push_str(&format!("{k}: {v}\r\n"));
+    }
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
+    Some((code, body))
+}

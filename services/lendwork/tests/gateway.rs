@@ -535,6 +535,11 @@ async fn bad_input_never_yields_a_server_error() {
             "{method} {path}: a JSON error body: {v}"
         );
     }
+    println!(
+        "reliability|bad inputs to the gateway (router suite)|-|{}|0|0|{} cases, none accepted, no 5xx",
+        cases.len(),
+        cases.len()
+    );
     // Contract errors name the field and the rule.
     let (s, v) = call(
         &app,

@@ -93,7 +93,7 @@ fn start(bus: Arc<dyn EventBus>, store: MemoryStore) -> Running {
     Running { health, stop, task }
 }
 
-async fn check(bus: &dyn EventBus, store: &MemoryStore, n: usize) {
+async fn check(bus: &dyn EventBus, store: &MemoryStore, n: usize, what: &str) {
     let (first, idle) = (Duration::from_secs(60), Duration::from_secs(2));
     let market = drain(bus, "market", "audit-m", first, idle).await.unwrap();
     let matches = drain(bus, "matches", "audit-x", first, idle).await.unwrap();
@@ -103,6 +103,12 @@ async fn check(bus: &dyn EventBus, store: &MemoryStore, n: usize) {
         .unwrap();
     assert!(report.clean(), "{report:#?}");
     assert!(report.published_ids > 20, "{report:#?}");
+    println!(
+        "reliability|{what}|-|{}|{}|{}|mock cluster",
+        report.market_records,
+        report.missing.len() + report.conflicting_duplicates.len(),
+        report.double_booked.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,7 +150,13 @@ async fn the_matcher_waits_through_a_broker_outage_and_resumes() {
     })
     .await;
     wait_for("ready again", 30, || h.ready()).await;
-    check(bus.as_ref(), &store, recs.len()).await;
+    check(
+        bus.as_ref(),
+        &store,
+        recs.len(),
+        "Kafka broker down and back",
+    )
+    .await;
     let _ = run.stop.send(());
     run.task.await.unwrap();
 }
@@ -184,7 +196,13 @@ async fn request_errors_and_slow_round_trips_lose_nothing() {
         h.records.load(Ordering::Relaxed) >= recs.len() as u64
     })
     .await;
-    check(bus.as_ref(), &store, recs.len()).await;
+    check(
+        bus.as_ref(),
+        &store,
+        recs.len(),
+        "Kafka request errors and 150 ms round trips",
+    )
+    .await;
     let _ = run.stop.send(());
     run.task.await.unwrap();
 }
