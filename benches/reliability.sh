@@ -15,7 +15,8 @@ scripts/test-infra cargo test -q -p lendwork \
   -- --nocapture 2>&1 | tee "$out" | grep -E "^test result|FAILED|panicked" >&2 || true
 python3 - "$out" <<'PY'
 import sys
-rows = [l.strip().split("|")[1:] for l in open(sys.argv[1], encoding="utf-8", errors="replace") if l.startswith("reliability|")]
+# libtest prints progress without a newline, so a row may not start its line.
+rows = [l[l.find("reliability|"):].strip().split("|")[1:7] for l in open(sys.argv[1], encoding="utf-8", errors="replace") if "reliability|" in l]
 head = ["check", "load", "events", "lost", "double-booked", "notes"]
 widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
 line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"

@@ -111,6 +111,12 @@ async fn two_matchers_split_the_regions_and_one_survives_the_other() {
         a.metric("lendwork_matcher_rebuilds_total") >= 1,
         "a took over b's partitions"
     );
+    reliability(
+        "one of two matchers SIGKILLed",
+        "-",
+        &report,
+        &format!("split {ra}/{rb} records before the kill"),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,5 +178,11 @@ async fn redis_down_makes_the_matcher_unready_and_it_resumes_by_itself() {
             && report.unexpected.is_empty()
             && report.conflicting_duplicates.is_empty(),
         "{report:#?}"
+    );
+    reliability(
+        "Redis down and back",
+        "-",
+        &report,
+        "readiness 503 during the outage, resumed by itself",
     );
 }
