@@ -171,7 +171,10 @@ async fn redis_down_makes_the_matcher_unready_and_it_resumes_by_itself() {
     // The views written before the outage are gone with that redis-server
     // (it keeps nothing on disk); what matters here is that the stream
     // went on: every output published, nothing lost.
-    let report = settle(&bus, &store, &d, Duration::from_secs(90)).await;
+    let report = settle_until(&bus, &store, &d, Duration::from_secs(90), |r| {
+        r.missing.is_empty() && r.unexpected.is_empty() && r.conflicting_duplicates.is_empty()
+    })
+    .await;
     assert_eq!(report.market_records, events.len());
     assert!(
         report.missing.is_empty()

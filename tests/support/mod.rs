@@ -12,77 +12,12 @@ use lendwork::audit::{audit, drain, AuditReport};
 use lendwork::route::Router;
 use lendwork_domain::Event;
 use lendwork_engine::EngineConfig;
-use lendwork_ports::contract::test_infra;
+
 use lendwork_ports::{EventBus, StateStore};
 use lendwork_sim::SimConfig;
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `redis-server` of the test's own, on a free port, that the test may
-/// stop and start again.
-pub struct RedisServer {
-    pub port: u16,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    pub fn start() -> Self {
-        let mut s = Self {
-            port: free_port(),
-            child: None,
-        };
-        s.resume();
-        s
-    }
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-    pub fn resume(&mut self) {
-        let bin = test_infra("LENDWORK_REDIS_SERVER_BIN");
-        let child = Command::new(bin)
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server listens within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.child = Some(child);
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
+#[allow(unused_imports)]
+pub use lendwork_ports::contract::{free_port, RedisServer};
 
 /// Names of one test's topics, group and keys.
 #[derive(Clone, Debug)]
@@ -228,6 +163,17 @@ pub async fn settle(
     d: &Deployment,
     deadline: Duration,
 ) -> AuditReport {
+    settle_until(bus, store, d, deadline, AuditReport::clean).await
+}
+
+/// [`settle`] with another idea of done.
+pub async fn settle_until(
+    bus: &dyn EventBus,
+    store: &dyn StateStore,
+    d: &Deployment,
+    deadline: Duration,
+    done: impl Fn(&AuditReport) -> bool,
+) -> AuditReport {
     let until = Instant::now() + deadline;
     let mut round = 0;
     loop {
@@ -262,7 +208,7 @@ pub async fn settle(
             }
             Err(e) => panic!("audit: {e}"),
         };
-        if report.clean() || Instant::now() > until {
+        if done(&report) || Instant::now() > until {
             return report;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

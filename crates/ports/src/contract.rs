@@ -391,3 +391,75 @@ pub fn fresh_namespace(prefix: &str) -> String {
         .map_or(0, |d| d.as_nanos());
     format!("{prefix}-{}-{nanos}", std::process::id())
 }
+
+/// A free loopback TCP port (bound and released; the caller races nobody
+/// on a test machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a loopback port")
+        .local_addr()
+        .expect("an address")
+        .port()
+}
+
+/// A `redis-server` of a test's own (the binary from
+/// `LENDWORK_REDIS_SERVER_BIN`, set by `scripts/test-infra`) on a free port,
+/// keeping nothing on disk, that the test may stop and start again on the
+/// same port. Stopped when dropped.
+pub struct RedisServer {
+    /// Its port.
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it listens.
+    pub fn start() -> Self {
+        let mut s = Self {
+            port: free_port(),
+            child: None,
+        };
+        s.resume();
+        s
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills it (its data is gone).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and waits until it listens.
+    pub fn resume(&mut self) {
+        let bin = test_infra("LENDWORK_REDIS_SERVER_BIN");
+        let child = std::process::Command::new(bin)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server listens within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child = Some(child);
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
