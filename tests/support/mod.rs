@@ -109,11 +109,28 @@ impl Drop for MatcherProcess {
 }
 
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http(port, "GET", path, &[], "")
+}
+
+/// One HTTP/1.1 request: (status, body), or None when the server does not
+/// answer (down, restarting).
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut extra = String::new();
+    for (k, v) in headers {
+        extra.push_str(&format!("{k}: {v}\r\n"));
+    }
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+        body.len()
     )
     .ok()?;
     let mut text = String::new();
@@ -238,8 +255,7 @@ pub fn reliability(check: &str, load: &str, report: &AuditReport, note: &str) {
     );
 }
 
-/// POST a JSON body with a bearer token and headers: (status, body), or
-/// None when the server does not answer (down, restarting).
+/// POST a JSON body with a bearer token and headers.
 pub fn http_post(
     port: u16,
     path: &str,
@@ -247,24 +263,11 @@ pub fn http_post(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut extra = String::new();
-    for (k, v) in headers {
-        extra.push_str(&format!("{k}: {v}\r\n"));
-    }
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_owned())
-        .unwrap_or_default();
-    Some((code, body))
+    let auth = format!("Bearer {token}");
+    let mut all = vec![
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    all.extend_from_slice(headers);
+    http(port, "POST", path, &all, body)
 }

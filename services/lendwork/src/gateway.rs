@@ -737,18 +737,45 @@ struct Reason {
     reason: Option<String>,
 }
 
+/// Parses a small fixed-shape body (`shape` says what it must look like).
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Some("(body)"),
+            format!("must be {shape}: {e}"),
+        )
+    })
+}
+
 fn reason_of(body: &[u8]) -> Result<String, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok("withdrawn by the owner".into());
     }
-    let r: Reason = serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            Some("(body)"),
-            format!("must be {{\"reason\": …}}: {e}"),
-        )
-    })?;
+    let r: Reason = parse(body, "{\"reason\": …}")?;
     Ok(r.reason.unwrap_or_else(|| "withdrawn by the owner".into()))
+}
+
+/// Withdraws the caller's own gap or worker: (owner kind, id field, event).
+async fn withdraw(
+    g: &Gateway,
+    headers: &HeaderMap,
+    roles: &[Role],
+    (kind, field, event): (&str, &str, &str),
+    id: String,
+    body: &[u8],
+) -> ApiResult {
+    let p = g.authenticate(headers, None)?;
+    g.require(&p, roles)?;
+    if g.owner(kind, &id).await?.as_deref() != Some(&p.id) {
+        return Err(ApiError::not_found());
+    }
+    let mut f = Map::new();
+    f.insert(field.into(), json!(id));
+    f.insert("reason".into(), json!(reason_of(body)?));
+    let e = compose(event, g.event_id(&p, headers, 0)?, f, "")?;
+    g.append(std::slice::from_ref(&e)).await?;
+    Ok(accepted(vec![e.id.to_string()]))
 }
 
 async fn withdraw_shortage(
@@ -757,17 +784,8 @@ async fn withdraw_shortage(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let p = g.authenticate(&headers, None)?;
-    g.require(&p, &[Role::Enterprise])?;
-    if g.owner("gap", &id).await?.as_deref() != Some(&p.id) {
-        return Err(ApiError::not_found());
-    }
-    let mut f = Map::new();
-    f.insert("gap_id".into(), json!(id));
-    f.insert("reason".into(), json!(reason_of(&body)?));
-    let e = compose("shortage_withdrawn", g.event_id(&p, &headers, 0)?, f, "")?;
-    g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted(vec![e.id.to_string()]))
+    let what = ("gap", "gap_id", "shortage_withdrawn");
+    withdraw(&g, &headers, &[Role::Enterprise], what, id, &body).await
 }
 
 async fn post_workers(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> ApiResult {
@@ -845,17 +863,9 @@ async fn withdraw_worker(
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult {
-    let p = g.authenticate(&headers, None)?;
-    g.require(&p, &[Role::Enterprise, Role::Agency])?;
-    if g.owner("worker", &id).await?.as_deref() != Some(&p.id) {
-        return Err(ApiError::not_found());
-    }
-    let mut f = Map::new();
-    f.insert("worker_id".into(), json!(id));
-    f.insert("reason".into(), json!(reason_of(&body)?));
-    let e = compose("worker_withdrawn", g.event_id(&p, &headers, 0)?, f, "")?;
-    g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted(vec![e.id.to_string()]))
+    let what = ("worker", "worker_id", "worker_withdrawn");
+    let roles = [Role::Enterprise, Role::Agency];
+    withdraw(&g, &headers, &roles, what, id, &body).await
 }
 
 async fn list_proposals(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult {
@@ -942,13 +952,7 @@ async fn act(
             let d: Decision = if body.iter().all(u8::is_ascii_whitespace) {
                 Decision { reason: None }
             } else {
-                serde_json::from_slice(&body).map_err(|e| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        Some("(body)"),
-                        format!("must be {{\"reason\": …}}: {e}"),
-                    )
-                })?
+                parse(&body, "{\"reason\": …}")?
             };
             f.insert("by".into(), json!(party));
             if let Some(r) = d.reason {
@@ -963,13 +967,7 @@ async fn act(
                     "the borrower ends an assignment",
                 ));
             }
-            let e: Ending = serde_json::from_slice(&body).map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    Some("(body)"),
-                    format!("must be {{\"outcome\": …}}: {e}"),
-                )
-            })?;
+            let e: Ending = parse(&body, "{\"outcome\": …}")?;
             f.insert("outcome".into(), e.outcome);
         }
         _ => {
