@@ -240,10 +240,6 @@ pub fn wait_for(what: &str, deadline: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-pub fn arc<T>(t: T) -> Arc<T> {
-    Arc::new(t)
-}
-
 /// One row of the reliability table (`benches/reliability.sh` collects
 /// these lines from the tests' output).
 pub fn reliability(check: &str, load: &str, report: &AuditReport, note: &str) {

@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -213,7 +213,6 @@ impl GatewayOptions {
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct GatewayMetrics {
-    requests: AtomicU64,
     by_class: [AtomicU64; 6],
     events_accepted: AtomicU64,
     unavailable: AtomicU64,
@@ -1152,10 +1151,7 @@ async fn metrics(State(g): State<Arc<Gateway>>) -> Response {
             &m.rate_limited,
         ),
     ] {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-            v.load(Ordering::Relaxed)
-        ));
+        crate::matcher::prometheus(&mut out, "counter", name, help, v.load(Ordering::Relaxed));
     }
     if let Some(h) = &g.matcher {
         out.push_str(&h.metrics());
@@ -1163,8 +1159,7 @@ async fn metrics(State(g): State<Arc<Gateway>>) -> Response {
     ([("content-type", "text/plain; version=0.0.4")], out).into_response()
 }
 
-async fn not_found(method: Method) -> Response {
-    let _ = method;
+async fn not_found() -> Response {
     ApiError::not_found().into_response()
 }
 
@@ -1211,7 +1206,6 @@ async fn observe(
         1..=5 => (status / 100 - 1) as usize,
         _ => 5,
     };
-    g.metrics.requests.fetch_add(1, Ordering::Relaxed);
     g.metrics.by_class[class].fetch_add(1, Ordering::Relaxed);
     if status >= 500 {
         eprintln!("lendwork gateway: {method} {route} -> {status}");

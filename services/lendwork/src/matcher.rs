@@ -153,9 +153,7 @@ impl Health {
                 g(&self.store_ok),
             ),
         ] {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n"
-            ));
+            prometheus(&mut out, "gauge", name, help, v);
         }
         for (name, help, v) in [
             (
@@ -199,10 +197,7 @@ impl Health {
                 &self.commit_failures,
             ),
         ] {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
-                v.load(Ordering::Relaxed)
-            ));
+            prometheus(&mut out, "counter", name, help, v.load(Ordering::Relaxed));
         }
         for (i, stage) in STAGES.iter().enumerate() {
             out.push_str(&format!(
@@ -218,6 +213,20 @@ impl Health {
         self.stage_micros[stage].fetch_add((now - since).as_micros() as u64, Ordering::Relaxed);
         now
     }
+}
+
+/// Appends one metric in Prometheus' text format (`kind`: `counter` or
+/// `gauge`); shared by the matcher's and the gateway's `/metrics`.
+pub fn prometheus(
+    out: &mut String,
+    kind: &str,
+    name: &str,
+    help: &str,
+    value: impl std::fmt::Display,
+) {
+    out.push_str(&format!(
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+    ));
 }
 
 /// A reservation step, in the order the records asked for them.
