@@ -7,9 +7,15 @@ pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 /// Haversine distance in kilometres.
 pub fn haversine_km(a: &Place, b: &Place) -> f64 {
-    let (la1, la2) = (a.lat().to_radians(), b.lat().to_radians());
+    haversine_deg(a.lat(), a.lon(), b.lat(), b.lon())
+}
+
+/// [`haversine_km`] on raw degrees (the same arithmetic, so the same bits),
+/// for callers that keep coordinates outside a [`Place`].
+pub fn haversine_deg(lat_a: f64, lon_a: f64, lat_b: f64, lon_b: f64) -> f64 {
+    let (la1, la2) = (lat_a.to_radians(), lat_b.to_radians());
     let dlat = la2 - la1;
-    let dlon = (b.lon() - a.lon()).to_radians();
+    let dlon = (lon_b - lon_a).to_radians();
     let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }

@@ -103,12 +103,36 @@ impl CostWeights {
         over_levels: u64,
         km: f64,
     ) -> Terms {
+        self.terms_raw(
+            km,
+            g.hourly_wage_fen.get(),
+            w.min_hourly_wage_fen.get(),
+            over_levels,
+            w.priority_group.is_some(),
+            share_permille,
+        )
+    }
+
+    /// [`CostWeights::terms_with`] on the numbers it reads: the distance,
+    /// the gap's wage and the worker's minimum (fen per hour), the levels
+    /// of over-qualification, whether the worker is in a priority group and
+    /// the lender's share (per mille). The engine's candidate index calls
+    /// this directly, so both paths price a pair identically.
+    pub fn terms_raw(
+        &self,
+        km: f64,
+        wage_fen: i64,
+        min_wage_fen: i64,
+        over_levels: u64,
+        priority_group: bool,
+        share_permille: u32,
+    ) -> Terms {
         let distance = (km * f64::from(self.distance_per_km)).round() as u64;
-        let margin = (g.hourly_wage_fen.get() - w.min_hourly_wage_fen.get()).max(0) as u64;
+        let margin = (wage_fen - min_wage_fen).max(0) as u64;
         let wage_margin =
             u64::from(self.wage_margin_per_yuan) * (2000u64.saturating_sub(margin)) / 100;
         let over_qualification = over_levels * u64::from(self.over_qualification_per_level);
-        let priority = if w.priority_group.is_some() {
+        let priority = if priority_group {
             0
         } else {
             u64::from(self.non_priority)

@@ -49,6 +49,7 @@ pub struct Engine {
     worker_region: HashMap<WorkerId, Region>,
     gap_region: HashMap<GapId, Region>,
     match_region: HashMap<MatchId, Region>,
+    records_only: bool,
 }
 
 impl Engine {
@@ -72,9 +73,24 @@ impl Engine {
 
     fn market_mut(&mut self, r: &Region) -> &mut Market {
         let weights = self.config.weights.clone();
-        self.markets
-            .entry(r.clone())
-            .or_insert_with(|| Market::new(r.clone(), weights))
+        let records_only = self.records_only;
+        self.markets.entry(r.clone()).or_insert_with(|| {
+            let mut m = Market::new(r.clone(), weights);
+            m.records_only = records_only;
+            m
+        })
+    }
+
+    /// For tests: decide every candidate pair on the workers' and gaps'
+    /// records, never on the grid entries alone — the path markets take
+    /// once they have interned more than 64 skills or certificates. The
+    /// output must not change (the property tests compare both).
+    #[doc(hidden)]
+    pub fn decide_on_records(&mut self) {
+        self.records_only = true;
+        for m in self.markets.values_mut() {
+            m.records_only = true;
+        }
     }
 
     /// Applies one event. Processing the same id twice changes nothing.

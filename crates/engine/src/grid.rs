@@ -39,7 +39,8 @@ impl Hasher for FxHasher {
     }
 }
 
-type Fx = BuildHasherDefault<FxHasher>;
+/// A hasher builder for small integer keys.
+pub type Fx = BuildHasherDefault<FxHasher>;
 
 /// An item the grid can find again by id (a worker's or a gap's slot), so
 /// removal is O(1) however crowded its cell is.
@@ -105,7 +106,7 @@ impl<T: Slotted> Grid<T> {
     /// Calls `f` for every item under `key` in the cells within `km` of
     /// `centre` (a superset of the items within `km`: callers check the
     /// exact distance).
-    pub fn near(&self, key: u32, centre: &Place, km: f64, mut f: impl FnMut(T)) {
+    pub fn near(&self, key: u32, centre: &Place, km: f64, mut f: impl FnMut(&T)) {
         let dlat = km / 111.0 + CELL_DEG;
         let coslat = centre.lat().to_radians().cos().max(0.01);
         let dlon = (km / (111.0 * coslat) + CELL_DEG).min(360.0);
@@ -122,7 +123,7 @@ impl<T: Slotted> Grid<T> {
             // A radius wider than the occupied cells: scanning them all is cheaper.
             for ((k, a, b), v) in &self.cells {
                 if *k == key && (a0..=a1).contains(a) && (b0..=b1).contains(b) {
-                    v.iter().copied().for_each(&mut f);
+                    v.iter().for_each(&mut f);
                 }
             }
             return;
@@ -130,7 +131,7 @@ impl<T: Slotted> Grid<T> {
         for a in a0..=a1 {
             for b in b0..=b1 {
                 if let Some(v) = self.cells.get(&(key, a, b)) {
-                    v.iter().copied().for_each(&mut f);
+                    v.iter().for_each(&mut f);
                 }
             }
         }

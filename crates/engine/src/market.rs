@@ -11,13 +11,13 @@
 //! with its remaining arcs, so it can be proposed again for a gap whose
 //! window does not overlap.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use lendwork_domain::*;
 use lendwork_flow::bipartite::{GapIx, Matcher, WorkerIx};
 
 use crate::cost::{CostWeights, Terms, MAX_COST};
-use crate::grid::{Grid, Slotted};
+use crate::grid::{Fx, Grid, Slotted};
 
 /// Where a proposal stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -131,6 +131,8 @@ pub enum WhyNot {
 }
 
 const NONE: u32 = u32::MAX;
+/// Standing commitments a grid entry carries itself (rule 9).
+const BUSY_INLINE: usize = 3;
 /// Grid key of "any skill".
 const ALL: u32 = 0;
 /// Commute classes of the worker grid: class c holds workers whose commute
@@ -175,6 +177,9 @@ pub struct Market {
     /// Worker slot of each solver worker index, gap slot of each solver gap.
     worker_of: Vec<u32>,
     gap_of: Vec<u32>,
+    /// Solver index of each worker slot (`NONE` outside the solver): the
+    /// record's `ix`, kept dense so candidate scans need not read records.
+    ix_of: Vec<u32>,
     /// Worker slots by skill (and `*` for all); gap slots by first required
     /// skill (and `*` for gaps without requirements).
     worker_grid: Grid<WCand>,
@@ -188,6 +193,13 @@ pub struct Market {
     /// Exclusions of withdrawn workers, kept for a later re-offer: a
     /// declined pair stays declined.
     parked_exclusions: HashMap<u32, Vec<u32>>,
+    /// Every (worker slot, gap slot) exclusion ever made — the records'
+    /// `excluded` lists as one set, so a candidate scan can ask it without
+    /// reading the worker's record. Slots outlive withdrawals, and so do
+    /// exclusions.
+    excluded_pairs: HashSet<(u32, u32), Fx>,
+    /// Never let grid entries decide ([`crate::Engine::decide_on_records`]).
+    pub(crate) records_only: bool,
     /// Interned enterprise ids (from 1).
     ent_ids: HashMap<EnterpriseId, u32>,
     /// Interned skills (from 1; 0 is "any") and certificates.
@@ -205,6 +217,12 @@ pub struct Market {
 /// is a necessary condition of eligibility (skill bits are taken modulo 64,
 /// which can only let more through; distance has a 1 % margin over the
 /// haversine), so the index never hides an eligible pair.
+///
+/// While a market has interned at most 64 skills and 64 certificates the
+/// bits are exact, and then the entry also decides eligibility and cost on
+/// its own ([`WCand::cost`]) for a worker with at most one commitment and
+/// no exclusions — the common case, and the one that keeps candidate scans
+/// inside the grid's memory instead of chasing every worker's record.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct WCand {
     slot: u32,
@@ -215,18 +233,28 @@ struct WCand {
     has: [u64; 5],
     /// Bits of the certificates held.
     certs: u64,
-    lat: f32,
-    lon: f32,
-    commute: f32,
+    lat: f64,
+    lon: f64,
+    commute: f64,
     /// Last day the worker may be lent to (rule 3): `i32::MIN` without
     /// consent, the contract's end, or `i32::MAX`.
     lend_until: i32,
     /// Interned employer (0: a flexible worker), for rule 2.
     employer: u32,
-    /// The worker's single standing commitment, when it has exactly one
-    /// (rule 9); with more, the record decides.
+    /// The worker's standing commitments (rule 9) as day ranges, when it
+    /// has at most [`BUSY_INLINE`]; `busy_n` counts them, and above that
+    /// the record decides.
     busy_n: u8,
-    busy1: (i32, i32),
+    busy: [(i32, i32); BUSY_INLINE],
+    /// Whether some gap is excluded for this worker (then the market's
+    /// exclusion set is asked).
+    excl: bool,
+    /// Cosine of the latitude, for the distance pre-check.
+    coslat: f64,
+    /// In one of the policy's priority groups.
+    priority: bool,
+    /// The lender's share of the pool at offer time, per mille.
+    share: u32,
 }
 
 impl WCand {
@@ -237,10 +265,10 @@ impl WCand {
             (Some(_), false, _) => i32::MIN,
             (Some(_), true, end) => end.map_or(i32::MAX, |d| d.day_number()),
         };
-        let busy1 = rec
-            .busy
-            .first()
-            .map_or((0, 0), |b| (b.1.start.day_number(), b.1.end.day_number()));
+        let mut busy = [(0, 0); BUSY_INLINE];
+        for (slot, b) in busy.iter_mut().zip(&rec.busy) {
+            *slot = (b.1.start.day_number(), b.1.end.day_number());
+        }
         let mut has = [0u64; 5];
         for &(s, l) in skills.iter() {
             for h in has.iter_mut().take(l as usize) {
@@ -254,14 +282,47 @@ impl WCand {
             min_wage: w.min_hourly_wage_fen.get(),
             has,
             certs: bits(certs.iter().copied()),
-            lat: w.home.lat() as f32,
-            lon: w.home.lon() as f32,
-            commute: w.max_commute_km.get() as f32,
+            lat: w.home.lat(),
+            lon: w.home.lon(),
+            commute: w.max_commute_km.get(),
             lend_until,
             employer: rec.employer,
-            busy_n: rec.busy.len().min(2) as u8,
-            busy1,
+            busy_n: rec.busy.len().min(BUSY_INLINE + 1) as u8,
+            busy,
+            excl: !rec.excluded.is_empty(),
+            coslat: w.home.lat().to_radians().cos(),
+            priority: w.priority_group.is_some(),
+            share: rec.share_permille,
         }
+    }
+
+    /// Whether [`WCand::cost`] may decide for this worker: the market's
+    /// bits are `exact` and the worker's commitments and exclusions are
+    /// all in the entry.
+    fn decides(&self, exact: bool) -> bool {
+        exact && usize::from(self.busy_n) <= BUSY_INLINE
+    }
+
+    /// For a pair that [`WCand::fits`], when [`WCand::decides`]: the exact
+    /// commute check (rule 7, the haversine as the domain computes it) and
+    /// the pair's cost, priced by the same [`CostWeights::terms_raw`] as
+    /// the record path. With exact bits, `fits` has decided rules 2–6, 8
+    /// and 9 exactly, and over-qualification is counted on the level bits:
+    /// a requirement of skill s at level l held at level L has s in
+    /// `has[l..L]`, that is L − l bits above the requirement's level.
+    fn cost(&self, weights: &CostWeights, g: &GCand) -> Option<i64> {
+        let km = haversine_deg(self.lat, self.lon, g.lat, g.lon);
+        if !(km <= self.commute && km <= g.max_commute) {
+            return None;
+        }
+        let mut over = 0u64;
+        for l in 0..5 {
+            for above in &self.has[l + 1..] {
+                over += u64::from((g.req[l] & above).count_ones());
+            }
+        }
+        let terms = weights.terms_raw(km, g.wage, self.min_wage, over, self.priority, self.share);
+        Some(terms.total() as i64)
     }
 
     /// Could this worker take this gap?
@@ -273,13 +334,16 @@ impl WCand {
             && g.certs & !self.certs == 0
             && g.end <= self.lend_until
             && (self.employer == 0 || self.employer != g.enterprise)
-            && !(self.busy_n == 1 && self.busy1.0 <= g.end && g.start <= self.busy1.1)
+            && !self.busy[..usize::from(self.busy_n).min(BUSY_INLINE)]
+                .iter()
+                .any(|b| b.0 <= g.end && g.start <= b.1)
             && {
                 // Equirectangular distance, good to far better than 1 % at
-                // commuting range.
+                // commuting range; the smaller of the two cosines (never
+                // above the midpoint's, on one side of the equator) only
+                // shortens it, so the test stays a necessary condition.
                 let dy = (self.lat - g.lat) * 111.195;
-                let dx =
-                    (self.lon - g.lon) * 111.195 * ((self.lat + g.lat) * 0.5).to_radians().cos();
+                let dx = (self.lon - g.lon) * 111.195 * self.coslat.min(g.coslat);
                 let limit = self.commute.min(g.max_commute) * 1.01 + 0.05;
                 dx * dx + dy * dy <= limit * limit
             }
@@ -297,11 +361,16 @@ struct GCand {
     req: [u64; 5],
     /// Bits of the certificates required.
     certs: u64,
-    lat: f32,
-    lon: f32,
-    max_commute: f32,
+    lat: f64,
+    lon: f64,
+    /// Infinite when the gap sets no limit.
+    max_commute: f64,
+    /// Cosine of the latitude, for the distance pre-check.
+    coslat: f64,
     /// Interned borrowing enterprise, for rule 2.
     enterprise: u32,
+    /// The gap's solver index.
+    ix: GapIx,
 }
 
 impl GCand {
@@ -318,10 +387,12 @@ impl GCand {
             wage: g.hourly_wage_fen.get(),
             req,
             certs: bits(certs.iter().copied()),
-            lat: g.site.lat() as f32,
-            lon: g.site.lon() as f32,
-            max_commute: g.max_commute_km.map_or(f32::INFINITY, |k| k.get() as f32),
+            lat: g.site.lat(),
+            lon: g.site.lon(),
+            max_commute: g.max_commute_km.map_or(f64::INFINITY, |k| k.get()),
+            coslat: g.site.lat().to_radians().cos(),
             enterprise: rec.enterprise,
+            ix: rec.ix,
         }
     }
 }
@@ -357,6 +428,7 @@ impl Market {
             attempts: HashMap::new(),
             matcher: Matcher::new(unassigned, MAX_COST as i64),
             worker_of: Vec::new(),
+            ix_of: Vec::new(),
             gap_of: Vec::new(),
             worker_grid: Grid::default(),
             gap_grid: Grid::default(),
@@ -368,8 +440,17 @@ impl Market {
             skill_ids: HashMap::new(),
             cert_ids: HashMap::new(),
             parked_exclusions: HashMap::new(),
+            excluded_pairs: HashSet::default(),
+            records_only: false,
             ent_ids: HashMap::new(),
         }
+    }
+
+    /// Whether the grid entries' skill and certificate bits are exact: at
+    /// most 64 skills (ids 1–64) and 64 certificates (ids 0–63) interned.
+    /// Ids are never freed, so once false it stays false.
+    fn exact_bits(&self) -> bool {
+        !self.records_only && self.skill_ids.len() <= 64 && self.cert_ids.len() <= 64
     }
 
     fn skill_id(&mut self, s: &Skill) -> u16 {
@@ -685,6 +766,7 @@ impl Market {
         if let Some(ix) = rec.ix {
             self.matcher.remove_worker(ix).expect("live worker");
             self.worker_of[ix as usize] = NONE;
+            self.ix_of[slot as usize] = NONE;
         }
         self.grid_worker(slot, rec, false);
         if let Some(e) = &p.employer_id {
@@ -702,6 +784,7 @@ impl Market {
         if let Some(ix) = rec.ix.take() {
             self.matcher.remove_worker(ix).expect("live worker");
             self.worker_of[ix as usize] = NONE;
+            self.ix_of[slot as usize] = NONE;
         }
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -712,14 +795,20 @@ impl Market {
         let w = &rec.profile;
         let mut arcs = Vec::new();
         let keys = std::iter::once(ALL).chain(rec.skills.iter().map(|s| u32::from(s.0)));
-        let (gaps, stamps, epoch, weights) =
-            (&self.gaps, &mut self.gap_stamp, self.epoch, &self.weights);
+        let decides = WCand::of(slot, rec).decides(self.exact_bits());
+        let (gaps, stamps, epoch, weights, excluded) = (
+            &self.gaps,
+            &mut self.gap_stamp,
+            self.epoch,
+            &self.weights,
+            &self.excluded_pairs,
+        );
         let mut scanned = 0u64;
         let me = WCand::of(slot, rec);
         for key in keys {
             self.gap_grid
-                .near(key, &w.home, w.max_commute_km.get(), |c: GCand| {
-                    if !me.fits(&c) {
+                .near(key, &w.home, w.max_commute_km.get(), |c: &GCand| {
+                    if !me.fits(c) {
                         return;
                     }
                     let gs = c.slot;
@@ -728,9 +817,17 @@ impl Market {
                     }
                     stamps[gs as usize] = epoch;
                     scanned += 1;
-                    let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
-                    if let Some(cost) = Self::admits(weights, rec, gr) {
-                        arcs.push((gr.ix, cost));
+                    let cost = if decides {
+                        if me.excl && excluded.contains(&(slot, gs)) {
+                            return;
+                        }
+                        me.cost(weights, c)
+                    } else {
+                        let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
+                        Self::admits(weights, rec, gr)
+                    };
+                    if let Some(cost) = cost {
+                        arcs.push((c.ix, cost));
                     }
                 });
         }
@@ -741,10 +838,19 @@ impl Market {
             .matcher
             .add_worker(&arcs)
             .expect("arcs to live gaps within the cost bound");
+        self.set_ix(slot, ix);
+    }
+
+    /// Records that worker `slot` is solver worker `ix`.
+    fn set_ix(&mut self, slot: u32, ix: WorkerIx) {
         if self.worker_of.len() <= ix as usize {
             self.worker_of.resize(ix as usize + 1, NONE);
         }
         self.worker_of[ix as usize] = slot;
+        if self.ix_of.len() <= slot as usize {
+            self.ix_of.resize(slot as usize + 1, NONE);
+        }
+        self.ix_of[slot as usize] = ix;
         self.workers[slot as usize].as_mut().expect("live").ix = Some(ix);
     }
 
@@ -789,10 +895,14 @@ impl Market {
             slot,
             enterprise,
         };
-        self.gap_grid
-            .insert(key, &rec.posting.site, GCand::of(slot, &rec));
         let mut arcs = Vec::new();
-        let (workers, weights) = (&self.workers, &self.weights);
+        let (workers, weights, ix_of, excluded) = (
+            &self.workers,
+            &self.weights,
+            &self.ix_of,
+            &self.excluded_pairs,
+        );
+        let exact = self.exact_bits();
         // Workers are bucketed by commute class: a class is searched only as
         // far as its workers are willing to travel.
         let mut scanned = 0u64;
@@ -803,19 +913,29 @@ impl Market {
                 key * CLASSES + class,
                 &rec.posting.site,
                 reach,
-                |c: WCand| {
+                |c: &WCand| {
                     if !c.fits(&me) {
                         return;
                     }
                     let ws = c.slot;
                     scanned += 1;
-                    let wr = workers[ws as usize]
-                        .as_ref()
-                        .expect("indexed workers are live");
-                    if let Some(ix) = wr.ix {
-                        if let Some(cost) = Self::admits(weights, wr, &rec) {
-                            arcs.push((ix, cost));
+                    let ix = ix_of.get(ws as usize).copied().unwrap_or(NONE);
+                    if ix == NONE {
+                        return;
+                    }
+                    let cost = if c.decides(exact) {
+                        if c.excl && excluded.contains(&(ws, slot)) {
+                            return;
                         }
+                        c.cost(weights, &me)
+                    } else {
+                        let wr = workers[ws as usize]
+                            .as_ref()
+                            .expect("indexed workers are live");
+                        Self::admits(weights, wr, &rec)
+                    };
+                    if let Some(cost) = cost {
+                        arcs.push((ix, cost));
                     }
                 },
             );
@@ -831,7 +951,10 @@ impl Market {
             self.gap_of.resize(ix as usize + 1, NONE);
         }
         self.gap_of[ix as usize] = slot;
-        self.gaps[slot as usize] = Some(GapRec { ix, ..rec });
+        let rec = GapRec { ix, ..rec };
+        self.gap_grid
+            .insert(key, &rec.posting.site, GCand::of(slot, &rec));
+        self.gaps[slot as usize] = Some(rec);
         self.trim_to_headcount(slot, event, at);
     }
 
@@ -914,6 +1037,7 @@ impl Market {
             kept.push((*ws, self.matcher.worker_arcs(*wix).collect()));
             self.matcher.commit(*wix).expect("assigned");
             self.worker_of[*wix as usize] = NONE;
+            self.ix_of[*ws as usize] = NONE;
             let rec = self.workers[*ws as usize].as_mut().expect("live");
             rec.ix = None;
             let gap = self.gaps[*gs as usize].as_ref().expect("live");
@@ -955,11 +1079,7 @@ impl Market {
                 })
                 .collect();
             let ix = self.matcher.add_worker(&arcs).expect("arcs to live gaps");
-            if self.worker_of.len() <= ix as usize {
-                self.worker_of.resize(ix as usize + 1, NONE);
-            }
-            self.worker_of[ix as usize] = ws;
-            self.workers[ws as usize].as_mut().expect("live").ix = Some(ix);
+            self.set_ix(ws, ix);
         }
         out
     }
@@ -1106,6 +1226,7 @@ impl Market {
                     } else {
                         None
                     };
+                    self.excluded_pairs.extend(gs.map(|g| (ws, g)));
                     self.update_worker(ws, |rec| {
                         rec.busy.retain(|b| &b.0 != m);
                         rec.excluded.extend(gs);
@@ -1280,5 +1401,175 @@ impl Slotted for WCand {
 impl Slotted for GCand {
     fn slot(&self) -> u32 {
         self.slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The grid entries' own verdict ([`WCand::fits`] + [`WCand::cost`])
+    //! against the records' ([`Market::admits`], which the domain's rules
+    //! back): for every pair, the same eligibility and the same cost.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    const SKILLS: [&str; 6] = [
+        "forklift", "cashier", "welding", "cooking", "driving", "sewing",
+    ];
+    const CERTS: [&str; 4] = ["safety", "health", "electric", "crane"];
+
+    fn day(n: u8) -> Date {
+        Date::parse("2026-03-01").unwrap().plus_days(i64::from(n))
+    }
+
+    fn span(start: u8, len: u8) -> Window {
+        Window::new(day(start), day(start).plus_days(i64::from(len))).unwrap()
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn worker() -> impl Strategy<
+        Value = (
+            Vec<(u8, u8)>,
+            Vec<u8>,
+            (u8, u8),
+            i64,
+            f64,
+            (i16, i16),
+            bool,
+            Option<(u8, bool)>,
+            Vec<(u8, u8)>,
+        ),
+    > {
+        (
+            proptest::collection::vec((0u8..6, 1u8..=5), 0..5),
+            proptest::collection::vec(0u8..4, 0..3),
+            (0u8..30, 10u8..90),
+            1500i64..3500,
+            1.0f64..40.0,
+            (-300i16..300, -300i16..300),
+            any::<bool>(),
+            proptest::option::of((0u8..3, any::<bool>())),
+            proptest::collection::vec((0u8..90, 0u8..20), 0..5),
+        )
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn gap() -> impl Strategy<
+        Value = (
+            Vec<(u8, u8)>,
+            Vec<u8>,
+            (u8, u8),
+            i64,
+            Option<f64>,
+            (i16, i16),
+            u8,
+        ),
+    > {
+        (
+            proptest::collection::vec((0u8..6, 1u8..=5), 0..4),
+            proptest::collection::vec(0u8..4, 0..2),
+            (0u8..40, 0u8..40),
+            1500i64..3500,
+            proptest::option::of(1.0f64..40.0),
+            (-300i16..300, -300i16..300),
+            0u8..3,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn grid_entries_decide_like_the_records(w in worker(), gs in proptest::collection::vec(gap(), 1..6)) {
+            let region = Region::new("620100").unwrap();
+            let mut m = Market::new(region.clone(), CostWeights::default());
+            let (skills, certs, (start, len), min_wage, commute, (n, e), priority, lender, busy) = w;
+            let mut seen = HashSet::new();
+            let offered = WorkerOffered {
+                worker_id: WorkerId::new("w").unwrap(),
+                region: region.clone(),
+                home: Place::new(36.06 + f64::from(n) / 1110.0, 103.83 + f64::from(e) / 900.0).unwrap(),
+                skills: skills
+                    .into_iter()
+                    .filter(|s| seen.insert(s.0))
+                    .map(|(s, l)| SkillLevel {
+                        skill: Skill::new(SKILLS[s as usize]).unwrap(),
+                        level: Level::new(i64::from(l)).unwrap(),
+                    })
+                    .collect(),
+                certificates: certs
+                    .into_iter()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .map(|c| Certificate::new(CERTS[c as usize]).unwrap())
+                    .collect(),
+                available: span(start, len),
+                max_commute_km: Km::new(commute).unwrap(),
+                min_hourly_wage_fen: Fen::new(min_wage).unwrap(),
+                employer_id: lender.map(|(l, _)| EnterpriseId::new(format!("e{l}")).unwrap()),
+                consent: lender.map_or(true, |(_, c)| c),
+                contract_end: lender.map(|(l, _)| day(30 + 20 * l)),
+                priority_group: priority.then_some(PriorityGroup::Graduate),
+            };
+            m.offer(offered);
+            let ws = m.wslot[&WorkerId::new("w").unwrap()];
+            for (i, (reqs, certs, (start, len), wage, max_commute, (n, e), ent)) in gs.into_iter().enumerate() {
+                let mut seen = HashSet::new();
+                let posting = ShortagePosted {
+                    gap_id: GapId::new(format!("g{i}")).unwrap(),
+                    enterprise_id: EnterpriseId::new(format!("e{ent}")).unwrap(),
+                    region: region.clone(),
+                    site: Place::new(36.06 + f64::from(n) / 1110.0, 103.83 + f64::from(e) / 900.0).unwrap(),
+                    requirements: reqs
+                        .into_iter()
+                        .filter(|s| seen.insert(s.0))
+                        .map(|(s, l)| Requirement {
+                            skill: Skill::new(SKILLS[s as usize]).unwrap(),
+                            min_level: Level::new(i64::from(l)).unwrap(),
+                        })
+                        .collect(),
+                    certificates: certs
+                        .into_iter()
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .map(|c| Certificate::new(CERTS[c as usize]).unwrap())
+                        .collect(),
+                    headcount: Headcount::new(1).unwrap(),
+                    window: span(start, len),
+                    hourly_wage_fen: Fen::new(wage).unwrap(),
+                    max_commute_km: max_commute.map(|k| Km::new(k).unwrap()),
+                    industry: None,
+                };
+                m.post(posting, &EventId::new(format!("p{i}")).unwrap(), Timestamp::from_unix_seconds(0).unwrap());
+            }
+            // Commitments, straight into the record (the grid entry is
+            // rebuilt from it below).
+            let rec = m.workers[ws as usize].as_mut().unwrap();
+            for (i, &(s, l)) in busy.iter().enumerate() {
+                rec.busy.push((MatchId::new(format!("b{i}")).unwrap(), span(s, l)));
+            }
+            let rec = m.workers[ws as usize].as_ref().unwrap();
+            let wc = WCand::of(ws, rec);
+            prop_assert!(m.exact_bits());
+            for g in m.gaps.iter().flatten() {
+                let gc = GCand::of(g.slot, g);
+                let by_records = Market::admits(&m.weights, rec, g)
+                    .filter(|_| rec.profile.employer_id.as_ref() != Some(&g.posting.enterprise_id))
+                    .filter(|_| Rule::ConsentAndContract.holds(&rec.profile, &g.posting, &[]));
+                let by_entries = if wc.fits(&gc) && wc.decides(true) {
+                    wc.cost(&m.weights, &gc)
+                } else if wc.fits(&gc) {
+                    // More commitments than the entry carries: the record decides.
+                    Market::admits(&m.weights, rec, g)
+                } else {
+                    None
+                };
+                prop_assert_eq!(by_entries, by_records, "gap {}", g.posting.gap_id);
+                if let Some(cost) = by_records {
+                    prop_assert_eq!(cost, Market::terms(&m.weights, rec, g).total() as i64);
+                    prop_assert_eq!(Market::eligible(rec, g).is_ok() || !rec.busy.is_empty(), true);
+                }
+            }
+        }
     }
 }

@@ -241,7 +241,10 @@ fn max_new_pairs(e: &Engine, sh: &Shadow) -> usize {
 }
 
 fn run(steps: &[Step], check_optimum: bool) -> Result<String, TestCaseError> {
-    let mut e = Engine::new(EngineConfig::default());
+    run_on(Engine::new(EngineConfig::default()), steps, check_optimum)
+}
+
+fn run_on(mut e: Engine, steps: &[Step], check_optimum: bool) -> Result<String, TestCaseError> {
     let mut sh = Shadow::default();
     let mut seq = Seq(0);
     let mut log = String::new();
@@ -304,5 +307,17 @@ proptest! {
         let a = run(&steps, false)?;
         let b = run(&steps, false)?;
         prop_assert_eq!(a, b);
+    }
+
+    /// Candidates decided on the grid entries alone (the fast path) and on
+    /// the records (the path of markets with more than 64 skills) give the
+    /// same proposals, byte for byte.
+    #[test]
+    fn the_index_and_the_records_decide_alike(steps in proptest::collection::vec(step(), 1..60)) {
+        let fast = run(&steps, false)?;
+        let mut slow = Engine::new(EngineConfig::default());
+        slow.decide_on_records();
+        let slow = run_on(slow, &steps, true)?;
+        prop_assert_eq!(fast, slow);
     }
 }
