@@ -44,20 +44,43 @@ pub type Fx = BuildHasherDefault<FxHasher>;
 
 /// An item the grid can find again by id (a worker's or a gap's slot), so
 /// removal is O(1) however crowded its cell is.
+///
+/// Each item also has a small *hot* summary, kept in its own array beside
+/// the items: a query first runs its pre-check over the summaries (a few
+/// bytes each, streamed) and reads a full item only when the pre-check
+/// lets it through. Scans of crowded cells are bound by memory traffic, so
+/// this is what keeps them fast.
 pub trait Slotted: Copy + PartialEq {
+    /// The summary the pre-check reads.
+    type Hot: Copy;
     /// The item's id; at most one item per id under each key.
     fn slot(&self) -> u32;
+    /// The item's summary as filed under `key`.
+    fn hot(&self, key: u32) -> Self::Hot;
+}
+
+struct Cell<T: Slotted> {
+    hot: Vec<T::Hot>,
+    items: Vec<T>,
+}
+
+impl<T: Slotted> Default for Cell<T> {
+    fn default() -> Self {
+        Self {
+            hot: Vec::new(),
+            items: Vec::new(),
+        }
+    }
 }
 
 /// Items of type `T` by key and cell.
-#[derive(Clone, Debug)]
-pub struct Grid<T> {
-    cells: HashMap<(u32, i32, i32), Vec<T>, Fx>,
+pub struct Grid<T: Slotted> {
+    cells: HashMap<(u32, i32, i32), Cell<T>, Fx>,
     /// (key, slot) → index of the item in its cell.
     at: HashMap<(u32, u32), u32, Fx>,
 }
 
-impl<T> Default for Grid<T> {
+impl<T: Slotted> Default for Grid<T> {
     fn default() -> Self {
         Self {
             cells: HashMap::default(),
@@ -77,36 +100,47 @@ impl<T: Slotted> Grid<T> {
     /// Adds `item` under `key` at `place`.
     pub fn insert(&mut self, key: u32, place: &Place, item: T) {
         let (a, b) = cell(place);
-        let v = self.cells.entry((key, a, b)).or_default();
-        v.push(item);
-        self.at.insert((key, item.slot()), (v.len() - 1) as u32);
+        let c = self.cells.entry((key, a, b)).or_default();
+        c.hot.push(item.hot(key));
+        c.items.push(item);
+        self.at
+            .insert((key, item.slot()), (c.items.len() - 1) as u32);
     }
 
     /// Removes `item` from under `key` at `place`.
     pub fn remove(&mut self, key: u32, place: &Place, item: T) {
         let (a, b) = cell(place);
-        let Some(v) = self.cells.get_mut(&(key, a, b)) else {
+        let Some(c) = self.cells.get_mut(&(key, a, b)) else {
             return;
         };
         let i = match self.at.get(&(key, item.slot())) {
-            Some(&i) if v.get(i as usize) == Some(&item) => i as usize,
+            Some(&i) if c.items.get(i as usize) == Some(&item) => i as usize,
             // Not where the index says (never expected): look.
-            _ => match v.iter().position(|x| *x == item) {
+            _ => match c.items.iter().position(|x| *x == item) {
                 Some(i) => i,
                 None => return,
             },
         };
         self.at.remove(&(key, item.slot()));
-        v.swap_remove(i);
-        if let Some(moved) = v.get(i) {
+        c.items.swap_remove(i);
+        c.hot.swap_remove(i);
+        if let Some(moved) = c.items.get(i) {
             self.at.insert((key, moved.slot()), i as u32);
         }
     }
 
     /// Calls `f` for every item under `key` in the cells within `km` of
-    /// `centre` (a superset of the items within `km`: callers check the
-    /// exact distance).
-    pub fn near(&self, key: u32, centre: &Place, km: f64, mut f: impl FnMut(&T)) {
+    /// `centre` whose summary passes `pre` (a superset of the items within
+    /// `km`: callers check the exact distance; `pre` must only reject
+    /// items `f` would reject).
+    pub fn near(
+        &self,
+        key: u32,
+        centre: &Place,
+        km: f64,
+        pre: impl Fn(&T::Hot) -> bool,
+        mut f: impl FnMut(&T),
+    ) {
         let dlat = km / 111.0 + CELL_DEG;
         let coslat = centre.lat().to_radians().cos().max(0.01);
         let dlon = (km / (111.0 * coslat) + CELL_DEG).min(360.0);
@@ -118,20 +152,27 @@ impl<T: Slotted> Grid<T> {
             ((centre.lon() - dlon) / CELL_DEG).floor() as i32,
             ((centre.lon() + dlon) / CELL_DEG).floor() as i32,
         );
+        let mut visit = |c: &Cell<T>| {
+            for (i, h) in c.hot.iter().enumerate() {
+                if pre(h) {
+                    f(&c.items[i]);
+                }
+            }
+        };
         let span = (i64::from(a1) - i64::from(a0) + 1) * (i64::from(b1) - i64::from(b0) + 1);
         if span > self.cells.len() as i64 {
             // A radius wider than the occupied cells: scanning them all is cheaper.
-            for ((k, a, b), v) in &self.cells {
+            for ((k, a, b), c) in &self.cells {
                 if *k == key && (a0..=a1).contains(a) && (b0..=b1).contains(b) {
-                    v.iter().for_each(&mut f);
+                    visit(c);
                 }
             }
             return;
         }
         for a in a0..=a1 {
             for b in b0..=b1 {
-                if let Some(v) = self.cells.get(&(key, a, b)) {
-                    v.iter().for_each(&mut f);
+                if let Some(c) = self.cells.get(&(key, a, b)) {
+                    visit(c);
                 }
             }
         }

@@ -794,8 +794,10 @@ impl Market {
         let rec = self.workers[slot as usize].as_ref().expect("live worker");
         let w = &rec.profile;
         let mut arcs = Vec::new();
-        let keys = std::iter::once(ALL).chain(rec.skills.iter().map(|s| u32::from(s.0)));
+        let keys =
+            std::iter::once((ALL, 5)).chain(rec.skills.iter().map(|s| (u32::from(s.0), s.1)));
         let decides = WCand::of(slot, rec).decides(self.exact_bits());
+        let min_wage = fen32(w.min_hourly_wage_fen.get());
         let (gaps, stamps, epoch, weights, excluded) = (
             &self.gaps,
             &mut self.gap_stamp,
@@ -805,9 +807,13 @@ impl Market {
         );
         let mut scanned = 0u64;
         let me = WCand::of(slot, rec);
-        for key in keys {
-            self.gap_grid
-                .near(key, &w.home, w.max_commute_km.get(), |c: &GCand| {
+        for (key, level) in keys {
+            self.gap_grid.near(
+                key,
+                &w.home,
+                w.max_commute_km.get(),
+                |h: &GHot| h.may_fit(&me, min_wage, level),
+                |c: &GCand| {
                     if !me.fits(c) {
                         return;
                     }
@@ -829,7 +835,8 @@ impl Market {
                     if let Some(cost) = cost {
                         arcs.push((c.ix, cost));
                     }
-                });
+                },
+            );
         }
         self.stats.worker_scans += 1;
         self.stats.candidates_scanned += scanned;
@@ -907,12 +914,14 @@ impl Market {
         // far as its workers are willing to travel.
         let mut scanned = 0u64;
         let me = GCand::of(slot, &rec);
+        let (wage, need) = (fen32(me.wage), rec.reqs.first().map_or(0, |r| r.1));
         for class in 0..CLASSES {
             let reach = radius.min(class_reach(class, self.max_commute_km));
             self.worker_grid.near(
                 key * CLASSES + class,
                 &rec.posting.site,
                 reach,
+                |h: &WHot| h.may_fit(&me, wage, need),
                 |c: &WCand| {
                     if !c.fits(&me) {
                         return;
@@ -1392,15 +1401,112 @@ pub fn match_id(region: &Region, g: &GapId, w: &WorkerId, attempt: u32) -> Match
     MatchId::new(format!("m-{h:016x}")).expect("valid id")
 }
 
+/// Fen as `i32`, saturating: monotone, so comparing the results is a
+/// necessary condition of comparing the originals.
+fn fen32(v: i64) -> i32 {
+    v.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// A worker's pre-check summary: the tests that reject most gaps (window,
+/// wage, contract, first commitment, level in the key's skill), 28 bytes.
+#[derive(Clone, Copy, Debug)]
+struct WHot {
+    from: i32,
+    to: i32,
+    min_wage: i32,
+    lend_until: i32,
+    /// The first standing commitment, or an empty range.
+    busy: (i32, i32),
+    /// The worker's level in the key's skill (5 under "any skill").
+    level: u8,
+}
+
+impl WHot {
+    /// A necessary condition of [`WCand::fits`] for gap `g` whose
+    /// requirement in the key's skill is level `need`.
+    fn may_fit(&self, g: &GCand, wage: i32, need: u8) -> bool {
+        self.from <= g.start
+            && g.end <= self.to
+            && wage >= self.min_wage
+            && g.end <= self.lend_until
+            && !(self.busy.0 <= g.end && g.start <= self.busy.1)
+            && self.level >= need
+    }
+}
+
 impl Slotted for WCand {
+    type Hot = WHot;
     fn slot(&self) -> u32 {
         self.slot
+    }
+    fn hot(&self, key: u32) -> WHot {
+        let skill = key / CLASSES;
+        let level = if skill == ALL {
+            5
+        } else {
+            let bit = 1u64 << (skill % 64);
+            self.has.iter().filter(|h| *h & bit != 0).count() as u8
+        };
+        WHot {
+            from: self.from,
+            to: self.to,
+            min_wage: fen32(self.min_wage),
+            lend_until: self.lend_until,
+            busy: if self.busy_n > 0 {
+                self.busy[0]
+            } else {
+                (i32::MAX, i32::MIN)
+            },
+            level,
+        }
+    }
+}
+
+/// A gap's pre-check summary, 16 bytes.
+#[derive(Clone, Copy, Debug)]
+struct GHot {
+    start: i32,
+    end: i32,
+    wage: i32,
+    /// The level required in the key's skill (0 under "any skill").
+    level: u8,
+}
+
+impl GHot {
+    /// A necessary condition of [`WCand::fits`] for worker `w` whose level
+    /// in the key's skill is `level`.
+    fn may_fit(&self, w: &WCand, min_wage: i32, level: u8) -> bool {
+        w.from <= self.start
+            && self.end <= w.to
+            && self.wage >= min_wage
+            && self.end <= w.lend_until
+            && self.level <= level
     }
 }
 
 impl Slotted for GCand {
+    type Hot = GHot;
     fn slot(&self) -> u32 {
         self.slot
+    }
+    fn hot(&self, key: u32) -> GHot {
+        let level = if key == ALL {
+            0
+        } else {
+            // The lowest level at which the key's bit is required (with
+            // colliding bits, the weakest: still a necessary condition).
+            let bit = 1u64 << (key % 64);
+            self.req
+                .iter()
+                .position(|r| r & bit != 0)
+                .map_or(0, |l| l as u8 + 1)
+        };
+        GHot {
+            start: self.start,
+            end: self.end,
+            wage: fen32(self.wage),
+            level,
+        }
     }
 }
 
