@@ -454,10 +454,63 @@ fn json_kind(v: &Value) -> &'static str {
 
 impl Event {
     /// Parses and validates one JSON document (one line of a `.jsonl` file).
+    ///
+    /// Valid events take a fast path ([`Event::from_json_fast`]) that
+    /// deserializes each field straight from the text; anything it refuses
+    /// goes through [`Event::from_json_checked`], which builds the JSON tree
+    /// and tracks paths so the error names the field. Both give the same
+    /// verdict and the same event (the property tests check it).
     pub fn from_json(text: &str) -> Result<Event, ValidationError> {
+        match Event::from_json_fast(text) {
+            Some(e) => Ok(e),
+            None => Event::from_json_checked(text),
+        }
+    }
+
+    /// The path-tracking parser: slower, and the one that explains errors.
+    #[doc(hidden)]
+    pub fn from_json_checked(text: &str) -> Result<Event, ValidationError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| ValidationError::new("$", format!("not valid JSON: {e}")))?;
         Event::from_value(value)
+    }
+
+    /// The fast path: the top-level object is split into raw (unparsed)
+    /// members, and the event's body is deserialized from them directly —
+    /// the same derive, the same field rules, the same duplicate-key
+    /// semantics as the checked path (the last one wins), but no tree of
+    /// values and no path bookkeeping. `None` on anything it does not
+    /// accept (including keys written with escapes), for the checked path
+    /// to decide and explain.
+    #[doc(hidden)]
+    pub fn from_json_fast(text: &str) -> Option<Event> {
+        use serde::de::value::MapDeserializer;
+        use serde_json::value::RawValue;
+        let mut map: BTreeMap<&str, &RawValue> = serde_json::from_str(text).ok()?;
+        let mut string = |field: &str| -> Option<String> {
+            serde_json::from_str::<String>(map.remove(field)?.get()).ok()
+        };
+        let ty = string("type")?;
+        let id = EventId::new(string("id")?).ok()?;
+        let at = Timestamp::parse(&string("at")?).ok()?;
+        fn body<'de, T: Deserialize<'de>>(map: BTreeMap<&'de str, &'de RawValue>) -> Option<T> {
+            T::deserialize(MapDeserializer::<_, serde_json::Error>::new(map.into_iter())).ok()
+        }
+        let kind = match ty.as_str() {
+            "worker_offered" => EventKind::WorkerOffered(body(map)?),
+            "worker_withdrawn" => EventKind::WorkerWithdrawn(body(map)?),
+            "shortage_posted" => EventKind::ShortagePosted(body(map)?),
+            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body(map)?),
+            "match_proposed" => EventKind::MatchProposed(body(map)?),
+            "match_accepted" => EventKind::MatchAccepted(body(map)?),
+            "match_declined" => EventKind::MatchDeclined(body(map)?),
+            "match_expired" => EventKind::MatchExpired(body(map)?),
+            "assignment_started" => EventKind::AssignmentStarted(body(map)?),
+            "assignment_ended" => EventKind::AssignmentEnded(body(map)?),
+            _ => return None,
+        };
+        kind.check().ok()?;
+        Some(Event { id, at, kind })
     }
 
     /// Validates a JSON value as an event.

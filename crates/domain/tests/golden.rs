@@ -18,6 +18,12 @@ fn every_event_type_parses_and_round_trips() {
     let mut seen = std::collections::BTreeSet::new();
     for (i, line) in golden("events.jsonl").lines().enumerate() {
         let event = Event::from_json(line).unwrap_or_else(|e| panic!("line {}: {e}", i + 1));
+        assert_eq!(
+            Event::from_json_fast(line).as_ref(),
+            Some(&event),
+            "line {}: the fast path agrees",
+            i + 1
+        );
         seen.insert(event.kind.type_name());
         let again = Event::from_json(&event.to_json()).unwrap();
         assert_eq!(event, again, "line {}", i + 1);
@@ -61,8 +67,12 @@ fn every_invalid_case_names_its_field() {
     for line in golden("invalid.jsonl").lines() {
         let case: Value = serde_json::from_str(line).unwrap();
         let name = case["case"].as_str().unwrap();
-        let err = Event::from_json(case["line"].as_str().unwrap())
-            .expect_err(&format!("case {name:?} must be refused"));
+        let text = case["line"].as_str().unwrap();
+        assert!(
+            Event::from_json_fast(text).is_none(),
+            "case {name:?}: the fast path refuses it too"
+        );
+        let err = Event::from_json(text).expect_err(&format!("case {name:?} must be refused"));
         assert_eq!(
             err.field,
             case["field"].as_str().unwrap(),

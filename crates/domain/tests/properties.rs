@@ -265,6 +265,17 @@ fn junk() -> impl Strategy<Value = Value> {
     ]
 }
 
+/// The fast parser accepts only what the checked one accepts, and gives
+/// the same event.
+fn same_verdict(text: &str) -> Result<(), TestCaseError> {
+    match (Event::from_json_fast(text), Event::from_json_checked(text)) {
+        (Some(fast), Ok(checked)) => prop_assert_eq!(fast, checked),
+        (Some(fast), Err(e)) => prop_assert!(false, "fast path accepted {text} as {fast:?}; checked: {e}"),
+        (None, _) => {}
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -273,6 +284,8 @@ proptest! {
         let json = e.to_json();
         let back = Event::from_json(&json).unwrap();
         prop_assert_eq!(&back, &e);
+        // Canonical events take the fast path.
+        prop_assert_eq!(Event::from_json_fast(&json), Some(e.clone()));
         // And through serde's own Deserialize, which shares the parser.
         let back2: Event = serde_json::from_str(&json).unwrap();
         prop_assert_eq!(&back2, &e);
@@ -283,6 +296,7 @@ proptest! {
 
     #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+        same_verdict(&s)?;
         if let Err(err) = Event::from_json(&s) {
             prop_assert!(!err.field.is_empty());
             prop_assert!(!err.message.is_empty());
@@ -293,6 +307,7 @@ proptest! {
     fn mangled_events_are_refused_with_a_field(e in event(), how in 0u8..4, pick in 0usize..64, j in junk()) {
         let mut v: Value = serde_json::from_str(&e.to_json()).unwrap();
         mangle(&mut v, how, pick, &j);
+        same_verdict(&v.to_string())?;
         match Event::from_value(v.clone()) {
             Err(err) => {
                 prop_assert!(!err.field.is_empty(), "{err}");

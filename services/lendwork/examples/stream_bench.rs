@@ -135,6 +135,7 @@ fn options(ns: &str) -> MatcherOptions {
         prefix: ns.to_owned(),
         engine: EngineConfig::default(),
         max_batch: 500,
+        linger: std::time::Duration::from_millis(5),
     }
 }
 

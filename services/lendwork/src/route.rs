@@ -33,6 +33,11 @@ pub enum RouteError {
     Store(#[from] StoreError),
 }
 
+/// Most ids a [`Router`] keeps in memory. The store holds every route, so
+/// the cache only saves round trips: when it is full it starts afresh,
+/// which bounds a long-running gateway's memory at a few tens of MB.
+const CACHED: usize = 200_000;
+
 /// Routes events to regions.
 pub struct Router {
     prefix: String,
@@ -97,10 +102,7 @@ impl Router {
         };
         match found {
             Some(r) => {
-                self.known
-                    .lock()
-                    .expect("not poisoned")
-                    .insert((kind, id.to_owned()), r.clone());
+                self.cache(kind, id, &r);
                 Ok(r)
             }
             None => Err(RouteError::Unknown {
@@ -109,6 +111,14 @@ impl Router {
                 id: id.to_owned(),
             }),
         }
+    }
+
+    fn cache(&self, kind: &'static str, id: &str, region: &Region) {
+        let mut known = self.known.lock().expect("not poisoned");
+        if known.len() >= CACHED {
+            known.clear();
+        }
+        known.insert((kind, id.to_owned()), region.clone());
     }
 
     fn cached(&self, kind: &'static str, id: &str) -> Option<Region> {
@@ -130,10 +140,7 @@ impl Router {
             store
                 .set(&self.key(kind, id), region.as_str().as_bytes())
                 .await?;
-            self.known
-                .lock()
-                .expect("not poisoned")
-                .insert((kind, id.to_owned()), region.clone());
+            self.cache(kind, id, region);
         }
         Ok(region.clone())
     }

@@ -63,6 +63,7 @@ async fn app_with(
                 prefix: "lw".into(),
                 engine: EngineConfig::default(),
                 max_batch: 100,
+                linger: std::time::Duration::from_millis(5),
             },
             health,
         );

@@ -28,6 +28,7 @@ fn options(partitions: u32) -> MatcherOptions {
         prefix: "lw".into(),
         engine: EngineConfig::default(),
         max_batch: 64,
+        linger: std::time::Duration::from_millis(5),
     }
 }
 

@@ -32,6 +32,7 @@ fn options() -> MatcherOptions {
         prefix: "lw".into(),
         engine: EngineConfig::default(),
         max_batch: 200,
+        linger: std::time::Duration::from_millis(5),
     }
 }
 
