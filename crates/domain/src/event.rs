@@ -472,7 +472,7 @@ impl Event {
     pub fn from_json_checked(text: &str) -> Result<Event, ValidationError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| ValidationError::new("$", format!("not valid JSON: {e}")))?;
-        Event::from_value(value)
+        Event::from_value_checked(value)
     }
 
     /// The fast path: the top-level object is split into raw (unparsed)
@@ -484,37 +484,80 @@ impl Event {
     /// to decide and explain.
     #[doc(hidden)]
     pub fn from_json_fast(text: &str) -> Option<Event> {
-        use serde::de::value::MapDeserializer;
         use serde_json::value::RawValue;
         let mut map: BTreeMap<&str, &RawValue> = serde_json::from_str(text).ok()?;
         let mut string = |field: &str| -> Option<String> {
             serde_json::from_str::<String>(map.remove(field)?.get()).ok()
         };
-        let ty = string("type")?;
-        let id = EventId::new(string("id")?).ok()?;
-        let at = Timestamp::parse(&string("at")?).ok()?;
-        fn body<'de, T: Deserialize<'de>>(map: BTreeMap<&'de str, &'de RawValue>) -> Option<T> {
-            T::deserialize(MapDeserializer::<_, serde_json::Error>::new(map.into_iter())).ok()
+        let (ty, id, at) = (string("type")?, string("id")?, string("at")?);
+        Event::from_members(&ty, &id, &at, map.into_iter())
+    }
+
+    /// Validates a JSON value as an event (a fast path for valid events,
+    /// as in [`Event::from_json`]).
+    pub fn from_value(value: Value) -> Result<Event, ValidationError> {
+        match Event::from_value_fast(&value) {
+            Some(e) => Ok(e),
+            None => Event::from_value_checked(value),
         }
-        let kind = match ty.as_str() {
-            "worker_offered" => EventKind::WorkerOffered(body(map)?),
-            "worker_withdrawn" => EventKind::WorkerWithdrawn(body(map)?),
-            "shortage_posted" => EventKind::ShortagePosted(body(map)?),
-            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body(map)?),
-            "match_proposed" => EventKind::MatchProposed(body(map)?),
-            "match_accepted" => EventKind::MatchAccepted(body(map)?),
-            "match_declined" => EventKind::MatchDeclined(body(map)?),
-            "match_expired" => EventKind::MatchExpired(body(map)?),
-            "assignment_started" => EventKind::AssignmentStarted(body(map)?),
-            "assignment_ended" => EventKind::AssignmentEnded(body(map)?),
+    }
+
+    /// [`Event::from_json_fast`] on a parsed value: the members are
+    /// deserialized in place, without path bookkeeping.
+    #[doc(hidden)]
+    pub fn from_value_fast(value: &Value) -> Option<Event> {
+        let map = value.as_object()?;
+        let text = |field: &str| map.get(field)?.as_str();
+        let (ty, id, at) = (text("type")?, text("id")?, text("at")?);
+        let members = map
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "type" | "id" | "at"))
+            .map(|(k, v)| (k.as_str(), v));
+        Event::from_members(ty, id, at, members)
+    }
+
+    /// Builds an event from its type, id and time and an iterator of its
+    /// other members (each deserializable on its own, e.g. raw JSON or
+    /// parsed values); `None` on anything the checked path would refuse.
+    fn from_members<'de, V>(
+        ty: &str,
+        id: &str,
+        at: &str,
+        members: impl Iterator<Item = (&'de str, V)>,
+    ) -> Option<Event>
+    where
+        V: serde::de::IntoDeserializer<'de, serde_json::Error>,
+    {
+        use serde::de::value::MapDeserializer;
+        let id = EventId::new(id).ok()?;
+        let at = Timestamp::parse(at).ok()?;
+        let members = MapDeserializer::<_, serde_json::Error>::new(members);
+        fn body<'de, T: Deserialize<'de>, M>(m: M) -> Option<T>
+        where
+            M: serde::de::MapAccess<'de, Error = serde_json::Error>,
+        {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(m)).ok()
+        }
+        let kind = match ty {
+            "worker_offered" => EventKind::WorkerOffered(body(members)?),
+            "worker_withdrawn" => EventKind::WorkerWithdrawn(body(members)?),
+            "shortage_posted" => EventKind::ShortagePosted(body(members)?),
+            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body(members)?),
+            "match_proposed" => EventKind::MatchProposed(body(members)?),
+            "match_accepted" => EventKind::MatchAccepted(body(members)?),
+            "match_declined" => EventKind::MatchDeclined(body(members)?),
+            "match_expired" => EventKind::MatchExpired(body(members)?),
+            "assignment_started" => EventKind::AssignmentStarted(body(members)?),
+            "assignment_ended" => EventKind::AssignmentEnded(body(members)?),
             _ => return None,
         };
         kind.check().ok()?;
         Some(Event { id, at, kind })
     }
 
-    /// Validates a JSON value as an event.
-    pub fn from_value(value: Value) -> Result<Event, ValidationError> {
+    /// The path-tracking validation of a parsed value.
+    #[doc(hidden)]
+    pub fn from_value_checked(value: Value) -> Result<Event, ValidationError> {
         let Value::Object(mut map) = value else {
             return Err(ValidationError::new(
                 "$",

@@ -72,6 +72,9 @@ fn every_invalid_case_names_its_field() {
             Event::from_json_fast(text).is_none(),
             "case {name:?}: the fast path refuses it too"
         );
+        if let Ok(v) = serde_json::from_str::<Value>(text) {
+            assert!(Event::from_value_fast(&v).is_none(), "case {name:?}");
+        }
         let err = Event::from_json(text).expect_err(&format!("case {name:?} must be refused"));
         assert_eq!(
             err.field,

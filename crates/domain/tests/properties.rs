@@ -270,8 +270,22 @@ fn junk() -> impl Strategy<Value = Value> {
 fn same_verdict(text: &str) -> Result<(), TestCaseError> {
     match (Event::from_json_fast(text), Event::from_json_checked(text)) {
         (Some(fast), Ok(checked)) => prop_assert_eq!(fast, checked),
-        (Some(fast), Err(e)) => prop_assert!(false, "fast path accepted {text} as {fast:?}; checked: {e}"),
+        (Some(fast), Err(e)) => {
+            prop_assert!(false, "fast path accepted {text} as {fast:?}; checked: {e}")
+        }
         (None, _) => {}
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        match (
+            Event::from_value_fast(&v),
+            Event::from_value_checked(v.clone()),
+        ) {
+            (Some(fast), Ok(checked)) => prop_assert_eq!(fast, checked),
+            (Some(fast), Err(e)) => {
+                prop_assert!(false, "fast path accepted {v} as {fast:?}; checked: {e}")
+            }
+            (None, _) => {}
+        }
     }
     Ok(())
 }
@@ -286,6 +300,8 @@ proptest! {
         prop_assert_eq!(&back, &e);
         // Canonical events take the fast path.
         prop_assert_eq!(Event::from_json_fast(&json), Some(e.clone()));
+        let v: Value = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(Event::from_value_fast(&v), Some(e.clone()));
         // And through serde's own Deserialize, which shares the parser.
         let back2: Event = serde_json::from_str(&json).unwrap();
         prop_assert_eq!(&back2, &e);

@@ -387,10 +387,7 @@ impl PartitionState {
             apply(&mut self.supply, &old, -1);
         }
         if let Some(post) = self.engine.gap(g) {
-            let open = self
-                .engine
-                .market(&post.region)
-                .map_or(0, |mk| mk.open(g));
+            let open = self.engine.market(&post.region).map_or(0, |mk| mk.open(g));
             let new = GapSupply {
                 region: post.region.clone(),
                 industry: industry_of(post),
@@ -698,8 +695,16 @@ impl PartitionState {
             open: s.open,
             accepted: 0,
         };
-        view.by_industry = supply.by_industry.iter().map(|(k, s)| (k.clone(), slice(s))).collect();
-        view.by_skill = supply.by_skill.iter().map(|(k, s)| (k.clone(), slice(s))).collect();
+        view.by_industry = supply
+            .by_industry
+            .iter()
+            .map(|(k, s)| (k.clone(), slice(s)))
+            .collect();
+        view.by_skill = supply
+            .by_skill
+            .iter()
+            .map(|(k, s)| (k.clone(), slice(s)))
+            .collect();
         if let Some(c) = c {
             for (k, v) in &c.accepted_by_industry {
                 view.by_industry.entry(k.clone()).or_default().accepted = *v;
@@ -1201,14 +1206,21 @@ mod tests {
                 let regions: Vec<Region> =
                     st.engine().markets().map(|m| m.region().clone()).collect();
                 for r in regions {
-                    assert_eq!(st.region_view(&r), st.region_view_recounted(&r), "after event {i}");
+                    assert_eq!(
+                        st.region_view(&r),
+                        st.region_view_recounted(&r),
+                        "after event {i}"
+                    );
                     checked += 1;
                 }
             }
         }
         let r = st.engine().markets().next().unwrap().region().clone();
         let v = st.region_view(&r);
-        assert!(v.positions > v.open_positions && v.open_positions > 0, "{v:?}");
+        assert!(
+            v.positions > v.open_positions && v.open_positions > 0,
+            "{v:?}"
+        );
         assert!(checked > 20);
     }
 }

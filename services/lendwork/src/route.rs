@@ -38,12 +38,22 @@ pub enum RouteError {
 /// which bounds a long-running gateway's memory at a few tens of MB.
 const CACHED: usize = 200_000;
 
+fn kind_ix(kind: &str) -> usize {
+    match kind {
+        "worker" => 0,
+        "gap" => 1,
+        _ => 2,
+    }
+}
+
 /// Routes events to regions.
 pub struct Router {
     prefix: String,
     /// Locked only around map look-ups, never across a store call, so many
     /// requests route at once.
-    known: std::sync::Mutex<HashMap<(&'static str, String), Region>>,
+    /// Workers', gaps' and matches' regions by id ([`kind_ix`]), so a
+    /// look-up borrows the id instead of building a key.
+    known: std::sync::Mutex<[HashMap<String, Region>; 3]>,
 }
 
 impl Router {
@@ -51,7 +61,7 @@ impl Router {
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
             prefix: prefix.into(),
-            known: std::sync::Mutex::new(HashMap::new()),
+            known: std::sync::Mutex::new(Default::default()),
         }
     }
 
@@ -115,17 +125,16 @@ impl Router {
 
     fn cache(&self, kind: &'static str, id: &str, region: &Region) {
         let mut known = self.known.lock().expect("not poisoned");
-        if known.len() >= CACHED {
-            known.clear();
+        let map = &mut known[kind_ix(kind)];
+        if map.len() >= CACHED {
+            map.clear();
         }
-        known.insert((kind, id.to_owned()), region.clone());
+        map.insert(id.to_owned(), region.clone());
     }
 
     fn cached(&self, kind: &'static str, id: &str) -> Option<Region> {
-        self.known
-            .lock()
-            .expect("not poisoned")
-            .get(&(kind, id.to_owned()))
+        self.known.lock().expect("not poisoned")[kind_ix(kind)]
+            .get(id)
             .cloned()
     }
 
