@@ -519,7 +519,9 @@ impl Event {
     /// Builds an event from its type, id and time and an iterator of its
     /// other members (each deserializable on its own, e.g. raw JSON or
     /// parsed values); `None` on anything the checked path would refuse.
-    fn from_members<'de, V>(
+    /// The members must have distinct names.
+    #[doc(hidden)]
+    pub fn from_members<'de, V>(
         ty: &str,
         id: &str,
         at: &str,

@@ -672,6 +672,31 @@ fn compose(
     })
 }
 
+/// The fast path of [`object`] + [`compose`] for a valid body: the body's
+/// members are taken raw and deserialized straight into the event, with
+/// `own` (a field the gateway fills from the principal, e.g. the
+/// borrower's enterprise id) added when missing. `None` whenever the
+/// checked path could answer differently — a reserved or escaped key, a
+/// mismatching `own` field, any invalid member — so that path decides and
+/// explains.
+fn compose_fast(kind: &str, id: &str, body: &[u8], own: (&str, &str)) -> Option<Event> {
+    use serde_json::value::RawValue;
+    let mut members: std::collections::BTreeMap<&str, &RawValue> =
+        serde_json::from_slice(body).ok()?;
+    if ["type", "id", "at"].iter().any(|k| members.contains_key(k)) {
+        return None;
+    }
+    let mine = serde_json::value::to_raw_value(own.1).ok()?;
+    match members.get(own.0) {
+        None => {
+            members.insert(own.0, &mine);
+        }
+        Some(v) if serde_json::from_str::<&str>(v.get()).ok()? == own.1 => {}
+        Some(_) => return None,
+    }
+    Event::from_members(kind, id, &now().to_string(), members.into_iter())
+}
+
 #[derive(Deserialize)]
 struct TokenQuery {
     access_token: Option<String>,
@@ -684,7 +709,21 @@ async fn post_shortage(
 ) -> ApiResult {
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise])?;
-    let mut fields = object(&body)?;
+    let id = g.event_id(&p, &headers, 0)?;
+    let e = match compose_fast("shortage_posted", &id, &body, ("enterprise_id", &p.id)) {
+        Some(e) => e,
+        None => shortage_checked(&p, id, &body)?,
+    };
+    if let EventKind::ShortagePosted(s) = &e.kind {
+        g.claim("gap", s.gap_id.as_str(), &p).await?;
+    }
+    g.append(std::slice::from_ref(&e)).await?;
+    Ok(accepted(vec![e.id.to_string()]))
+}
+
+/// The checked path of posting a shortage: every refusal names its field.
+fn shortage_checked(p: &Principal, id: String, body: &[u8]) -> Result<Event, ApiError> {
+    let mut fields = object(body)?;
     match fields.get("enterprise_id") {
         None => {
             fields.insert("enterprise_id".into(), json!(p.id));
@@ -698,12 +737,7 @@ async fn post_shortage(
             ))
         }
     }
-    let e = compose("shortage_posted", g.event_id(&p, &headers, 0)?, fields, "")?;
-    if let EventKind::ShortagePosted(s) = &e.kind {
-        g.claim("gap", s.gap_id.as_str(), &p).await?;
-    }
-    g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted(vec![e.id.to_string()]))
+    compose("shortage_posted", id, fields, "")
 }
 
 async fn get_shortage(
@@ -1249,4 +1283,58 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(g.clone(), observe))
         .with_state(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path of posting a shortage gives the checked path's event
+    /// or steps aside; it never accepts what the checked path refuses.
+    #[test]
+    fn posting_fast_path_agrees_with_the_checked_one() {
+        let p = Principal {
+            role: Role::Enterprise,
+            id: "ent-1".into(),
+        };
+        let base = r#""gap_id":"g-1","region":"620100","site":{"lat":36.06,"lon":103.83},"requirements":[{"skill":"forklift","min_level":2}],"certificates":[],"headcount":2,"window":{"start":"2026-04-01","end":"2026-04-30"},"hourly_wage_fen":3000"#;
+        let cases = [
+            (format!("{{{base}}}"), true),
+            (format!(r#"{{{base},"enterprise_id":"ent-1"}}"#), true),
+            (format!(r#"{{{base},"enterprise_id":"ent-2"}}"#), false),
+            (format!(r#"{{{base},"enterprise_id":7}}"#), false),
+            (format!(r#"{{{base},"type":"worker_offered"}}"#), false),
+            (format!(r#"{{{base},"at":"2026-01-01T00:00:00Z"}}"#), false),
+            (format!(r#"{{{base},"headcount":3}}"#), true),
+            (format!(r#"{{{base},"headcount":"3"}}"#), false),
+            (format!(r#"{{{base},"surprise":1}}"#), false),
+            (format!(r#"{{{base},"industry":null}}"#), true),
+            (format!(r#"{{{base},"gap\u005fid":"g-2"}}"#), true),
+            (format!("[{{{base}}}]"), false),
+            (format!("{{{base}"), false),
+            ("{}".to_owned(), false),
+        ];
+        for (body, valid) in cases {
+            let fast = compose_fast(
+                "shortage_posted",
+                "evt-1",
+                body.as_bytes(),
+                ("enterprise_id", &p.id),
+            );
+            let checked = shortage_checked(&p, "evt-1".into(), body.as_bytes());
+            assert_eq!(checked.is_ok(), valid, "{body}: {checked:?}");
+            // Valid bodies without escaped keys take the fast path.
+            assert_eq!(fast.is_some(), valid && !body.contains('\\'), "{body}");
+            match (fast, checked) {
+                (Some(mut f), Ok(c)) => {
+                    f.at = c.at;
+                    assert_eq!(f, c, "{body}");
+                }
+                (Some(f), Err(e)) => {
+                    panic!("{body}: fast path accepted {f:?}, checked refused: {e:?}")
+                }
+                (None, _) => {}
+            }
+        }
+    }
 }

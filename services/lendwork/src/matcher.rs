@@ -607,7 +607,7 @@ impl PartitionState {
         fx: &Effects,
         withheld: &BTreeSet<MatchId>,
     ) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(3 * fx.matches.len() + fx.withdrawn.len() + fx.gaps.len());
         for m in &fx.matches {
             if withheld.contains(m) {
                 continue;
