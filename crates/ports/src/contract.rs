@@ -267,6 +267,53 @@ pub async fn store_suite(store: &dyn StateStore, ns: &str) {
         assert_eq!(got[2].as_deref(), Some(&b"v2499"[..]));
         assert!(store.get_many(&[]).await.unwrap().is_empty());
     }
+    {
+        // Many swaps in one call, each on its own.
+        let k = |i: usize| format!("{ns}:swaps:{i}");
+        store.set(&k(1), b"one").await.unwrap();
+        store.set(&k(2), b"two").await.unwrap();
+        let ops: Vec<crate::Swap> = vec![
+            (k(0), None, Some(b"new".to_vec())),
+            (k(1), Some(b"one".to_vec()), Some(b"uno".to_vec())),
+            (k(2), Some(b"stale".to_vec()), Some(b"x".to_vec())),
+            (k(3), Some(b"absent".to_vec()), None),
+            (k(4), None, None),
+        ];
+        let got = store.compare_and_swap_many(&ops).await.unwrap();
+        assert_eq!(got, vec![true, true, false, false, true]);
+        assert_eq!(
+            store.get(&k(0)).await.unwrap().as_deref(),
+            Some(&b"new"[..])
+        );
+        assert_eq!(
+            store.get(&k(1)).await.unwrap().as_deref(),
+            Some(&b"uno"[..])
+        );
+        assert_eq!(
+            store.get(&k(2)).await.unwrap().as_deref(),
+            Some(&b"two"[..]),
+            "a failed swap writes nothing"
+        );
+        assert_eq!(store.get(&k(4)).await.unwrap(), None);
+        // Deleting through a swap, and more swaps than one script call takes.
+        let many: Vec<crate::Swap> = (0..1200)
+            .map(|i| (format!("{ns}:swaps:n{i}"), None, Some(vec![b'a'])))
+            .collect();
+        let got = store.compare_and_swap_many(&many).await.unwrap();
+        assert!(got.len() == 1200 && got.iter().all(|x| *x));
+        let again = store.compare_and_swap_many(&many).await.unwrap();
+        assert!(
+            again.iter().all(|x| !*x),
+            "now present: expected-absent fails"
+        );
+        let delete = vec![(k(0), Some(b"new".to_vec()), None)];
+        assert_eq!(
+            store.compare_and_swap_many(&delete).await.unwrap(),
+            vec![true]
+        );
+        assert_eq!(store.get(&k(0)).await.unwrap(), None);
+        assert!(store.compare_and_swap_many(&[]).await.unwrap().is_empty());
+    }
     let k = |s: &str| format!("{ns}:{s}");
     assert_eq!(store.get(&k("missing")).await.unwrap(), None);
     store.set(&k("a"), b"1").await.unwrap();

@@ -155,6 +155,10 @@ pub trait Subscription: Send {
     }
 }
 
+/// One compare-and-swap of [`StateStore::compare_and_swap_many`]: the key,
+/// the value expected (None: absent) and the new value (None: delete).
+pub type Swap = (String, Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Hot state: bytes by key, with the atomic operations the matcher needs.
 #[async_trait]
 pub trait StateStore: Send + Sync {
@@ -195,6 +199,20 @@ pub trait StateStore: Send + Sync {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<bool, StoreError>;
+    /// [`StateStore::compare_and_swap`] on many keys in one round trip where
+    /// the store allows: each `(key, expected, new)` is swapped or not on
+    /// its own (keys must be distinct), and the answers come back in order.
+    /// Matchers book a whole batch of workers this way.
+    async fn compare_and_swap_many(&self, ops: &[Swap]) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(ops.len());
+        for (k, expected, new) in ops {
+            out.push(
+                self.compare_and_swap(k, expected.as_deref(), new.as_deref())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
     /// Adds `delta` to the integer counter at `key` (absent counts as 0) and
     /// returns the new value.
     async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError>;

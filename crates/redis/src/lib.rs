@@ -34,6 +34,7 @@ use redis::{AsyncCommands, ErrorKind, RedisError, Script};
 pub struct RedisStore {
     conn: ConnectionManager,
     cas: Script,
+    cas_many: Script,
 }
 
 /// Maps a Redis error: connection trouble is retryable, the rest is not.
@@ -71,6 +72,32 @@ end
 return 1
 "#;
 
+/// [`CAS`] over many keys in one script: for key i, ARGV[4i+1..4i+4] are
+/// (has expected, expected, has new, new); returns one 0/1 per key. A
+/// script runs atomically, so each swap is as safe as [`CAS`] alone. (On
+/// a Redis Cluster the keys of one call must share a slot; Lendwork runs
+/// against one Redis, as the design describes.)
+const CAS_MANY: &str = r#"
+local out = {}
+for i = 1, #KEYS do
+  local a = (i - 1) * 4
+  local cur = redis.call('GET', KEYS[i])
+  local ok
+  if ARGV[a + 1] == '1' then ok = (cur == ARGV[a + 2]) else ok = (not cur) end
+  if ok then
+    if ARGV[a + 3] == '1' then
+      redis.call('SET', KEYS[i], ARGV[a + 4])
+    else
+      redis.call('DEL', KEYS[i])
+    end
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+"#;
+
 impl RedisStore {
     /// Connects to `url` (`redis://host:port/db`, or `rediss://` for TLS
     /// where the client is built with it).
@@ -91,6 +118,7 @@ impl RedisStore {
         Ok(Self {
             conn,
             cas: Script::new(CAS),
+            cas_many: Script::new(CAS_MANY),
         })
     }
 }
@@ -173,6 +201,29 @@ impl StateStore for RedisStore {
             .await
             .map_err(map_err)?;
         Ok(r == 1)
+    }
+
+    async fn compare_and_swap_many(
+        &self,
+        ops: &[lendwork_ports::Swap],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut out = Vec::with_capacity(ops.len());
+        for chunk in ops.chunks(500) {
+            let mut inv = self.cas_many.prepare_invoke();
+            for (k, expected, new) in chunk {
+                inv.key(k)
+                    .arg(if expected.is_some() { "1" } else { "0" })
+                    .arg(expected.as_deref().unwrap_or_default())
+                    .arg(if new.is_some() { "1" } else { "0" })
+                    .arg(new.as_deref().unwrap_or_default());
+            }
+            let r: Vec<i64> = inv
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(map_err)?;
+            out.extend(r.into_iter().map(|x| x == 1));
+        }
+        Ok(out)
     }
 
     async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError> {

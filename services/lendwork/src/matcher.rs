@@ -55,7 +55,7 @@ use lendwork_engine::{Applied, Engine, EngineConfig, Status};
 use lendwork_ports::{BusError, EventBus, Record, StateStore, StoreError, Subscription};
 
 use crate::readmodel::{GapStatus, GapView, Keys, MatchView, RegionView, Slice};
-use crate::reservations::{Origin, Reservations, Reserve};
+use crate::reservations::{Answer, Origin, Reservations, Reserve, Step};
 
 /// What a matcher needs to know.
 #[derive(Clone, Debug)]
@@ -1041,58 +1041,67 @@ impl Matcher {
             }
         }
         let resv = Reservations::new(self.store.as_ref(), self.keys.reservations());
-        if !per_worker.is_empty() {
-            let workers: Vec<&WorkerId> = per_worker.keys().copied().collect();
-            persist(&h.store_ok, "reading reservations", || {
-                resv.prefetch(&workers)
+        // Every worker's steps in three round trips (read all, decide,
+        // swap all), whatever the batch size.
+        let origins: Vec<Option<Origin>> = per_worker
+            .values()
+            .flatten()
+            .map(|hold| match hold {
+                Hold::Reserve { region, offset, .. } => Some(Origin {
+                    scope: region.to_string(),
+                    seq: *offset,
+                }),
+                Hold::Release { .. } => None,
             })
-            .await?;
-        }
-        let chains = per_worker.into_values().map(|steps| {
-            let resv = &resv;
-            async move {
-                let mut conflicts = Vec::new();
-                for step in steps {
-                    match step {
-                        Hold::Reserve {
-                            worker,
-                            match_id,
-                            window,
-                            region,
-                            at,
-                            offset,
-                        } => {
-                            let origin = Origin {
-                                scope: region.to_string(),
-                                seq: *offset,
-                            };
-                            let r = persist(&h.store_ok, "reserving a worker", || {
-                                resv.reserve_from(worker, match_id, *window, Some(&origin))
-                            })
-                            .await?;
-                            if let Reserve::Conflict(other) = r {
-                                conflicts.push((match_id.clone(), region.clone(), *at, other));
-                            }
+            .collect();
+        let mut origin = origins.iter();
+        let chains: Vec<(&WorkerId, Vec<Step<'_>>)> = per_worker
+            .iter()
+            .map(|(w, holds)| {
+                let steps = holds
+                    .iter()
+                    .map(|hold| {
+                        let o = origin.next().expect("one origin per hold").as_ref();
+                        match hold {
+                            Hold::Reserve {
+                                match_id, window, ..
+                            } => Step::Reserve {
+                                m: match_id,
+                                window: *window,
+                                origin: o,
+                            },
+                            Hold::Release { match_id, .. } => Step::Release { m: match_id },
                         }
-                        Hold::Release { worker, match_id } => {
-                            persist(&h.store_ok, "releasing a worker", || {
-                                resv.release(worker, match_id)
-                            })
-                            .await?;
-                        }
-                    }
-                }
-                Ok::<_, StoreError>(conflicts)
-            }
-        });
+                    })
+                    .collect();
+                (*w, steps)
+            })
+            .collect();
+        let outcomes = if chains.is_empty() {
+            Vec::new()
+        } else {
+            persist(&h.store_ok, "reserving workers", || resv.apply(&chains)).await?
+        };
         let mut withheld = BTreeSet::new();
         let mut declines = Vec::new();
-        for r in futures::future::join_all(chains).await {
-            for (m, region, at, other) in r? {
+        for (holds, outs) in per_worker.values().zip(&outcomes) {
+            for (hold, out) in holds.iter().zip(outs) {
+                let (
+                    Hold::Reserve {
+                        match_id: m,
+                        region,
+                        at,
+                        ..
+                    },
+                    Answer::Reserve(Reserve::Conflict(other)),
+                ) = (hold, out)
+                else {
+                    continue;
+                };
                 h.conflicts.fetch_add(1, Ordering::Relaxed);
                 let ev = Event {
                     id: EventId::new(format!("evt-x-{m}")).expect("valid id"),
-                    at,
+                    at: *at,
                     kind: EventKind::MatchDeclined(MatchDecision {
                         match_id: m.clone(),
                         by: Party::Worker,
@@ -1106,7 +1115,7 @@ impl Matcher {
                     Bytes::copy_from_slice(region.as_str().as_bytes()),
                     Bytes::from(ev.to_json()),
                 ));
-                withheld.insert(m);
+                withheld.insert(m.clone());
             }
         }
         let t = h.spent(1, t);
@@ -1149,12 +1158,13 @@ impl Matcher {
                 writes.extend(state.views(&self.keys, e, &withheld));
             }
         }
-        let store = self.store.as_ref();
-        let sets = writes
-            .iter()
-            .map(|(k, v)| persist(&h.store_ok, "writing read models", move || store.set(k, v)));
-        for r in futures::future::join_all(sets).await {
-            r?;
+        if !writes.is_empty() {
+            // One multi-key write (MSET in chunks on Redis), not one command
+            // per key: a batch writes thousands of views.
+            persist(&h.store_ok, "writing read models", || {
+                self.store.set_many(&writes)
+            })
+            .await?;
         }
         h.spent(3, t);
         Ok(())

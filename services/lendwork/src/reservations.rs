@@ -50,11 +50,91 @@ struct Held {
     o: Option<Origin>,
 }
 
+/// One step of a worker's chain in [`Reservations::apply`].
+#[derive(Clone, Copy, Debug)]
+pub enum Step<'s> {
+    /// [`Reservations::reserve_from`].
+    Reserve {
+        /// The proposal.
+        m: &'s MatchId,
+        /// Its window.
+        window: Window,
+        /// Where the request comes from.
+        origin: Option<&'s Origin>,
+    },
+    /// [`Reservations::release`].
+    Release {
+        /// The proposal.
+        m: &'s MatchId,
+    },
+}
+
+/// What one [`Step`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The answer to a reservation.
+    Reserve(Reserve),
+    /// Whether a release found the reservation.
+    Released(bool),
+}
+
+/// Books `m` in `list` unless it is there already or overlaps another.
+fn reserve_in(
+    list: &mut Vec<Held>,
+    m: &MatchId,
+    window: Window,
+    origin: Option<&Origin>,
+) -> Reserve {
+    if list.iter().any(|h| &h.m == m) {
+        return Reserve::AlreadyHeld;
+    }
+    if let Some(h) = list
+        .iter()
+        .find(|h| h.s <= window.end && window.start <= h.e)
+    {
+        let later = match (origin, &h.o) {
+            (Some(a), Some(b)) => a.scope == b.scope && b.seq > a.seq,
+            _ => false,
+        };
+        return if later {
+            Reserve::Superseded(h.m.clone())
+        } else {
+            Reserve::Conflict(h.m.clone())
+        };
+    }
+    list.push(Held {
+        m: m.clone(),
+        s: window.start,
+        e: window.end,
+        o: origin.cloned(),
+    });
+    Reserve::Reserved
+}
+
+/// Takes `m` out of `list`; true when it was there.
+fn release_in(list: &mut Vec<Held>, m: &MatchId) -> bool {
+    let before = list.len();
+    list.retain(|h| &h.m != m);
+    list.len() != before
+}
+
+/// The stored form of `list` (None: nothing held, the key is deleted).
+fn encode(list: &[Held]) -> Option<Vec<u8>> {
+    (!list.is_empty()).then(|| serde_json::to_vec(list).expect("serializable"))
+}
+
+fn decode(key: &str, raw: Option<&[u8]>) -> Result<Vec<Held>, StoreError> {
+    match raw {
+        None => Ok(Vec::new()),
+        Some(b) => serde_json::from_slice(b)
+            .map_err(|e| StoreError::Invalid(format!("reservations at {key:?} are corrupt: {e}"))),
+    }
+}
+
 /// Reservations under a key prefix.
 pub struct Reservations<'a> {
     store: &'a dyn StateStore,
     prefix: String,
-    hints: std::sync::Mutex<std::collections::HashMap<String, Option<bytes::Bytes>>>,
 }
 
 const ATTEMPTS: usize = 64;
@@ -65,7 +145,6 @@ impl<'a> Reservations<'a> {
         Self {
             store,
             prefix: prefix.into(),
-            hints: Default::default(),
         }
     }
 
@@ -73,31 +152,70 @@ impl<'a> Reservations<'a> {
         format!("{}:{}", self.prefix, w)
     }
 
-    /// Reads the reservations of `workers` in one round trip; each value
-    /// read is used once, by the next request for that worker, in place of
-    /// its first read (a compare-and-swap still guards the write, so a
-    /// stale value only costs a retry).
-    pub async fn prefetch(&self, workers: &[&WorkerId]) -> Result<(), StoreError> {
-        let keys: Vec<String> = workers.iter().map(|w| self.key(w)).collect();
-        let values = self.store.get_many(&keys).await?;
-        let mut hints = self.hints.lock().expect("not poisoned");
-        hints.extend(keys.into_iter().zip(values));
-        Ok(())
+    async fn read(&self, key: &str) -> Result<(Option<bytes::Bytes>, Vec<Held>), StoreError> {
+        let raw = self.store.get(key).await?;
+        let list = decode(key, raw.as_deref())?;
+        Ok((raw, list))
     }
 
-    async fn read(&self, key: &str) -> Result<(Option<bytes::Bytes>, Vec<Held>), StoreError> {
-        let hint = self.hints.lock().expect("not poisoned").remove(key);
-        let raw = match hint {
-            Some(v) => v,
-            None => self.store.get(key).await?,
-        };
-        let list = match &raw {
-            None => Vec::new(),
-            Some(b) => serde_json::from_slice(b).map_err(|e| {
-                StoreError::Invalid(format!("reservations at {key:?} are corrupt: {e}"))
-            })?,
-        };
-        Ok((raw, list))
+    /// Runs each worker's chain of steps, in order, for many workers in
+    /// three round trips: one read of every worker's reservations, the
+    /// steps applied to what was read, one write of every value that
+    /// changed with a compare-and-swap on the value read
+    /// ([`StateStore::compare_and_swap_many`]). A worker whose value
+    /// changed in between (another matcher booked it) has its chain run
+    /// again step by step on fresh reads, so the answers are always those
+    /// of the steps run one at a time. Workers must be distinct.
+    pub async fn apply(
+        &self,
+        chains: &[(&WorkerId, Vec<Step<'_>>)],
+    ) -> Result<Vec<Vec<Answer>>, StoreError> {
+        let keys: Vec<String> = chains.iter().map(|(w, _)| self.key(w)).collect();
+        let raws = self.store.get_many(&keys).await?;
+        let mut results = Vec::with_capacity(chains.len());
+        let (mut swaps, mut swapped) = (Vec::new(), Vec::new());
+        for (i, ((_, steps), raw)) in chains.iter().zip(raws).enumerate() {
+            let mut list = decode(&keys[i], raw.as_deref())?;
+            let mut changed = false;
+            let outcomes: Vec<Answer> = steps
+                .iter()
+                .map(|step| {
+                    let o = match *step {
+                        Step::Reserve { m, window, origin } => {
+                            Answer::Reserve(reserve_in(&mut list, m, window, origin))
+                        }
+                        Step::Release { m } => Answer::Released(release_in(&mut list, m)),
+                    };
+                    changed |= matches!(
+                        o,
+                        Answer::Reserve(Reserve::Reserved) | Answer::Released(true)
+                    );
+                    o
+                })
+                .collect();
+            if changed {
+                swaps.push((keys[i].clone(), raw.map(|b| b.to_vec()), encode(&list)));
+                swapped.push(i);
+            }
+            results.push(outcomes);
+        }
+        let ok = self.store.compare_and_swap_many(&swaps).await?;
+        for (i, done) in swapped.into_iter().zip(ok) {
+            if !done {
+                let (w, steps) = &chains[i];
+                let mut again = Vec::with_capacity(steps.len());
+                for step in steps {
+                    again.push(match *step {
+                        Step::Reserve { m, window, origin } => {
+                            Answer::Reserve(self.reserve_from(w, m, window, origin).await?)
+                        }
+                        Step::Release { m } => Answer::Released(self.release(w, m).await?),
+                    });
+                }
+                results[i] = again;
+            }
+        }
+        Ok(results)
     }
 
     /// Books `w` for match `m` over `window`, unless an overlapping
@@ -124,33 +242,13 @@ impl<'a> Reservations<'a> {
         let key = self.key(w);
         for _ in 0..ATTEMPTS {
             let (raw, mut list) = self.read(&key).await?;
-            if list.iter().any(|h| &h.m == m) {
-                return Ok(Reserve::AlreadyHeld);
+            let r = reserve_in(&mut list, m, window, origin);
+            if r != Reserve::Reserved {
+                return Ok(r);
             }
-            if let Some(h) = list
-                .iter()
-                .find(|h| h.s <= window.end && window.start <= h.e)
-            {
-                let later = match (origin, &h.o) {
-                    (Some(a), Some(b)) => a.scope == b.scope && b.seq > a.seq,
-                    _ => false,
-                };
-                return Ok(if later {
-                    Reserve::Superseded(h.m.clone())
-                } else {
-                    Reserve::Conflict(h.m.clone())
-                });
-            }
-            list.push(Held {
-                m: m.clone(),
-                s: window.start,
-                e: window.end,
-                o: origin.cloned(),
-            });
-            let new = serde_json::to_vec(&list).expect("serializable");
             if self
                 .store
-                .compare_and_swap(&key, raw.as_deref(), Some(&new))
+                .compare_and_swap(&key, raw.as_deref(), encode(&list).as_deref())
                 .await?
             {
                 return Ok(Reserve::Reserved);
@@ -166,19 +264,12 @@ impl<'a> Reservations<'a> {
         let key = self.key(w);
         for _ in 0..ATTEMPTS {
             let (raw, mut list) = self.read(&key).await?;
-            let before = list.len();
-            list.retain(|h| &h.m != m);
-            if list.len() == before {
+            if !release_in(&mut list, m) {
                 return Ok(false);
             }
-            let new = if list.is_empty() {
-                None
-            } else {
-                Some(serde_json::to_vec(&list).expect("serializable"))
-            };
             if self
                 .store
-                .compare_and_swap(&key, raw.as_deref(), new.as_deref())
+                .compare_and_swap(&key, raw.as_deref(), encode(&list).as_deref())
                 .await?
             {
                 return Ok(true);
@@ -282,19 +373,86 @@ pub async fn reservation_suite(store: &dyn StateStore, prefix: &str) {
     );
     assert_eq!(r.held(&wr).await.unwrap().len(), 1);
 
-    // A prefetched value that went stale costs a retry, not a wrong answer.
-    let wp = WorkerId::new("w-prefetch").unwrap();
-    r.prefetch(&[&wp]).await.unwrap();
-    let other = Reservations::new(store, prefix);
-    assert_eq!(
-        other.reserve(&wp, &m("p1"), june).await.unwrap(),
-        Reserve::Reserved
+    // Many workers' chains at once give the answers of the steps run one
+    // at a time.
+    let (wa, wb, wc) = (
+        WorkerId::new("w-batch-a").unwrap(),
+        WorkerId::new("w-batch-b").unwrap(),
+        WorkerId::new("w-batch-c").unwrap(),
     );
+    let (ma, mb, mc, md) = (m("ba"), m("bb"), m("bc"), m("bd"));
+    let july = win("2026-07-01", "2026-07-31");
+    let sept = win("2026-09-01", "2026-09-30");
+    r.reserve(&wc, &md, july).await.unwrap();
+    let chains = vec![
+        (
+            &wa,
+            vec![
+                Step::Reserve {
+                    m: &ma,
+                    window: july,
+                    origin: None,
+                },
+                Step::Reserve {
+                    m: &mb,
+                    window: july,
+                    origin: None,
+                },
+                Step::Reserve {
+                    m: &ma,
+                    window: july,
+                    origin: None,
+                },
+                Step::Reserve {
+                    m: &mc,
+                    window: sept,
+                    origin: None,
+                },
+            ],
+        ),
+        (&wb, vec![Step::Release { m: &ma }]),
+        (
+            &wc,
+            vec![
+                Step::Reserve {
+                    m: &ma,
+                    window: july,
+                    origin: None,
+                },
+                Step::Release { m: &md },
+                Step::Reserve {
+                    m: &ma,
+                    window: july,
+                    origin: None,
+                },
+            ],
+        ),
+    ];
+    let got = r.apply(&chains).await.unwrap();
     assert_eq!(
-        r.reserve(&wp, &m("p2"), june).await.unwrap(),
-        Reserve::Conflict(m("p1")),
-        "the stale prefetch (empty) is not trusted"
+        got,
+        vec![
+            vec![
+                Answer::Reserve(Reserve::Reserved),
+                Answer::Reserve(Reserve::Conflict(ma.clone())),
+                Answer::Reserve(Reserve::AlreadyHeld),
+                Answer::Reserve(Reserve::Reserved),
+            ],
+            vec![Answer::Released(false)],
+            vec![
+                Answer::Reserve(Reserve::Conflict(md.clone())),
+                Answer::Released(true),
+                Answer::Reserve(Reserve::Reserved),
+            ],
+        ]
     );
+    assert_eq!(r.held(&wa).await.unwrap().len(), 2);
+    assert_eq!(r.held(&wb).await.unwrap().len(), 0);
+    assert_eq!(r.held(&wc).await.unwrap(), vec![(ma.clone(), july)]);
+    // Run again (a redelivered batch): nothing changes, nothing conflicts.
+    let again = r.apply(&chains[..1]).await.unwrap();
+    assert_eq!(again[0][0], Answer::Reserve(Reserve::AlreadyHeld));
+    assert!(r.apply(&[]).await.unwrap().is_empty());
 
     // Sixteen matchers race for one worker with overlapping windows:
     // exactly one wins, whatever the interleaving.
@@ -325,6 +483,99 @@ mod tests {
     #[tokio::test]
     async fn reservations_on_the_memory_store() {
         reservation_suite(&MemoryStore::new(), "t").await;
+    }
+
+    /// A store on which another matcher books worker `w` for `m` just
+    /// before this one's batch of swaps lands.
+    struct Raced {
+        inner: MemoryStore,
+        prefix: &'static str,
+    }
+
+    #[async_trait::async_trait]
+    impl StateStore for Raced {
+        async fn get(&self, key: &str) -> Result<Option<bytes::Bytes>, StoreError> {
+            self.inner.get(key).await
+        }
+        async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+            self.inner.set(key, value).await
+        }
+        async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+            self.inner.set_if_absent(key, value).await
+        }
+        async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+            self.inner.delete(key).await
+        }
+        async fn compare_and_swap(
+            &self,
+            key: &str,
+            expected: Option<&[u8]>,
+            new: Option<&[u8]>,
+        ) -> Result<bool, StoreError> {
+            self.inner.compare_and_swap(key, expected, new).await
+        }
+        async fn compare_and_swap_many(
+            &self,
+            ops: &[lendwork_ports::Swap],
+        ) -> Result<Vec<bool>, StoreError> {
+            let other = Reservations::new(&self.inner, self.prefix);
+            let june = Window::new(
+                Date::parse("2026-06-01").unwrap(),
+                Date::parse("2026-06-30").unwrap(),
+            )
+            .unwrap();
+            let w = WorkerId::new("w").unwrap();
+            other
+                .reserve(&w, &MatchId::new("theirs").unwrap(), june)
+                .await?;
+            self.inner.compare_and_swap_many(ops).await
+        }
+        async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+            self.inner.incr_by(key, delta).await
+        }
+        async fn scan_prefix(
+            &self,
+            prefix: &str,
+        ) -> Result<Vec<(String, bytes::Bytes)>, StoreError> {
+            self.inner.scan_prefix(prefix).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_loses_a_race_answers_as_the_steps_alone_would() {
+        let store = Raced {
+            inner: MemoryStore::new(),
+            prefix: "t",
+        };
+        let r = Reservations::new(&store, "t");
+        let (w, v) = (WorkerId::new("w").unwrap(), WorkerId::new("v").unwrap());
+        let mine = MatchId::new("mine").unwrap();
+        let june = Window::new(
+            Date::parse("2026-06-10").unwrap(),
+            Date::parse("2026-06-20").unwrap(),
+        )
+        .unwrap();
+        let step = Step::Reserve {
+            m: &mine,
+            window: june,
+            origin: None,
+        };
+        let got = r
+            .apply(&[(&w, vec![step]), (&v, vec![step])])
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                vec![Answer::Reserve(Reserve::Conflict(
+                    MatchId::new("theirs").unwrap()
+                ))],
+                vec![Answer::Reserve(Reserve::Reserved)],
+            ],
+            "the worker booked in between is not double-booked; the other is booked"
+        );
+        assert_eq!(r.held(&w).await.unwrap().len(), 1);
+        assert_eq!(r.held(&v).await.unwrap(), vec![(mine, june)]);
     }
 
     #[tokio::test]
