@@ -268,7 +268,11 @@ impl Engine {
 
     /// Every proposal of every region, in region and id order.
     pub fn proposals(&self) -> impl Iterator<Item = &Proposal> {
-        self.markets.values().flat_map(|m| m.proposals.values())
+        self.markets.values().flat_map(|m| {
+            let mut v: Vec<&Proposal> = m.proposals.values().collect();
+            v.sort_unstable_by(|a, b| a.proposed.match_id.cmp(&b.proposed.match_id));
+            v
+        })
     }
 
     /// Why worker `w` was not proposed for gap `g`.

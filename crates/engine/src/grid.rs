@@ -129,6 +129,25 @@ impl<T: Slotted> Grid<T> {
         }
     }
 
+    /// Replaces `old` with `new` under `key` at `place`, in place (same
+    /// slot, same cell): what a changed worker costs when only its data
+    /// changed, not where it is filed. Adds `new` when `old` is not there.
+    pub fn replace(&mut self, key: u32, place: &Place, old: T, new: T) {
+        debug_assert_eq!(old.slot(), new.slot());
+        let (a, b) = cell(place);
+        if let Some(c) = self.cells.get_mut(&(key, a, b)) {
+            if let Some(&i) = self.at.get(&(key, old.slot())) {
+                if c.items.get(i as usize) == Some(&old) {
+                    c.items[i as usize] = new;
+                    c.hot[i as usize] = new.hot(key);
+                    return;
+                }
+            }
+        }
+        self.remove(key, place, old);
+        self.insert(key, place, new);
+    }
+
     /// Calls `f` for every item under `key` in the cells within `km` of
     /// `centre` whose summary passes `pre` (a superset of the items within
     /// `km`: callers check the exact distance; `pre` must only reject

@@ -11,7 +11,7 @@
 //! with its remaining arcs, so it can be proposed again for a gap whose
 //! window does not overlap.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use lendwork_domain::*;
 use lendwork_flow::bipartite::{GapIx, Matcher, WorkerIx};
@@ -169,8 +169,9 @@ pub struct Market {
     workers: Vec<Option<WorkerRec>>,
     gslot: HashMap<GapId, u32>,
     gaps: Vec<Option<GapRec>>,
-    /// Ordered so reports are deterministic.
-    pub(crate) proposals: BTreeMap<MatchId, Proposal>,
+    /// By id; hashed, since lookups are hot and ids share long prefixes
+    /// (reports sort: [`crate::Engine::proposals`]).
+    pub(crate) proposals: HashMap<MatchId, Proposal>,
     /// How often each pair was proposed, for deterministic new ids.
     attempts: HashMap<(u32, u32), u32>,
     matcher: Matcher,
@@ -424,7 +425,7 @@ impl Market {
             workers: Vec::new(),
             gslot: HashMap::new(),
             gaps: Vec::new(),
-            proposals: BTreeMap::new(),
+            proposals: HashMap::new(),
             attempts: HashMap::new(),
             matcher: Matcher::new(unassigned, MAX_COST as i64),
             worker_of: Vec::new(),
@@ -754,10 +755,24 @@ impl Market {
 
     /// Changes a worker's record in a way its grid entries reflect (its
     /// commitments), keeping the grid in step.
+    ///
+    /// The change leaves the worker's place, skills and commute as they
+    /// are, so its entries stay where they are filed and are overwritten
+    /// in place.
     fn update_worker(&mut self, slot: u32, f: impl FnOnce(&mut WorkerRec)) {
-        self.index_worker(slot, false);
-        f(self.workers[slot as usize].as_mut().expect("live"));
-        self.index_worker(slot, true);
+        let rec = self.workers[slot as usize].as_mut().expect("live");
+        let old = WCand::of(slot, rec);
+        f(rec);
+        let new = WCand::of(slot, rec);
+        if old == new {
+            return;
+        }
+        let class = commute_class(rec.profile.max_commute_km.get());
+        let keys = std::iter::once(ALL).chain(rec.skills.iter().map(|s| u32::from(s.0)));
+        for key in keys {
+            self.worker_grid
+                .replace(key * CLASSES + class, &rec.profile.home, old, new);
+        }
     }
 
     /// Takes the worker out of the solver, the indexes and the pool counts.

@@ -2,7 +2,6 @@
 //! addresses are set, the embedded in-memory ones otherwise.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use lendwork_ports::memory::{MemoryBus, MemoryStore};
 use lendwork_ports::{EventBus, StateStore};
@@ -45,7 +44,7 @@ pub async fn store(c: &Config) -> anyhow::Result<Arc<dyn StateStore>> {
                             eprintln!("lendwork: redis unavailable ({e}); waiting for it");
                             said = true;
                         }
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                     }
                     Err(e) => return Err(e.into()),
                 }
