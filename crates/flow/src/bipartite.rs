@@ -163,6 +163,8 @@ pub struct Matcher {
     /// of the worker) instead of O(degree of its gaps).
     g_sorted: Vec<u32>,
     g_dead: Vec<u32>,
+    /// Scratch space for [`Matcher::normalise`]'s merge.
+    scratch: Vec<(WorkerIx, i32)>,
     unassigned: usize,
     live_workers: usize,
     total_cost: i128,
@@ -220,6 +222,7 @@ impl Matcher {
             pi_w_floor: 0,
             g_sorted: Vec::new(),
             g_dead: Vec::new(),
+            scratch: Vec::new(),
             unassigned: 0,
             live_workers: 0,
             total_cost: 0,
@@ -688,14 +691,52 @@ impl Matcher {
 
     /// Drops the arcs of removed workers from gap `g`'s list and sorts it
     /// by cost.
+    ///
+    /// The list is a sorted prefix and an unsorted tail; only the tail is
+    /// sorted, then merged into the prefix — the same order a full sort
+    /// gives (keys are distinct), at the cost of the tail.
     fn normalise(&mut self, g: GapIx) {
+        let key = |a: &(WorkerIx, i32)| (a.1, a.0);
         let list = &mut self.g_arcs[g as usize];
+        let mut head = (self.g_sorted[g as usize] as usize).min(list.len());
         if self.g_dead[g as usize] > 0 {
             let at = &self.at;
-            list.retain(|a| at[a.0 as usize] != DEAD);
+            let (mut kept, mut kept_head) = (0, 0);
+            for i in 0..list.len() {
+                let a = list[i];
+                if at[a.0 as usize] != DEAD {
+                    list[kept] = a;
+                    kept += 1;
+                    if i < head {
+                        kept_head += 1;
+                    }
+                }
+            }
+            list.truncate(kept);
+            head = kept_head;
             self.g_dead[g as usize] = 0;
         }
-        list.sort_unstable_by_key(|&(w, c)| (c, w));
+        list[head..].sort_unstable_by_key(key);
+        if head > 0 && head < list.len() && key(&list[head - 1]) > key(&list[head]) {
+            // Merge from the back: the tail moves to scratch, the larger of
+            // the two fronts fills the list from its end.
+            let tail = &mut self.scratch;
+            tail.clear();
+            tail.extend_from_slice(&list[head..]);
+            let (mut i, mut j) = (head, tail.len());
+            for k in (0..list.len()).rev() {
+                if j == 0 {
+                    break;
+                }
+                if i > 0 && key(&list[i - 1]) > key(&tail[j - 1]) {
+                    list[k] = list[i - 1];
+                    i -= 1;
+                } else {
+                    list[k] = tail[j - 1];
+                    j -= 1;
+                }
+            }
+        }
         self.g_sorted[g as usize] = list.len() as u32;
     }
 
@@ -1252,6 +1293,39 @@ impl Matcher {
             }
             if load > 0 && self.pi_t - self.pi_g[g] < 0 {
                 return Err(format!("reverse arc T→{g} has negative reduced cost"));
+            }
+            // The gap's in-arc list: a prefix sorted by (cost, worker) that
+            // searches may cut short, and every live worker's arc once.
+            let list = &self.g_arcs[g];
+            let sorted = (self.g_sorted[g] as usize).min(list.len());
+            if list[..sorted]
+                .windows(2)
+                .any(|p| (p[0].1, p[0].0) >= (p[1].1, p[1].0))
+            {
+                return Err(format!(
+                    "gap {g}: the sorted prefix of its arcs is not sorted"
+                ));
+            }
+            let mut live: Vec<(WorkerIx, i32)> = list
+                .iter()
+                .copied()
+                .filter(|a| self.at[a.0 as usize] != DEAD)
+                .collect();
+            live.sort_unstable();
+            let mut want: Vec<(WorkerIx, i32)> = (0..self.at.len())
+                .filter(|&w| self.at[w] != DEAD)
+                .flat_map(|w| {
+                    self.w_arcs[w]
+                        .iter()
+                        .filter(|a| a.0 as usize == g)
+                        .map(move |a| (w as WorkerIx, a.1))
+                })
+                .collect();
+            want.sort_unstable();
+            if live != want {
+                return Err(format!(
+                    "gap {g}: its arc list disagrees with the workers' arcs"
+                ));
             }
         }
         if any_unassigned && self.pi_t - self.pi_u < 0 {

@@ -224,6 +224,44 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Crowded gaps: hundreds of workers come and go on a few gaps, so the
+    /// gaps' arc lists are re-sorted and compacted many times over (their
+    /// unsorted tails merged into sorted prefixes); the certificate and the
+    /// optimum hold throughout.
+    #[test]
+    fn crowded_gaps_stay_optimal(ops in proptest::collection::vec((0u8..10, 0usize..400, 0i64..100, 0i64..100), 50..400)) {
+        let mut m = Matcher::new(Matcher::lexicographic_unassigned_cost(100, 1024), 100);
+        let gaps = [m.add_gap(5), m.add_gap(3)];
+        let mut workers: Vec<u32> = Vec::new();
+        for (i, (kind, pick, c1, c2)) in ops.into_iter().enumerate() {
+            match kind {
+                0..=5 => workers.push(m.add_worker(&[(gaps[0], c1), (gaps[1], c2)]).unwrap()),
+                6 => workers.push(m.add_worker(&[(gaps[pick % 2], c1)]).unwrap()),
+                7 | 8 if !workers.is_empty() => {
+                    let w = workers.swap_remove(pick % workers.len());
+                    m.remove_worker(w).unwrap();
+                }
+                _ if !workers.is_empty() => {
+                    let w = workers[pick % workers.len()];
+                    if m.assignment(w).is_some() {
+                        m.commit(w).unwrap();
+                        workers.retain(|&x| x != w);
+                    }
+                }
+                _ => {}
+            }
+            m.check_invariants().map_err(TestCaseError::fail)?;
+            if i % 16 == 0 {
+                prop_assert_eq!(m.objective(), fresh_optimum(&m));
+            }
+        }
+        prop_assert_eq!(m.objective(), fresh_optimum(&m));
+    }
+}
+
 #[test]
 fn removed_nodes_are_refused() {
     let mut m = Matcher::new(1000, 100);
