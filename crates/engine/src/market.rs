@@ -375,6 +375,11 @@ struct GCand {
 }
 
 impl GCand {
+    /// Bits of every skill required, at any level.
+    fn required(&self) -> u64 {
+        self.req.iter().fold(0, |a, r| a | r)
+    }
+
     fn of(slot: u32, rec: &GapRec) -> Self {
         let (g, reqs, certs) = (&rec.posting, &rec.reqs, &rec.certs);
         let mut req = [0u64; 5];
@@ -930,13 +935,14 @@ impl Market {
         let mut scanned = 0u64;
         let me = GCand::of(slot, &rec);
         let (wage, need) = (fen32(me.wage), rec.reqs.first().map_or(0, |r| r.1));
+        let required = me.required();
         for class in 0..CLASSES {
             let reach = radius.min(class_reach(class, self.max_commute_km));
             self.worker_grid.near(
                 key * CLASSES + class,
                 &rec.posting.site,
                 reach,
-                |h: &WHot| h.may_fit(&me, wage, need),
+                |h: &WHot| h.may_fit(&me, wage, need, required),
                 |c: &WCand| {
                     if !c.fits(&me) {
                         return;
@@ -1434,18 +1440,22 @@ struct WHot {
     busy: (i32, i32),
     /// The worker's level in the key's skill (5 under "any skill").
     level: u8,
+    /// Bits of every skill held, at any level.
+    skills: u64,
 }
 
 impl WHot {
     /// A necessary condition of [`WCand::fits`] for gap `g` whose
-    /// requirement in the key's skill is level `need`.
-    fn may_fit(&self, g: &GCand, wage: i32, need: u8) -> bool {
+    /// requirement in the key's skill is level `need` and whose required
+    /// skills have the bits `required`.
+    fn may_fit(&self, g: &GCand, wage: i32, need: u8, required: u64) -> bool {
         self.from <= g.start
             && g.end <= self.to
             && wage >= self.min_wage
             && g.end <= self.lend_until
             && !(self.busy.0 <= g.end && g.start <= self.busy.1)
             && self.level >= need
+            && required & !self.skills == 0
     }
 }
 
@@ -1473,6 +1483,7 @@ impl Slotted for WCand {
                 (i32::MAX, i32::MIN)
             },
             level,
+            skills: self.has[0],
         }
     }
 }
@@ -1485,6 +1496,8 @@ struct GHot {
     wage: i32,
     /// The level required in the key's skill (0 under "any skill").
     level: u8,
+    /// Bits of every skill required, at any level.
+    required: u64,
 }
 
 impl GHot {
@@ -1496,6 +1509,7 @@ impl GHot {
             && self.wage >= min_wage
             && self.end <= w.lend_until
             && self.level <= level
+            && self.required & !w.has[0] == 0
     }
 }
 
@@ -1521,6 +1535,7 @@ impl Slotted for GCand {
             end: self.end,
             wage: fen32(self.wage),
             level,
+            required: self.required(),
         }
     }
 }
