@@ -265,6 +265,21 @@ fn junk() -> impl Strategy<Value = Value> {
     ]
 }
 
+proptest! {
+    /// Dates parse and print as chrono's `%Y-%m-%d` does, over every year
+    /// the wire allows, and refuse what chrono refuses.
+    #[test]
+    fn dates_read_and_print_like_chrono(y in 0i32..10000, m in 0u32..14, d in 0u32..33) {
+        let text = format!("{y:04}-{m:02}-{d:02}");
+        let ours = Date::parse(&text).ok();
+        let theirs = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok();
+        prop_assert_eq!(ours.map(|x| x.0), theirs);
+        if let (Some(a), Some(b)) = (ours, theirs) {
+            prop_assert_eq!(a.to_string(), b.format("%Y-%m-%d").to_string());
+        }
+    }
+}
+
 /// The fast parser accepts only what the checked one accepts, and gives
 /// the same event.
 fn same_verdict(text: &str) -> Result<(), TestCaseError> {

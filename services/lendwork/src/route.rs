@@ -145,12 +145,12 @@ impl Router {
         id: &str,
         region: &Region,
     ) -> Result<Region, RouteError> {
-        if self.cached(kind, id).as_ref() != Some(region) {
-            store
-                .set(&self.key(kind, id), region.as_str().as_bytes())
-                .await?;
-            self.cache(kind, id, region);
-        }
+        // Written every time (no look-up first): ids are new far more
+        // often than re-posted.
+        store
+            .set(&self.key(kind, id), region.as_str().as_bytes())
+            .await?;
+        self.cache(kind, id, region);
         Ok(region.clone())
     }
 }
