@@ -382,11 +382,28 @@ pub fn run_gateway(
                 health.clone(),
             ));
             let mut m = Matcher::new(bus.clone(), store.clone(), mopts, health);
-            tokio::spawn(async move {
-                if let Err(e) = m.run(std::future::pending()).await {
-                    eprintln!("lendwork serve: the matcher stopped: {e:#}");
-                }
-            });
+            // The matcher works in long stretches (a batch is up to
+            // `matcher.batch` records); on its own thread and runtime it
+            // shares the cores with the gateway through the OS scheduler
+            // instead of holding one of the gateway's workers while
+            // requests queue behind it.
+            std::thread::Builder::new()
+                .name("lendwork-matcher".into())
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            eprintln!("lendwork serve: no runtime for the matcher: {e}");
+                            return;
+                        }
+                    };
+                    if let Err(e) = rt.block_on(m.run(std::future::pending())) {
+                        eprintln!("lendwork serve: the matcher stopped: {e:#}");
+                    }
+                })?;
         }
         gw.spawn_background();
         let listener = tokio::net::TcpListener::bind(flags.listen).await?;
