@@ -151,8 +151,11 @@ impl Tokens {
         self.0.extend(other.0);
     }
 
-    fn get(&self, token: &str) -> Option<&Principal> {
-        self.0.get(&digest(token))
+    /// The principal of a token, with the token's digest (the key of its
+    /// rate-limit bucket).
+    fn get(&self, token: &str) -> Option<([u8; 32], &Principal)> {
+        let d = digest(token);
+        self.0.get(&d).map(|p| (d, p))
     }
 
     /// Number of tokens.
@@ -465,7 +468,7 @@ impl Gateway {
                 "a bearer token is required",
             ));
         };
-        let Some(p) = self.tokens.get(token.trim()) else {
+        let Some((key, p)) = self.tokens.get(token.trim()) else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 Some("authorization"),
@@ -473,7 +476,6 @@ impl Gateway {
             ));
         };
         // Rate limit per token.
-        let key = digest(token.trim());
         let mut buckets = self.buckets.lock().expect("not poisoned");
         let b = buckets.entry(key).or_insert(Bucket {
             tokens: self.opts.burst,
@@ -1204,10 +1206,9 @@ async fn observe(
     next: axum::middleware::Next,
 ) -> Response {
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
+    // Kept as the matched template (a cheap clone), formatted only for a
+    // log line.
+    let route = req.extensions().get::<axum::extract::MatchedPath>().cloned();
     let mut r = next.run(req).await;
     let status = r.status().as_u16();
     // Rejections from the framework itself (a bad path encoding, a body over
@@ -1242,6 +1243,7 @@ async fn observe(
     };
     g.metrics.by_class[class].fetch_add(1, Ordering::Relaxed);
     if status >= 500 {
+        let route = route.as_ref().map_or("(unmatched)", |m| m.as_str());
         eprintln!("lendwork gateway: {method} {route} -> {status}");
     }
     r
