@@ -1558,6 +1558,15 @@ mod tests {
         Date::parse("2026-03-01").unwrap().plus_days(i64::from(n))
     }
 
+    /// Distinct certificates by index.
+    fn certificates(ix: Vec<u8>) -> Vec<Certificate> {
+        ix.into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|c| Certificate::new(CERTS[c as usize]).unwrap())
+            .collect()
+    }
+
     fn span(start: u8, len: u8) -> Window {
         Window::new(day(start), day(start).plus_days(i64::from(len))).unwrap()
     }
@@ -1633,12 +1642,7 @@ mod tests {
                         level: Level::new(i64::from(l)).unwrap(),
                     })
                     .collect(),
-                certificates: certs
-                    .into_iter()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .map(|c| Certificate::new(CERTS[c as usize]).unwrap())
-                    .collect(),
+                certificates: certificates(certs),
                 available: span(start, len),
                 max_commute_km: Km::new(commute).unwrap(),
                 min_hourly_wage_fen: Fen::new(min_wage).unwrap(),
@@ -1664,12 +1668,7 @@ mod tests {
                             min_level: Level::new(i64::from(l)).unwrap(),
                         })
                         .collect(),
-                    certificates: certs
-                        .into_iter()
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
-                        .map(|c| Certificate::new(CERTS[c as usize]).unwrap())
-                        .collect(),
+                    certificates: certificates(certs),
                     headcount: Headcount::new(1).unwrap(),
                     window: span(start, len),
                     hourly_wage_fen: Fen::new(wage).unwrap(),

@@ -1208,7 +1208,10 @@ async fn observe(
     let method = req.method().clone();
     // Kept as the matched template (a cheap clone), formatted only for a
     // log line.
-    let route = req.extensions().get::<axum::extract::MatchedPath>().cloned();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
     let mut r = next.run(req).await;
     let status = r.status().as_u16();
     // Rejections from the framework itself (a bad path encoding, a body over

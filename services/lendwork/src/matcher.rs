@@ -674,19 +674,38 @@ impl PartitionState {
         }
     }
 
-    /// A region's statistics now.
-    pub fn region_view(&self, r: &Region) -> RegionView {
+    /// The parts of a region's statistics that are counted as events are
+    /// folded, with the market's sizes.
+    fn region_counted(&self, r: &Region) -> RegionView {
         let mut view = self
             .counters
             .get(r)
             .map(|c| c.view.clone())
             .unwrap_or_default();
         view.region = r.as_str().to_owned();
-        let c = self.counters.get(r);
         if let Some(mk) = self.engine.market(r) {
             view.workers = mk.worker_count() as u64;
             view.gaps = mk.gap_count() as u64;
         }
+        view
+    }
+
+    /// Adds the accepted counts by industry and skill to `view`.
+    fn with_accepted(&self, r: &Region, mut view: RegionView) -> RegionView {
+        if let Some(c) = self.counters.get(r) {
+            for (k, v) in &c.accepted_by_industry {
+                view.by_industry.entry(k.clone()).or_default().accepted = *v;
+            }
+            for (k, v) in &c.accepted_by_skill {
+                view.by_skill.entry(k.clone()).or_default().accepted = *v;
+            }
+        }
+        view
+    }
+
+    /// A region's statistics now.
+    pub fn region_view(&self, r: &Region) -> RegionView {
+        let mut view = self.region_counted(r);
         let supply = self.supply.get(r).cloned().unwrap_or_default();
         view.positions = supply.all.positions;
         view.open_positions = supply.all.open;
@@ -705,35 +724,19 @@ impl PartitionState {
             .iter()
             .map(|(k, s)| (k.clone(), slice(s)))
             .collect();
-        if let Some(c) = c {
-            for (k, v) in &c.accepted_by_industry {
-                view.by_industry.entry(k.clone()).or_default().accepted = *v;
-            }
-            for (k, v) in &c.accepted_by_skill {
-                view.by_skill.entry(k.clone()).or_default().accepted = *v;
-            }
-        }
-        view
+        self.with_accepted(r, view)
     }
 
     /// [`PartitionState::region_view`] computed from scratch over every
     /// live gap (for tests: the two must agree).
     #[doc(hidden)]
     pub fn region_view_recounted(&self, r: &Region) -> RegionView {
-        let mut view = self
-            .counters
-            .get(r)
-            .map(|c| c.view.clone())
-            .unwrap_or_default();
-        view.region = r.as_str().to_owned();
-        let c = self.counters.get(r);
+        let mut view = self.region_counted(r);
+        view.positions = 0;
+        view.open_positions = 0;
+        view.by_industry.clear();
+        view.by_skill.clear();
         if let Some(mk) = self.engine.market(r) {
-            view.workers = mk.worker_count() as u64;
-            view.gaps = mk.gap_count() as u64;
-            view.positions = 0;
-            view.open_positions = 0;
-            view.by_industry.clear();
-            view.by_skill.clear();
             for (g, open) in mk.gaps_with_open() {
                 let (n, open) = (u64::from(g.headcount.get()), u64::from(open));
                 view.positions += n;
@@ -751,15 +754,7 @@ impl PartitionState {
                 }
             }
         }
-        if let Some(c) = c {
-            for (k, v) in &c.accepted_by_industry {
-                view.by_industry.entry(k.clone()).or_default().accepted = *v;
-            }
-            for (k, v) in &c.accepted_by_skill {
-                view.by_skill.entry(k.clone()).or_default().accepted = *v;
-            }
-        }
-        view
+        self.with_accepted(r, view)
     }
 }
 
