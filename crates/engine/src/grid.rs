@@ -50,24 +50,40 @@ pub type Fx = BuildHasherDefault<FxHasher>;
 /// bytes each, streamed) and reads a full item only when the pre-check
 /// lets it through. Scans of crowded cells are bound by memory traffic, so
 /// this is what keeps them fast.
+///
+/// The summaries are kept column by column ([`Columns`]), so a pre-check is
+/// a loop over a few flat arrays of integers that the compiler can run
+/// several lanes at a time.
 pub trait Slotted: Copy + PartialEq {
-    /// The summary the pre-check reads.
-    type Hot: Copy;
+    /// The columns of summaries the pre-check reads.
+    type Hot: Columns;
     /// The item's id; at most one item per id under each key.
     fn slot(&self) -> u32;
     /// The item's summary as filed under `key`.
-    fn hot(&self, key: u32) -> Self::Hot;
+    fn hot(&self, key: u32) -> <Self::Hot as Columns>::Row;
+}
+
+/// Summaries stored as one array per field, row `i` for item `i`.
+pub trait Columns: Default {
+    /// One item's summary.
+    type Row: Copy;
+    /// Appends a row.
+    fn push(&mut self, r: Self::Row);
+    /// Removes row `i`, moving the last row into its place.
+    fn swap_remove(&mut self, i: usize);
+    /// Overwrites row `i`.
+    fn set(&mut self, i: usize, r: Self::Row);
 }
 
 struct Cell<T: Slotted> {
-    hot: Vec<T::Hot>,
+    hot: T::Hot,
     items: Vec<T>,
 }
 
 impl<T: Slotted> Default for Cell<T> {
     fn default() -> Self {
         Self {
-            hot: Vec::new(),
+            hot: T::Hot::default(),
             items: Vec::new(),
         }
     }
@@ -139,7 +155,7 @@ impl<T: Slotted> Grid<T> {
             if let Some(&i) = self.at.get(&(key, old.slot())) {
                 if c.items.get(i as usize) == Some(&old) {
                     c.items[i as usize] = new;
-                    c.hot[i as usize] = new.hot(key);
+                    c.hot.set(i as usize, new.hot(key));
                     return;
                 }
             }
@@ -149,15 +165,16 @@ impl<T: Slotted> Grid<T> {
     }
 
     /// Calls `f` for every item under `key` in the cells within `km` of
-    /// `centre` whose summary passes `pre` (a superset of the items within
-    /// `km`: callers check the exact distance; `pre` must only reject
-    /// items `f` would reject).
+    /// `centre` whose summary passes the pre-check (a superset of the items
+    /// within `km`: callers check the exact distance). `pre` is given a
+    /// cell's summaries and pushes the rows that pass; it must only drop
+    /// items `f` would reject.
     pub fn near(
         &self,
         key: u32,
         centre: &Place,
         km: f64,
-        pre: impl Fn(&T::Hot) -> bool,
+        pre: impl Fn(&T::Hot, &mut Vec<u32>),
         mut f: impl FnMut(&T),
     ) {
         let dlat = km / 111.0 + CELL_DEG;
@@ -171,11 +188,12 @@ impl<T: Slotted> Grid<T> {
             ((centre.lon() - dlon) / CELL_DEG).floor() as i32,
             ((centre.lon() + dlon) / CELL_DEG).floor() as i32,
         );
+        let mut rows = Vec::new();
         let mut visit = |c: &Cell<T>| {
-            for (i, h) in c.hot.iter().enumerate() {
-                if pre(h) {
-                    f(&c.items[i]);
-                }
+            rows.clear();
+            pre(&c.hot, &mut rows);
+            for &i in &rows {
+                f(&c.items[i as usize]);
             }
         };
         let span = (i64::from(a1) - i64::from(a0) + 1) * (i64::from(b1) - i64::from(b0) + 1);

@@ -17,7 +17,7 @@ use lendwork_domain::*;
 use lendwork_flow::bipartite::{GapIx, Matcher, WorkerIx};
 
 use crate::cost::{CostWeights, Terms, MAX_COST};
-use crate::grid::{Fx, Grid, Slotted};
+use crate::grid::{Columns, Fx, Grid, Slotted};
 
 /// Where a proposal stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -832,7 +832,7 @@ impl Market {
                 key,
                 &w.home,
                 w.max_commute_km.get(),
-                |h: &GHot| h.may_fit(&me, min_wage, level),
+                |h: &GCols, out: &mut Vec<u32>| h.may_fit(&me, min_wage, level, out),
                 |c: &GCand| {
                     if !me.fits(c) {
                         return;
@@ -942,7 +942,7 @@ impl Market {
                 key * CLASSES + class,
                 &rec.posting.site,
                 reach,
-                |h: &WHot| h.may_fit(&me, wage, need, required),
+                |h: &WCols, out: &mut Vec<u32>| h.may_fit(&me, wage, need, required, out),
                 |c: &WCand| {
                     if !c.fits(&me) {
                         return;
@@ -1429,7 +1429,7 @@ fn fen32(v: i64) -> i32 {
 }
 
 /// A worker's pre-check summary: the tests that reject most gaps (window,
-/// wage, contract, first commitment, level in the key's skill), 28 bytes.
+/// wage, contract, first commitment, level in the key's skill, skills).
 #[derive(Clone, Copy, Debug)]
 struct WHot {
     from: i32,
@@ -1444,23 +1444,103 @@ struct WHot {
     skills: u64,
 }
 
-impl WHot {
-    /// A necessary condition of [`WCand::fits`] for gap `g` whose
-    /// requirement in the key's skill is level `need` and whose required
-    /// skills have the bits `required`.
-    fn may_fit(&self, g: &GCand, wage: i32, need: u8, required: u64) -> bool {
-        self.from <= g.start
-            && g.end <= self.to
-            && wage >= self.min_wage
-            && g.end <= self.lend_until
-            && !(self.busy.0 <= g.end && g.start <= self.busy.1)
-            && self.level >= need
-            && required & !self.skills == 0
+/// [`WHot`] by columns.
+#[derive(Default)]
+struct WCols {
+    from: Vec<i32>,
+    to: Vec<i32>,
+    min_wage: Vec<i32>,
+    lend_until: Vec<i32>,
+    busy_from: Vec<i32>,
+    busy_to: Vec<i32>,
+    level: Vec<u8>,
+    skills: Vec<u64>,
+}
+
+/// Implements [`Columns`] for a struct of column vectors named like the
+/// row's fields (`(column, field expression on the row)` pairs).
+macro_rules! columns {
+    ($cols:ty, $row:ty, $($col:ident = $get:expr),+ $(,)?) => {
+        impl Columns for $cols {
+            type Row = $row;
+            fn push(&mut self, r: $row) {
+                $(self.$col.push($get(&r));)+
+            }
+            fn swap_remove(&mut self, i: usize) {
+                $(self.$col.swap_remove(i);)+
+            }
+            fn set(&mut self, i: usize, r: $row) {
+                $(self.$col[i] = $get(&r);)+
+            }
+        }
+    };
+}
+
+columns!(
+    WCols,
+    WHot,
+    from = |r: &WHot| r.from,
+    to = |r: &WHot| r.to,
+    min_wage = |r: &WHot| r.min_wage,
+    lend_until = |r: &WHot| r.lend_until,
+    busy_from = |r: &WHot| r.busy.0,
+    busy_to = |r: &WHot| r.busy.1,
+    level = |r: &WHot| r.level,
+    skills = |r: &WHot| r.skills,
+);
+
+/// Pushes the rows `i` in `0..n` for which `ok(i)` holds, testing 64 rows
+/// at a time into a bit mask without branches (so the tests run several
+/// lanes at once) and branching only on the rows that pass.
+#[inline(always)]
+fn passing(n: usize, out: &mut Vec<u32>, ok: impl Fn(usize) -> bool) {
+    let mut base = 0;
+    while base < n {
+        let m = (n - base).min(64);
+        let mut mask = 0u64;
+        for j in 0..m {
+            mask |= u64::from(ok(base + j)) << j;
+        }
+        while mask != 0 {
+            out.push((base + mask.trailing_zeros() as usize) as u32);
+            mask &= mask - 1;
+        }
+        base += 64;
+    }
+}
+
+impl WCols {
+    /// The rows that may fit gap `g` whose requirement in the key's skill
+    /// is level `need` and whose required skills have the bits `required`
+    /// (a necessary condition of [`WCand::fits`]).
+    fn may_fit(&self, g: &GCand, wage: i32, need: u8, required: u64, out: &mut Vec<u32>) {
+        let n = self.from.len();
+        let (from, to, min_wage, lend) = (
+            &self.from[..n],
+            &self.to[..n],
+            &self.min_wage[..n],
+            &self.lend_until[..n],
+        );
+        let (bf, bt, level, skills) = (
+            &self.busy_from[..n],
+            &self.busy_to[..n],
+            &self.level[..n],
+            &self.skills[..n],
+        );
+        passing(n, out, |i| {
+            (from[i] <= g.start)
+                & (g.end <= to[i])
+                & (wage >= min_wage[i])
+                & (g.end <= lend[i])
+                & !((bf[i] <= g.end) & (g.start <= bt[i]))
+                & (level[i] >= need)
+                & (required & !skills[i] == 0)
+        });
     }
 }
 
 impl Slotted for WCand {
-    type Hot = WHot;
+    type Hot = WCols;
     fn slot(&self) -> u32 {
         self.slot
     }
@@ -1488,7 +1568,7 @@ impl Slotted for WCand {
     }
 }
 
-/// A gap's pre-check summary, 16 bytes.
+/// A gap's pre-check summary.
 #[derive(Clone, Copy, Debug)]
 struct GHot {
     start: i32,
@@ -1500,21 +1580,52 @@ struct GHot {
     required: u64,
 }
 
-impl GHot {
-    /// A necessary condition of [`WCand::fits`] for worker `w` whose level
-    /// in the key's skill is `level`.
-    fn may_fit(&self, w: &WCand, min_wage: i32, level: u8) -> bool {
-        w.from <= self.start
-            && self.end <= w.to
-            && self.wage >= min_wage
-            && self.end <= w.lend_until
-            && self.level <= level
-            && self.required & !w.has[0] == 0
+/// [`GHot`] by columns.
+#[derive(Default)]
+struct GCols {
+    start: Vec<i32>,
+    end: Vec<i32>,
+    wage: Vec<i32>,
+    level: Vec<u8>,
+    required: Vec<u64>,
+}
+
+columns!(
+    GCols,
+    GHot,
+    start = |r: &GHot| r.start,
+    end = |r: &GHot| r.end,
+    wage = |r: &GHot| r.wage,
+    level = |r: &GHot| r.level,
+    required = |r: &GHot| r.required,
+);
+
+impl GCols {
+    /// The rows that may fit worker `w` whose level in the key's skill is
+    /// `level` (a necessary condition of [`WCand::fits`]).
+    fn may_fit(&self, w: &WCand, min_wage: i32, level: u8, out: &mut Vec<u32>) {
+        let n = self.start.len();
+        let (start, end, wage, lv, req) = (
+            &self.start[..n],
+            &self.end[..n],
+            &self.wage[..n],
+            &self.level[..n],
+            &self.required[..n],
+        );
+        let has = w.has[0];
+        passing(n, out, |i| {
+            (w.from <= start[i])
+                & (end[i] <= w.to)
+                & (wage[i] >= min_wage)
+                & (end[i] <= w.lend_until)
+                & (lv[i] <= level)
+                & (req[i] & !has == 0)
+        });
     }
 }
 
 impl Slotted for GCand {
-    type Hot = GHot;
+    type Hot = GCols;
     fn slot(&self) -> u32 {
         self.slot
     }
