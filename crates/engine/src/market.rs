@@ -312,7 +312,7 @@ impl WCand {
     /// a requirement of skill s at level l held at level L has s in
     /// `has[l..L]`, that is L − l bits above the requirement's level.
     fn cost(&self, weights: &CostWeights, g: &GCand) -> Option<i64> {
-        let km = haversine_deg(self.lat, self.lon, g.lat, g.lon);
+        let km = haversine_deg_cos(self.lat, self.lon, self.coslat, g.lat, g.lon, g.coslat);
         if !(km <= self.commute && km <= g.max_commute) {
             return None;
         }
