@@ -7,25 +7,21 @@ pub const EARTH_RADIUS_KM: f64 = 6371.0088;
 
 /// Haversine distance in kilometres.
 pub fn haversine_km(a: &Place, b: &Place) -> f64 {
-    haversine_deg(a.lat(), a.lon(), b.lat(), b.lon())
-}
-
-/// [`haversine_km`] on raw degrees (the same arithmetic, so the same bits),
-/// for callers that keep coordinates outside a [`Place`].
-pub fn haversine_deg(lat_a: f64, lon_a: f64, lat_b: f64, lon_b: f64) -> f64 {
+    let (la, lb) = (a.lat(), b.lat());
     haversine_deg_cos(
-        lat_a,
-        lon_a,
-        lat_a.to_radians().cos(),
-        lat_b,
-        lon_b,
-        lat_b.to_radians().cos(),
+        la,
+        a.lon(),
+        la.to_radians().cos(),
+        lb,
+        b.lon(),
+        lb.to_radians().cos(),
     )
 }
 
-/// [`haversine_deg`] with each point's `lat.to_radians().cos()` computed
-/// once by the caller (an index keeps it per entry): the same arithmetic,
-/// so the same bits, with two fewer cosines per pair.
+/// [`haversine_km`] on raw degrees, with each point's
+/// `lat.to_radians().cos()` computed once by the caller (an index keeps it
+/// per entry): the same arithmetic, so the same bits, with two fewer
+/// cosines per pair.
 pub fn haversine_deg_cos(
     lat_a: f64,
     lon_a: f64,

@@ -31,5 +31,5 @@ pub mod values;
 pub use eligibility::{audit, check, Rule};
 pub use error::{RuleError, ValidationError};
 pub use event::*;
-pub use geo::{haversine_deg, haversine_deg_cos, haversine_km};
+pub use geo::{haversine_deg_cos, haversine_km};
 pub use values::*;
