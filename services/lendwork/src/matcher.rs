@@ -1038,45 +1038,33 @@ impl Matcher {
         let resv = Reservations::new(self.store.as_ref(), self.keys.reservations());
         // Every worker's steps in three round trips (read all, decide,
         // swap all), whatever the batch size.
-        let origins: Vec<Option<Origin>> = per_worker
-            .values()
-            .flatten()
-            .map(|hold| match hold {
-                Hold::Reserve { region, offset, .. } => Some(Origin {
-                    scope: region.to_string(),
-                    seq: *offset,
-                }),
-                Hold::Release { .. } => None,
-            })
-            .collect();
-        let mut origin = origins.iter();
         let chains: Vec<(&WorkerId, Vec<Step<'_>>)> = per_worker
             .iter()
             .map(|(w, holds)| {
                 let steps = holds
                     .iter()
-                    .map(|hold| {
-                        let o = origin.next().expect("one origin per hold").as_ref();
-                        match hold {
-                            Hold::Reserve {
-                                match_id, window, ..
-                            } => Step::Reserve {
-                                m: match_id,
-                                window: *window,
-                                origin: o,
-                            },
-                            Hold::Release { match_id, .. } => Step::Release { m: match_id },
-                        }
+                    .map(|hold| match hold {
+                        Hold::Reserve {
+                            match_id,
+                            window,
+                            region,
+                            offset,
+                            ..
+                        } => Step::Reserve {
+                            m: match_id,
+                            window: *window,
+                            origin: Some(Origin {
+                                scope: region.to_string(),
+                                seq: *offset,
+                            }),
+                        },
+                        Hold::Release { match_id, .. } => Step::Release { m: match_id },
                     })
                     .collect();
                 (*w, steps)
             })
             .collect();
-        let outcomes = if chains.is_empty() {
-            Vec::new()
-        } else {
-            persist(&h.store_ok, "reserving workers", || resv.apply(&chains)).await?
-        };
+        let outcomes = persist(&h.store_ok, "reserving workers", || resv.apply(&chains)).await?;
         let mut withheld = BTreeSet::new();
         let mut declines = Vec::new();
         for (holds, outs) in per_worker.values().zip(&outcomes) {

@@ -51,7 +51,7 @@ struct Held {
 }
 
 /// One step of a worker's chain in [`Reservations::apply`].
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Step<'s> {
     /// [`Reservations::reserve_from`].
     Reserve {
@@ -60,7 +60,7 @@ pub enum Step<'s> {
         /// Its window.
         window: Window,
         /// Where the request comes from.
-        origin: Option<&'s Origin>,
+        origin: Option<Origin>,
     },
     /// [`Reservations::release`].
     Release {
@@ -180,9 +180,9 @@ impl<'a> Reservations<'a> {
             let outcomes: Vec<Answer> = steps
                 .iter()
                 .map(|step| {
-                    let o = match *step {
+                    let o = match step {
                         Step::Reserve { m, window, origin } => {
-                            Answer::Reserve(reserve_in(&mut list, m, window, origin))
+                            Answer::Reserve(reserve_in(&mut list, m, *window, origin.as_ref()))
                         }
                         Step::Release { m } => Answer::Released(release_in(&mut list, m)),
                     };
@@ -205,10 +205,10 @@ impl<'a> Reservations<'a> {
                 let (w, steps) = &chains[i];
                 let mut again = Vec::with_capacity(steps.len());
                 for step in steps {
-                    again.push(match *step {
-                        Step::Reserve { m, window, origin } => {
-                            Answer::Reserve(self.reserve_from(w, m, window, origin).await?)
-                        }
+                    again.push(match step {
+                        Step::Reserve { m, window, origin } => Answer::Reserve(
+                            self.reserve_from(w, m, *window, origin.as_ref()).await?,
+                        ),
                         Step::Release { m } => Answer::Released(self.release(w, m).await?),
                     });
                 }
@@ -561,7 +561,7 @@ mod tests {
             origin: None,
         };
         let got = r
-            .apply(&[(&w, vec![step]), (&v, vec![step])])
+            .apply(&[(&w, vec![step.clone()]), (&v, vec![step])])
             .await
             .unwrap();
         assert_eq!(
