@@ -729,8 +729,8 @@ impl PartitionState {
 
     /// [`PartitionState::region_view`] computed from scratch over every
     /// live gap (for tests: the two must agree).
-    #[doc(hidden)]
-    pub fn region_view_recounted(&self, r: &Region) -> RegionView {
+    #[cfg(test)]
+    fn region_view_recounted(&self, r: &Region) -> RegionView {
         let mut view = self.region_counted(r);
         view.positions = 0;
         view.open_positions = 0;
