@@ -190,7 +190,12 @@ impl MemorySubscription {
 impl Subscription for MemorySubscription {
     async fn next(&mut self) -> Result<Record, BusError> {
         loop {
-            // Register interest before looking, so a publish between the
+            // A record already there is taken without touching the
+            // notifier (a reader draining a backlog never registers).
+            if let Some(r) = self.poll() {
+                return Ok(r);
+            }
+            // Register interest, then look again, so a publish between the
             // look and the wait is not missed.
             let published = self.bus.published.clone();
             let notified = published.notified();

@@ -889,19 +889,23 @@ impl Matcher {
                 }
             };
             let mut batch = vec![persist_first(&self.health.bus_ok, first)?];
+            // Linger: when nothing more is there at once, sleep out the
+            // linger once and then take what arrived meanwhile (up to
+            // the batch size). Waiting record by record instead would
+            // wake this thread for every record published in the linger —
+            // on the embedded bus, one cross-thread wake-up per posting.
             let deadline = tokio::time::Instant::now() + self.opts.linger;
+            let mut lingered = self.opts.linger.is_zero();
             while batch.len() < self.opts.max_batch {
-                let next = match sub.next().now_or_never() {
-                    Some(r) => Some(r),
-                    None if self.opts.linger.is_zero() => None,
-                    // `next` is cancel-safe (the loop above relies on it
-                    // too): a record is taken only when it is returned.
-                    None => tokio::time::timeout_at(deadline, sub.next()).await.ok(),
-                };
-                match next {
+                match sub.next().now_or_never() {
                     Some(Ok(r)) => batch.push(r),
                     Some(Err(e)) if !e.retryable() => return Err(e.into()),
-                    _ => break,
+                    Some(Err(_)) => break,
+                    None if lingered => break,
+                    None => {
+                        tokio::time::sleep_until(deadline).await;
+                        lingered = true;
+                    }
                 }
             }
             self.handle(sub.as_mut(), batch).await?;
