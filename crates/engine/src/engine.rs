@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::Ids;
+
 use lendwork_domain::*;
 
 use crate::cost::CostWeights;
@@ -45,10 +47,10 @@ pub enum Applied {
 pub struct Engine {
     config: EngineConfig,
     markets: BTreeMap<Region, Market>,
-    seen: HashSet<EventId>,
-    worker_region: HashMap<WorkerId, Region>,
-    gap_region: HashMap<GapId, Region>,
-    match_region: HashMap<MatchId, Region>,
+    seen: HashSet<EventId, Ids>,
+    worker_region: HashMap<WorkerId, Region, Ids>,
+    gap_region: HashMap<GapId, Region, Ids>,
+    match_region: HashMap<MatchId, Region, Ids>,
     records_only: bool,
 }
 

@@ -40,5 +40,12 @@ pub mod grid;
 pub mod market;
 
 pub use cost::{CostWeights, Terms};
+
+/// The hasher of the maps keyed by clients' ids (workers, gaps, proposals,
+/// enterprises, skills): foldhash, seeded per process like std's
+/// `RandomState` (so a client cannot choose colliding ids offline) but a
+/// few times faster than SipHash on short ids. Nothing iterates these maps
+/// into output, so the seed never shows.
+pub(crate) type Ids = foldhash::fast::RandomState;
 pub use engine::{Applied, Engine, EngineConfig};
 pub use market::{match_id, Market, Proposal, Status, WhyNot};

@@ -13,6 +13,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::Ids;
+
 use lendwork_domain::*;
 use lendwork_flow::bipartite::{GapIx, Matcher, WorkerIx};
 
@@ -165,15 +167,15 @@ pub struct Market {
     pub stats: MarketStats,
     region: Region,
     weights: CostWeights,
-    wslot: HashMap<WorkerId, u32>,
+    wslot: HashMap<WorkerId, u32, Ids>,
     workers: Vec<Option<WorkerRec>>,
-    gslot: HashMap<GapId, u32>,
+    gslot: HashMap<GapId, u32, Ids>,
     gaps: Vec<Option<GapRec>>,
     /// By id; hashed, since lookups are hot and ids share long prefixes
     /// (reports sort: [`crate::Engine::proposals`]).
-    pub(crate) proposals: HashMap<MatchId, Proposal>,
+    pub(crate) proposals: HashMap<MatchId, Proposal, Ids>,
     /// How often each pair was proposed, for deterministic new ids.
-    attempts: HashMap<(u32, u32), u32>,
+    attempts: HashMap<(u32, u32), u32, Ids>,
     matcher: Matcher,
     /// Worker slot of each solver worker index, gap slot of each solver gap.
     worker_of: Vec<u32>,
@@ -188,12 +190,12 @@ pub struct Market {
     /// Dedupe stamps for candidate queries.
     gap_stamp: Vec<u32>,
     epoch: u32,
-    lender_pool: HashMap<EnterpriseId, u32>,
+    lender_pool: HashMap<EnterpriseId, u32, Ids>,
     pool: u32,
     max_commute_km: f64,
     /// Exclusions of withdrawn workers, kept for a later re-offer: a
     /// declined pair stays declined.
-    parked_exclusions: HashMap<u32, Vec<u32>>,
+    parked_exclusions: HashMap<u32, Vec<u32>, Ids>,
     /// Every (worker slot, gap slot) exclusion ever made — the records'
     /// `excluded` lists as one set, so a candidate scan can ask it without
     /// reading the worker's record. Slots outlive withdrawals, and so do
@@ -202,10 +204,10 @@ pub struct Market {
     /// Never let grid entries decide ([`crate::Engine::decide_on_records`]).
     pub(crate) records_only: bool,
     /// Interned enterprise ids (from 1).
-    ent_ids: HashMap<EnterpriseId, u32>,
+    ent_ids: HashMap<EnterpriseId, u32, Ids>,
     /// Interned skills (from 1; 0 is "any") and certificates.
-    skill_ids: HashMap<Skill, u16>,
-    cert_ids: HashMap<Certificate, u16>,
+    skill_ids: HashMap<Skill, u16, Ids>,
+    cert_ids: HashMap<Certificate, u16, Ids>,
     /// Proposals made or changed since [`Market::take_changed`] last ran.
     changed: Vec<MatchId>,
     /// Unanswered proposals by the time they were made, so expiry looks
@@ -426,12 +428,12 @@ impl Market {
             unanswered: BTreeSet::new(),
             region,
             weights,
-            wslot: HashMap::new(),
+            wslot: HashMap::default(),
             workers: Vec::new(),
-            gslot: HashMap::new(),
+            gslot: HashMap::default(),
             gaps: Vec::new(),
-            proposals: HashMap::new(),
-            attempts: HashMap::new(),
+            proposals: HashMap::default(),
+            attempts: HashMap::default(),
             matcher: Matcher::new(unassigned, MAX_COST as i64),
             worker_of: Vec::new(),
             ix_of: Vec::new(),
@@ -440,15 +442,15 @@ impl Market {
             gap_grid: Grid::default(),
             gap_stamp: Vec::new(),
             epoch: 0,
-            lender_pool: HashMap::new(),
+            lender_pool: HashMap::default(),
             pool: 0,
             max_commute_km: 0.0,
-            skill_ids: HashMap::new(),
-            cert_ids: HashMap::new(),
-            parked_exclusions: HashMap::new(),
+            skill_ids: HashMap::default(),
+            cert_ids: HashMap::default(),
+            parked_exclusions: HashMap::default(),
             excluded_pairs: HashSet::default(),
             records_only: false,
-            ent_ids: HashMap::new(),
+            ent_ids: HashMap::default(),
         }
     }
 
@@ -1383,7 +1385,7 @@ fn bits(ids: impl Iterator<Item = u16>) -> u64 {
 /// The slot of `id`, made (empty) at first sight; a slot is kept for the
 /// id's lifetime.
 fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
-    index: &mut HashMap<K, u32>,
+    index: &mut HashMap<K, u32, Ids>,
     items: &mut Vec<Option<V>>,
     id: &K,
 ) -> u32 {
@@ -1395,7 +1397,7 @@ fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
 
 /// Takes the live record of `id` out of its slot.
 fn take_live<K: Eq + std::hash::Hash, V>(
-    index: &HashMap<K, u32>,
+    index: &HashMap<K, u32, Ids>,
     items: &mut [Option<V>],
     id: &K,
 ) -> Option<(u32, V)> {

@@ -44,6 +44,10 @@
 //! proposals standing until its next event arrives.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Maps keyed by clients' ids hash with seeded foldhash (see the engine's
+/// choice).
+type Ids = foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -339,11 +343,11 @@ pub struct PartitionState {
     pub next_offset: u64,
     counters: BTreeMap<Region, Counters>,
     /// Each live gap's contribution to `supply`, as last added.
-    gap_supply: HashMap<GapId, GapSupply>,
-    supply: HashMap<Region, RegionSupply>,
+    gap_supply: HashMap<GapId, GapSupply, Ids>,
+    supply: HashMap<Region, RegionSupply, Ids>,
     /// Each gap's first posting time and borrower (kept after withdrawal,
     /// for the views of its proposals).
-    posted: HashMap<GapId, (Timestamp, EnterpriseId)>,
+    posted: HashMap<GapId, (Timestamp, EnterpriseId), Ids>,
 }
 
 fn industry_of(g: &ShortagePosted) -> String {
@@ -359,16 +363,16 @@ impl PartitionState {
             engine: Engine::new(config),
             next_offset: 0,
             counters: BTreeMap::new(),
-            gap_supply: HashMap::new(),
-            supply: HashMap::new(),
-            posted: HashMap::new(),
+            gap_supply: HashMap::default(),
+            supply: HashMap::default(),
+            posted: HashMap::default(),
         }
     }
 
     /// Takes gap `g`'s old contribution out of its region's supply and
     /// adds its current one (none once it is withdrawn).
     fn refresh_supply(&mut self, g: &GapId) {
-        fn apply(supply: &mut HashMap<Region, RegionSupply>, s: &GapSupply, sign: i64) {
+        fn apply(supply: &mut HashMap<Region, RegionSupply, Ids>, s: &GapSupply, sign: i64) {
             fn slice(map: &mut BTreeMap<String, Supply>, key: &str, sign: i64, s: &GapSupply) {
                 let e = map.entry(key.to_owned()).or_default();
                 e.add(sign, s.positions, s.open);
