@@ -325,14 +325,42 @@ struct RegionSupply {
     by_skill: BTreeMap<String, Supply>,
 }
 
-/// What one live gap adds to its region's supply.
-#[derive(Clone, Debug)]
+/// What one live gap adds to its region's supply, its names interned
+/// (a live gap costs a few words here, not three strings).
+#[derive(Clone, Debug, PartialEq)]
 struct GapSupply {
-    region: Region,
-    industry: String,
-    skills: Vec<String>,
+    region: u32,
+    industry: u32,
+    skills: Box<[u32]>,
     positions: u64,
     open: u64,
+}
+
+/// Region, industry and skill names by a dense id.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32, Ids>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.ids.get(name) {
+            return i;
+        }
+        let i = u32::try_from(self.names.len()).expect("fewer than 2^32 names");
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), i);
+        i
+    }
+
+    fn get(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+
+    fn name(&self, i: u32) -> &str {
+        &self.names[i as usize]
+    }
 }
 
 /// One partition's state: its regions' engine and counters. A pure
@@ -344,16 +372,20 @@ pub struct PartitionState {
     counters: BTreeMap<Region, Counters>,
     /// Each live gap's contribution to `supply`, as last added.
     gap_supply: HashMap<GapId, GapSupply, Ids>,
-    supply: HashMap<Region, RegionSupply, Ids>,
+    /// Each region's supply, by the region's interned id.
+    supply: HashMap<u32, RegionSupply, Ids>,
+    names: Names,
     /// Each gap's first posting time and borrower (kept after withdrawal,
     /// for the views of its proposals).
     posted: HashMap<GapId, (Timestamp, EnterpriseId), Ids>,
 }
 
 fn industry_of(g: &ShortagePosted) -> String {
-    g.industry
-        .as_ref()
-        .map_or_else(|| "unknown".to_owned(), |i| i.as_str().to_owned())
+    industry_name(g).to_owned()
+}
+
+fn industry_name(g: &ShortagePosted) -> &str {
+    g.industry.as_ref().map_or("unknown", |i| i.as_str())
 }
 
 impl PartitionState {
@@ -365,46 +397,66 @@ impl PartitionState {
             counters: BTreeMap::new(),
             gap_supply: HashMap::default(),
             supply: HashMap::default(),
+            names: Names::default(),
             posted: HashMap::default(),
         }
     }
 
     /// Takes gap `g`'s old contribution out of its region's supply and
-    /// adds its current one (none once it is withdrawn).
+    /// adds its current one (none once it is withdrawn). A gap whose
+    /// contribution did not change (the common case: touched, still as
+    /// open) costs a comparison and no allocation.
     fn refresh_supply(&mut self, g: &GapId) {
-        fn apply(supply: &mut HashMap<Region, RegionSupply, Ids>, s: &GapSupply, sign: i64) {
+        fn apply(
+            supply: &mut HashMap<u32, RegionSupply, Ids>,
+            names: &Names,
+            s: &GapSupply,
+            sign: i64,
+        ) {
             fn slice(map: &mut BTreeMap<String, Supply>, key: &str, sign: i64, s: &GapSupply) {
-                let e = map.entry(key.to_owned()).or_default();
+                let e = match map.get_mut(key) {
+                    Some(e) => e,
+                    None => map.entry(key.to_owned()).or_default(),
+                };
                 e.add(sign, s.positions, s.open);
                 if e.gaps == 0 {
                     map.remove(key);
                 }
             }
-            let r = supply.entry(s.region.clone()).or_default();
+            let r = supply.entry(s.region).or_default();
             r.all.add(sign, s.positions, s.open);
-            slice(&mut r.by_industry, &s.industry, sign, s);
-            for k in &s.skills {
-                slice(&mut r.by_skill, k, sign, s);
+            slice(&mut r.by_industry, names.name(s.industry), sign, s);
+            for &k in s.skills.iter() {
+                slice(&mut r.by_skill, names.name(k), sign, s);
             }
         }
-        if let Some(old) = self.gap_supply.remove(g) {
-            apply(&mut self.supply, &old, -1);
+        let Self {
+            engine,
+            names,
+            gap_supply,
+            supply,
+            ..
+        } = self;
+        let new = engine.gap(g).map(|post| GapSupply {
+            region: names.id(post.region.as_str()),
+            industry: names.id(industry_name(post)),
+            skills: post
+                .requirements
+                .iter()
+                .map(|r| names.id(r.skill.as_str()))
+                .collect(),
+            positions: u64::from(post.headcount.get()),
+            open: u64::from(engine.market(&post.region).map_or(0, |mk| mk.open(g))),
+        });
+        if gap_supply.get(g) == new.as_ref() {
+            return;
         }
-        if let Some(post) = self.engine.gap(g) {
-            let open = self.engine.market(&post.region).map_or(0, |mk| mk.open(g));
-            let new = GapSupply {
-                region: post.region.clone(),
-                industry: industry_of(post),
-                skills: post
-                    .requirements
-                    .iter()
-                    .map(|r| r.skill.as_str().to_owned())
-                    .collect(),
-                positions: u64::from(post.headcount.get()),
-                open: u64::from(open),
-            };
-            apply(&mut self.supply, &new, 1);
-            self.gap_supply.insert(g.clone(), new);
+        if let Some(old) = gap_supply.remove(g) {
+            apply(supply, names, &old, -1);
+        }
+        if let Some(new) = new {
+            apply(supply, names, &new, 1);
+            gap_supply.insert(g.clone(), new);
         }
     }
 
@@ -710,7 +762,12 @@ impl PartitionState {
     /// A region's statistics now.
     pub fn region_view(&self, r: &Region) -> RegionView {
         let mut view = self.region_counted(r);
-        let supply = self.supply.get(r).cloned().unwrap_or_default();
+        let supply = self
+            .names
+            .get(r.as_str())
+            .and_then(|i| self.supply.get(&i))
+            .cloned()
+            .unwrap_or_default();
         view.positions = supply.all.positions;
         view.open_positions = supply.all.open;
         let slice = |s: &Supply| Slice {
