@@ -530,9 +530,23 @@ impl Event {
     where
         V: serde::de::IntoDeserializer<'de, serde_json::Error>,
     {
+        Self::from_members_at(ty, id, Timestamp::parse(at).ok()?, members)
+    }
+
+    /// [`Event::from_members`] with the time already read (a writer that
+    /// stamps events itself need not print and re-read it).
+    #[doc(hidden)]
+    pub fn from_members_at<'de, V>(
+        ty: &str,
+        id: &str,
+        at: Timestamp,
+        members: impl Iterator<Item = (&'de str, V)>,
+    ) -> Option<Event>
+    where
+        V: serde::de::IntoDeserializer<'de, serde_json::Error>,
+    {
         use serde::de::value::MapDeserializer;
         let id = EventId::new(id).ok()?;
-        let at = Timestamp::parse(at).ok()?;
         let members = MapDeserializer::<_, serde_json::Error>::new(members);
         fn body<'de, T: Deserialize<'de>, M>(m: M) -> Option<T>
         where

@@ -39,9 +39,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Json;
-use lendwork_domain::{Event, EventKind, Timestamp};
+use lendwork_domain::{Event, EventId, EventKind, Timestamp};
 use lendwork_ports::{BusError, EventBus, StateStore, StoreError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
@@ -321,6 +321,25 @@ fn accepted(ids: Vec<String>) -> Response {
         json!({"event_ids": ids})
     };
     (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// [`accepted`] for one event, written without building a JSON value.
+fn accepted_one(id: &EventId) -> Response {
+    let body = serde_json::to_vec(&AcceptedOne {
+        event_id: id.as_str(),
+    })
+    .expect("serializable");
+    (
+        StatusCode::ACCEPTED,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Serialize)]
+struct AcceptedOne<'a> {
+    event_id: &'a str,
 }
 
 /// The wall clock as a [`Timestamp`] (services only; the engine never reads it).
@@ -696,7 +715,7 @@ fn compose_fast(kind: &str, id: &str, body: &[u8], own: (&str, &str)) -> Option<
         Some(v) if serde_json::from_str::<&str>(v.get()).ok()? == own.1 => {}
         Some(_) => return None,
     }
-    Event::from_members(kind, id, &now().to_string(), members.into_iter())
+    Event::from_members_at(kind, id, now(), members.into_iter())
 }
 
 #[derive(Deserialize)]
@@ -720,7 +739,7 @@ async fn post_shortage(
         g.claim("gap", s.gap_id.as_str(), &p).await?;
     }
     g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted(vec![e.id.to_string()]))
+    Ok(accepted_one(&e.id))
 }
 
 /// The checked path of posting a shortage: every refusal names its field.
@@ -810,7 +829,7 @@ async fn withdraw(
     f.insert("reason".into(), json!(reason_of(body)?));
     let e = compose(event, g.event_id(&p, headers, 0)?, f, "")?;
     g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted(vec![e.id.to_string()]))
+    Ok(accepted_one(&e.id))
 }
 
 async fn withdraw_shortage(
@@ -1017,7 +1036,7 @@ async fn act(
     }
     let e = compose(kind, g.event_id(&p, &headers, 0)?, f, "")?;
     g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted(vec![e.id.to_string()]))
+    Ok(accepted_one(&e.id))
 }
 
 /// Statistics over every region (or one), with totals.
