@@ -396,6 +396,36 @@ pub async fn store_suite(store: &dyn StateStore, ns: &str) {
         (0..5).map(|i| k(&format!("scan:{i}"))).collect::<Vec<_>>()
     );
 
+    // Sets: members added once, read back sorted, absent sets empty; a
+    // set is not a value key and a prefix ending in ':' is not a set.
+    store.add_to_sets(&[]).await.unwrap();
+    let adds: Vec<(String, String)> = (0..1500)
+        .map(|i| (k(&format!("set:{}", i % 3)), format!("m{i:04}")))
+        .chain([
+            (k("set:0"), "m0000".to_owned()),
+            (k("set:a:b"), "x".to_owned()),
+        ])
+        .collect();
+    store.add_to_sets(&adds).await.unwrap();
+    let got = store
+        .members_many(&[k("set:0"), k("set:absent"), k("set:2"), k("set:a")])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 4, "members_many answers every key in order");
+    assert_eq!(got[0].len(), 500, "a member added twice is there once");
+    assert_eq!(got[0][..2], ["m0000".to_owned(), "m0003".to_owned()]);
+    assert!(got[0].windows(2).all(|w| w[0] < w[1]), "sorted");
+    assert!(got[1].is_empty(), "an absent set is empty");
+    assert_eq!(got[2][0], "m0002");
+    assert!(got[3].is_empty(), "set:a is not set:a:b");
+    assert!(store.members_many(&[]).await.unwrap().is_empty());
+    assert!(
+        store.scan_prefix(&k("set:")).await.unwrap().is_empty(),
+        "sets are not values"
+    );
+    assert!(store.delete(&k("set:1")).await.unwrap(), "a set is deleted");
+    assert!(store.members_many(&[k("set:1")]).await.unwrap()[0].is_empty());
+
     // Concurrent bookings of one worker: exactly one wins.
     let r = k("reserve:race");
     let wins = futures_join_all(store, &r).await;

@@ -217,7 +217,20 @@ pub trait StateStore: Send + Sync {
     /// returns the new value.
     async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError>;
     /// Every key starting with `prefix` with its value, sorted by key.
+    /// On Redis this walks the whole keyspace (`SCAN MATCH`): for
+    /// operators' aggregates and audits, never for one client's listing
+    /// (those read sets, below).
     async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError>;
+    /// Adds each `(set, member)`: a set is created by its first member and
+    /// adding a member twice changes nothing (`SADD`, pipelined on Redis).
+    /// Set keys live beside value keys and must not reuse their names.
+    /// Per-client indexes (a borrower's proposals, an agency's workers)
+    /// are sets, so a listing costs what the client owns, not the size of
+    /// the store. Not atomic across sets.
+    async fn add_to_sets(&self, adds: &[(String, String)]) -> Result<(), StoreError>;
+    /// The members of each set in `keys`, each sorted (an absent set is
+    /// empty), in order, in one round trip where the store allows.
+    async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError>;
 }
 
 /// The partition a key goes to: FNV-1a of the key modulo the partition count.

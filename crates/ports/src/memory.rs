@@ -5,7 +5,7 @@
 //! every member of a group all partitions: one process has no one to share
 //! them with.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -225,6 +225,7 @@ impl Subscription for MemorySubscription {
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     map: Arc<Mutex<BTreeMap<String, Bytes>>>,
+    sets: Arc<Mutex<HashMap<String, BTreeSet<String>>>>,
 }
 
 impl MemoryStore {
@@ -271,7 +272,9 @@ impl StateStore for MemoryStore {
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.map.lock().unwrap().remove(key).is_some())
+        // Like Redis's DEL: whatever the key holds.
+        let set = self.sets.lock().unwrap().remove(key).is_some();
+        Ok(self.map.lock().unwrap().remove(key).is_some() || set)
     }
 
     async fn compare_and_swap(
@@ -305,6 +308,34 @@ impl StateStore for MemoryStore {
             .ok_or_else(|| StoreError::Invalid(format!("counter {key:?} would overflow")))?;
         m.insert(key.to_owned(), Bytes::from(new.to_string()));
         Ok(new)
+    }
+
+    async fn add_to_sets(&self, adds: &[(String, String)]) -> Result<(), StoreError> {
+        let mut sets = self.sets.lock().unwrap();
+        for (k, m) in adds {
+            match sets.get_mut(k) {
+                Some(set) => {
+                    if !set.contains(m) {
+                        set.insert(m.clone());
+                    }
+                }
+                None => {
+                    sets.insert(k.clone(), BTreeSet::from([m.clone()]));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
+        let sets = self.sets.lock().unwrap();
+        Ok(keys
+            .iter()
+            .map(|k| {
+                sets.get(k)
+                    .map_or_else(Vec::new, |s| s.iter().cloned().collect())
+            })
+            .collect())
     }
 
     async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError> {

@@ -230,6 +230,35 @@ impl StateStore for RedisStore {
         self.conn.clone().incr(key, delta).await.map_err(map_err)
     }
 
+    async fn add_to_sets(&self, adds: &[(String, String)]) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        for chunk in adds.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for (k, m) in chunk {
+                pipe.cmd("SADD").arg(k).arg(m).ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await.map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for k in chunk {
+                pipe.cmd("SMEMBERS").arg(k);
+            }
+            let sets: Vec<Vec<String>> = pipe.query_async(&mut conn).await.map_err(map_err)?;
+            out.extend(sets.into_iter().map(|mut s| {
+                s.sort();
+                s
+            }));
+        }
+        Ok(out)
+    }
+
     async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
         let mut conn = self.conn.clone();
         let mut keys: Vec<String> = Vec::new();

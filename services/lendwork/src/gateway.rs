@@ -902,11 +902,19 @@ async fn post_workers(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: B
             &prefix,
         )?);
     }
+    let mut owned = Vec::with_capacity(events.len());
     for e in &events {
         if let EventKind::WorkerOffered(w) = &e.kind {
             g.claim("worker", w.worker_id.as_str(), &p).await?;
+            // An enterprise's workers are listed through its lender set.
+            if p.role == Role::Agency {
+                owned.push((g.keys.owned_workers(&p.id), w.worker_id.to_string()));
+            }
         }
     }
+    // Indexed before the offer is in the log, so a proposal of the worker
+    // is listed for the principal as soon as it is made.
+    g.store.add_to_sets(&owned).await?;
     g.append(&events).await?;
     Ok(accepted(events.iter().map(|e| e.id.to_string()).collect()))
 }
@@ -925,32 +933,22 @@ async fn withdraw_worker(
 async fn list_proposals(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult {
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise, Role::Agency])?;
-    let mut ids: Vec<String> = Vec::new();
-    for prefix in [g.keys.borrower_index(&p.id), g.keys.lender_index(&p.id)] {
-        for (k, _) in g.store.scan_prefix(&prefix).await? {
-            ids.push(k[prefix.len()..].to_owned());
-        }
-    }
-    // An agency's flexible workers: their proposals by worker.
-    if p.role == Role::Agency {
-        let wp = format!("{}:owner:worker:", g.opts.prefix);
-        let owned: std::collections::HashSet<String> = g
-            .store
-            .scan_prefix(&wp)
-            .await?
-            .into_iter()
-            .filter(|(_, v)| v[..] == *p.id.as_bytes())
-            .map(|(k, _)| k[wp.len()..].to_owned())
-            .collect();
-        if !owned.is_empty() {
-            for (_, v) in g.store.scan_prefix(&g.keys.proposals()).await? {
-                if let Ok(view) = serde_json::from_slice::<MatchView>(&v) {
-                    if owned.contains(view.proposed.worker_id.as_str()) {
-                        ids.push(view.proposed.match_id.to_string());
-                    }
-                }
-            }
-        }
+    // Index sets only: an enterprise's as borrower and as lender, an
+    // agency's through the workers it offered (flexible workers have no
+    // employer). What a listing reads grows with what the client owns.
+    let keys = match p.role {
+        Role::Agency => vec![g.keys.owned_workers(&p.id)],
+        _ => vec![g.keys.borrower_set(&p.id), g.keys.lender_set(&p.id)],
+    };
+    let mut sets = g.store.members_many(&keys).await?;
+    let workers = match p.role {
+        Role::Agency => sets.pop().unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut ids: Vec<String> = sets.into_iter().flatten().collect();
+    if !workers.is_empty() {
+        let keys: Vec<String> = workers.iter().map(|w| g.keys.worker_set(w)).collect();
+        ids.extend(g.store.members_many(&keys).await?.into_iter().flatten());
     }
     ids.sort();
     ids.dedup();

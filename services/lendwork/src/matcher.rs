@@ -656,14 +656,16 @@ impl PartitionState {
     }
 
     /// The read-model values for what `fx` touched, except the proposals
-    /// in `withheld`.
+    /// in `withheld`, and the index sets their proposals belong to
+    /// (borrower, lender, worker).
     pub fn views(
         &self,
         keys: &Keys,
         fx: &Effects,
         withheld: &BTreeSet<MatchId>,
+        sets: &mut Vec<(String, String)>,
     ) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::with_capacity(3 * fx.matches.len() + fx.withdrawn.len() + fx.gaps.len());
+        let mut out = Vec::with_capacity(fx.matches.len() + fx.withdrawn.len() + fx.gaps.len());
         for m in &fx.matches {
             if withheld.contains(m) {
                 continue;
@@ -683,9 +685,13 @@ impl PartitionState {
                 keys.proposal(m.as_str()),
                 serde_json::to_vec(&view).expect("serializable"),
             ));
-            out.push((keys.by_borrower(ent.as_str(), m.as_str()), Vec::new()));
+            sets.push((keys.borrower_set(ent.as_str()), m.to_string()));
+            sets.push((
+                keys.worker_set(p.proposed.worker_id.as_str()),
+                m.to_string(),
+            ));
             if let Some(l) = lender {
-                out.push((keys.by_lender(l.as_str(), m.as_str()), Vec::new()));
+                sets.push((keys.lender_set(l.as_str()), m.to_string()));
             }
         }
         for v in &fx.withdrawn {
@@ -1200,10 +1206,10 @@ impl Matcher {
         h.proposals.fetch_add(proposals, Ordering::Relaxed);
         let t = h.spent(2, t);
         // 4. Read models.
-        let mut writes = Vec::new();
+        let (mut writes, mut sets) = (Vec::new(), Vec::new());
         for (p, e) in fx {
             if let Some(state) = self.parts.get(p) {
-                writes.extend(state.views(&self.keys, e, &withheld));
+                writes.extend(state.views(&self.keys, e, &withheld, &mut sets));
             }
         }
         if !writes.is_empty() {
@@ -1211,6 +1217,15 @@ impl Matcher {
             // per key: a batch writes thousands of views.
             persist(&h.store_ok, "writing read models", || {
                 self.store.set_many(&writes)
+            })
+            .await?;
+        }
+        if !sets.is_empty() {
+            // The index sets after the views, so a listed id has a view.
+            sets.sort_unstable();
+            sets.dedup();
+            persist(&h.store_ok, "writing read-model indexes", || {
+                self.store.add_to_sets(&sets)
             })
             .await?;
         }

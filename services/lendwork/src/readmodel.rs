@@ -17,9 +17,17 @@
 //! | --- | --- |
 //! | `P:rm:gap:{gap_id}` | [`GapView`] |
 //! | `P:rm:match:{match_id}` | [`MatchView`] |
-//! | `P:rm:ent:{enterprise_id}:{match_id}` | `""`: the borrower's proposals |
-//! | `P:rm:lender:{enterprise_id}:{match_id}` | `""`: where a lender's workers are proposed |
 //! | `P:rm:region:{region}` | [`RegionView`] |
+//! | `P:rm:set:ent:{enterprise_id}` | set of match ids: the borrower's proposals |
+//! | `P:rm:set:lender:{enterprise_id}` | set of match ids: where a lender's workers are proposed |
+//! | `P:rm:set:worker:{worker_id}` | set of match ids: the worker's proposals |
+//! | `P:owner:{gap,worker}:{id}` | the principal that posted or offered it (the gateway's) |
+//! | `P:owner-set:worker:{principal}` | set of worker ids the principal offered (the gateway's) |
+//!
+//! The per-client indexes are sets (see `StateStore::add_to_sets`): a
+//! client's listing reads what it owns, never a scan of the store (on
+//! Redis a prefix scan walks the whole keyspace), and an id containing `:`
+//! cannot reach into another client's index.
 //! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
 
 use std::collections::BTreeMap;
@@ -53,21 +61,21 @@ impl Keys {
     pub fn proposals(&self) -> String {
         format!("{}:rm:match:", self.prefix)
     }
-    /// Index entry: borrower `e` has proposal `m`.
-    pub fn by_borrower(&self, e: &str, m: &str) -> String {
-        format!("{}:rm:ent:{e}:{m}", self.prefix)
+    /// Set of borrower `e`'s proposals.
+    pub fn borrower_set(&self, e: &str) -> String {
+        format!("{}:rm:set:ent:{e}", self.prefix)
     }
-    /// Prefix of a borrower's index.
-    pub fn borrower_index(&self, e: &str) -> String {
-        format!("{}:rm:ent:{e}:", self.prefix)
+    /// Set of the proposals of lender `e`'s workers.
+    pub fn lender_set(&self, e: &str) -> String {
+        format!("{}:rm:set:lender:{e}", self.prefix)
     }
-    /// Index entry: lender `e`'s worker is in proposal `m`.
-    pub fn by_lender(&self, e: &str, m: &str) -> String {
-        format!("{}:rm:lender:{e}:{m}", self.prefix)
+    /// Set of worker `w`'s proposals.
+    pub fn worker_set(&self, w: &str) -> String {
+        format!("{}:rm:set:worker:{w}", self.prefix)
     }
-    /// Prefix of a lender's index.
-    pub fn lender_index(&self, e: &str) -> String {
-        format!("{}:rm:lender:{e}:", self.prefix)
+    /// Set of the workers principal `p` offered.
+    pub fn owned_workers(&self, p: &str) -> String {
+        format!("{}:owner-set:worker:{p}", self.prefix)
     }
     /// A region's view.
     pub fn region(&self, r: &str) -> String {

@@ -539,6 +539,12 @@ mod tests {
         ) -> Result<Vec<(String, bytes::Bytes)>, StoreError> {
             self.inner.scan_prefix(prefix).await
         }
+        async fn add_to_sets(&self, adds: &[(String, String)]) -> Result<(), StoreError> {
+            self.inner.add_to_sets(adds).await
+        }
+        async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
+            self.inner.members_many(keys).await
+        }
     }
 
     #[tokio::test]

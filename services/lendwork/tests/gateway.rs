@@ -20,6 +20,7 @@ const ENT_A: &str = "token-enterprise-a-0001";
 const ENT_B: &str = "token-enterprise-b-0002";
 const AGENCY: &str = "token-agency-x-000003";
 const OPERATOR: &str = "token-operator-000004";
+const AGENCY_Y: &str = "token-agency-y-000005";
 
 fn tokens() -> Tokens {
     let mut t = Tokens::default();
@@ -27,6 +28,7 @@ fn tokens() -> Tokens {
     t.insert(ENT_B, Role::Enterprise, "ent-b");
     t.insert(AGENCY, Role::Agency, "agency-x");
     t.insert(OPERATOR, Role::Operator, "operator");
+    t.insert(AGENCY_Y, Role::Agency, "agency-y");
     t
 }
 
@@ -212,6 +214,9 @@ async fn the_whole_lifecycle_through_the_api_with_isolation() {
         );
     }
     let (_, v) = call(&app, "GET", "/v1/proposals", Some(ENT_B), "").await;
+    assert_eq!(v["proposals"].as_array().unwrap().len(), 0);
+    // Nor does another agency (listings read the client's own index sets).
+    let (_, v) = call(&app, "GET", "/v1/proposals", Some(AGENCY_Y), "").await;
     assert_eq!(v["proposals"].as_array().unwrap().len(), 0);
     // Re-posting someone else's gap id is refused.
     let (s, v) = call(
