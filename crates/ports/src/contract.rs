@@ -419,6 +419,16 @@ pub async fn store_suite(store: &dyn StateStore, ns: &str) {
     assert_eq!(got[2][0], "m0002");
     assert!(got[3].is_empty(), "set:a is not set:a:b");
     assert!(store.members_many(&[]).await.unwrap().is_empty());
+    // Several adds to one set in a row (one SADD on Redis), a repeat among them.
+    let run: Vec<(String, String)> = ["b", "a", "b", "c"]
+        .iter()
+        .map(|m| (k("set:run"), (*m).to_owned()))
+        .collect();
+    store.add_to_sets(&run).await.unwrap();
+    assert_eq!(
+        store.members_many(&[k("set:run")]).await.unwrap()[0],
+        ["a", "b", "c"]
+    );
     assert!(
         store.scan_prefix(&k("set:")).await.unwrap().is_empty(),
         "sets are not values"

@@ -233,9 +233,14 @@ impl StateStore for RedisStore {
     async fn add_to_sets(&self, adds: &[(String, String)]) -> Result<(), StoreError> {
         let mut conn = self.conn.clone();
         for chunk in adds.chunks(1000) {
+            // Adjacent adds to one set go in one SADD.
             let mut pipe = redis::pipe();
-            for (k, m) in chunk {
-                pipe.cmd("SADD").arg(k).arg(m).ignore();
+            for run in chunk.chunk_by(|a, b| a.0 == b.0) {
+                let cmd = pipe.cmd("SADD").arg(&run[0].0);
+                for (_, m) in run {
+                    cmd.arg(m);
+                }
+                cmd.ignore();
             }
             pipe.query_async::<()>(&mut conn).await.map_err(map_err)?;
         }

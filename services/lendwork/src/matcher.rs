@@ -272,6 +272,9 @@ pub struct Effects {
     pub holds: Vec<Hold>,
     /// Proposals whose views changed.
     pub matches: BTreeSet<MatchId>,
+    /// Proposals made (or taken in) by this batch: their index-set entries
+    /// are written once, with their first view.
+    pub new_matches: BTreeSet<MatchId>,
     /// Gaps whose views changed.
     pub gaps: BTreeSet<GapId>,
     /// Regions whose views changed.
@@ -532,6 +535,7 @@ impl PartitionState {
                 fx.outputs.push((m.region.clone(), p));
             }
         }
+        fx.new_matches.extend(new.iter().cloned());
         let mut seen = BTreeSet::new();
         let mut touched: BTreeSet<GapId> = match &ev.kind {
             EventKind::ShortagePosted(g) => [g.gap_id.clone()].into(),
@@ -685,13 +689,15 @@ impl PartitionState {
                 keys.proposal(m.as_str()),
                 serde_json::to_vec(&view).expect("serializable"),
             ));
-            sets.push((keys.borrower_set(ent.as_str()), m.to_string()));
-            sets.push((
-                keys.worker_set(p.proposed.worker_id.as_str()),
-                m.to_string(),
-            ));
-            if let Some(l) = lender {
-                sets.push((keys.lender_set(l.as_str()), m.to_string()));
+            if fx.new_matches.contains(m) {
+                sets.push((keys.borrower_set(ent.as_str()), m.to_string()));
+                // A lender's workers are listed through its set; a flexible
+                // worker (no employer) through the agency's workers.
+                let set = match &lender {
+                    Some(l) => keys.lender_set(l.as_str()),
+                    None => keys.worker_set(p.proposed.worker_id.as_str()),
+                };
+                sets.push((set, m.to_string()));
             }
         }
         for v in &fx.withdrawn {

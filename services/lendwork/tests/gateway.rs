@@ -652,3 +652,35 @@ async fn writes_answer_503_with_retry_after_while_kafka_is_down() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lender_lists_where_its_employees_are_proposed() {
+    let app = app().await;
+    let (s, v) = call(
+        &app,
+        "POST",
+        "/v1/workers",
+        Some(ENT_B),
+        &worker("w-b").to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let (s, v) = call(&app, "POST", "/v1/shortages", Some(ENT_A), &shortage("g-a")).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // The lender (by its set, filled by the matcher) ...
+    let p = until("the lender's listing", || {
+        let app = app.clone();
+        async move {
+            let (_, v) = call(&app, "GET", "/v1/proposals", Some(ENT_B), "").await;
+            v["proposals"].as_array().and_then(|a| a.first().cloned())
+        }
+    })
+    .await;
+    assert_eq!(p["worker_id"], "w-b");
+    assert_eq!(p["gap_id"], "g-a");
+    // ... and the borrower see it; an agency that owns neither does not.
+    let (_, v) = call(&app, "GET", "/v1/proposals", Some(ENT_A), "").await;
+    assert_eq!(v["proposals"][0]["match_id"], p["match_id"]);
+    let (_, v) = call(&app, "GET", "/v1/proposals", Some(AGENCY), "").await;
+    assert_eq!(v["proposals"].as_array().unwrap().len(), 0);
+}
