@@ -518,28 +518,39 @@ impl Event {
             Some(members) => format!("{{{members}"),
             None => rest.starts_with('}').then(|| format!("{{{rest}"))?,
         };
+        Event::from_body(
+            ty,
+            EventId::new(id).ok()?,
+            Timestamp::parse(at).ok()?,
+            &body,
+        )
+    }
+
+    /// An event from its type, id, time and its body as one JSON object
+    /// (the members besides `type`, `id` and `at`), deserialized in one
+    /// pass by the body type's derive; `None` on anything the body type
+    /// or the event's rules refuse, including a repeated or unknown member
+    /// (the slower paths then decide and explain).
+    #[doc(hidden)]
+    pub fn from_body(ty: &str, id: EventId, at: Timestamp, body: &str) -> Option<Event> {
         fn body_of<'de, T: Deserialize<'de>>(text: &'de str) -> Option<T> {
             serde_json::from_str(text).ok()
         }
         let kind = match ty {
-            "worker_offered" => EventKind::WorkerOffered(body_of(&body)?),
-            "worker_withdrawn" => EventKind::WorkerWithdrawn(body_of(&body)?),
-            "shortage_posted" => EventKind::ShortagePosted(body_of(&body)?),
-            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body_of(&body)?),
-            "match_proposed" => EventKind::MatchProposed(body_of(&body)?),
-            "match_accepted" => EventKind::MatchAccepted(body_of(&body)?),
-            "match_declined" => EventKind::MatchDeclined(body_of(&body)?),
-            "match_expired" => EventKind::MatchExpired(body_of(&body)?),
-            "assignment_started" => EventKind::AssignmentStarted(body_of(&body)?),
-            "assignment_ended" => EventKind::AssignmentEnded(body_of(&body)?),
+            "worker_offered" => EventKind::WorkerOffered(body_of(body)?),
+            "worker_withdrawn" => EventKind::WorkerWithdrawn(body_of(body)?),
+            "shortage_posted" => EventKind::ShortagePosted(body_of(body)?),
+            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body_of(body)?),
+            "match_proposed" => EventKind::MatchProposed(body_of(body)?),
+            "match_accepted" => EventKind::MatchAccepted(body_of(body)?),
+            "match_declined" => EventKind::MatchDeclined(body_of(body)?),
+            "match_expired" => EventKind::MatchExpired(body_of(body)?),
+            "assignment_started" => EventKind::AssignmentStarted(body_of(body)?),
+            "assignment_ended" => EventKind::AssignmentEnded(body_of(body)?),
             _ => return None,
         };
         kind.check().ok()?;
-        Some(Event {
-            id: EventId::new(id).ok()?,
-            at: Timestamp::parse(at).ok()?,
-            kind,
-        })
+        Some(Event { id, at, kind })
     }
 
     /// Validates a JSON value as an event (a fast path for valid events,

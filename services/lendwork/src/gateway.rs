@@ -701,6 +701,13 @@ fn compose(
 /// mismatching `own` field, any invalid member — so that path decides and
 /// explains.
 fn compose_fast(kind: &str, id: &str, body: &[u8], own: (&str, &str)) -> Option<Event> {
+    // Commonest: the body leaves `own` out; with it put in front, the
+    // body is the event's body and deserializes in one pass (a body that
+    // repeats a member or sets `own` itself is refused there and goes
+    // on to the member-splitting path below).
+    if let Some(e) = compose_one_pass(kind, id, body, own) {
+        return Some(e);
+    }
     use serde_json::value::RawValue;
     let mut members: std::collections::BTreeMap<&str, &RawValue> =
         serde_json::from_slice(body).ok()?;
@@ -716,6 +723,26 @@ fn compose_fast(kind: &str, id: &str, body: &[u8], own: (&str, &str)) -> Option<
         Some(_) => return None,
     }
     Event::from_members_at(kind, id, now(), members.into_iter())
+}
+
+/// [`compose_fast`]'s one-pass case: `{"own":"…",` followed by the
+/// body's members.
+fn compose_one_pass(kind: &str, id: &str, body: &[u8], own: (&str, &str)) -> Option<Event> {
+    let members = std::str::from_utf8(body)
+        .ok()?
+        .trim_start()
+        .strip_prefix('{')?;
+    let own = format!(
+        "{}:{}",
+        serde_json::to_string(own.0).ok()?,
+        serde_json::to_string(own.1).ok()?
+    );
+    let text = if members.trim_start().starts_with('}') {
+        format!("{{{own}{members}")
+    } else {
+        format!("{{{own},{members}")
+    };
+    Event::from_body(kind, EventId::new(id).ok()?, now(), &text)
 }
 
 #[derive(Deserialize)]
