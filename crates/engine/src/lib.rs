@@ -38,6 +38,7 @@ pub mod cost;
 pub mod engine;
 pub mod grid;
 pub mod market;
+pub mod slots;
 
 pub use cost::{CostWeights, Terms};
 

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::slots::Slots;
 use crate::Ids;
 
 use lendwork_domain::*;
@@ -168,9 +169,9 @@ pub struct Market {
     region: Region,
     weights: CostWeights,
     wslot: HashMap<WorkerId, u32, Ids>,
-    workers: Vec<Option<WorkerRec>>,
+    workers: Slots<Option<WorkerRec>>,
     gslot: HashMap<GapId, u32, Ids>,
-    gaps: Vec<Option<GapRec>>,
+    gaps: Slots<Option<GapRec>>,
     /// By id; hashed, since lookups are hot and ids share long prefixes
     /// (reports sort: [`crate::Engine::proposals`]).
     pub(crate) proposals: HashMap<MatchId, Proposal, Ids>,
@@ -429,9 +430,9 @@ impl Market {
             region,
             weights,
             wslot: HashMap::default(),
-            workers: Vec::new(),
+            workers: Slots::new(),
             gslot: HashMap::default(),
-            gaps: Vec::new(),
+            gaps: Slots::new(),
             proposals: HashMap::default(),
             attempts: HashMap::default(),
             matcher: Matcher::new(unassigned, MAX_COST as i64),
@@ -1386,7 +1387,7 @@ fn bits(ids: impl Iterator<Item = u16>) -> u64 {
 /// id's lifetime.
 fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
     index: &mut HashMap<K, u32, Ids>,
-    items: &mut Vec<Option<V>>,
+    items: &mut Slots<Option<V>>,
     id: &K,
 ) -> u32 {
     *index.entry(id.clone()).or_insert_with(|| {
@@ -1398,7 +1399,7 @@ fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
 /// Takes the live record of `id` out of its slot.
 fn take_live<K: Eq + std::hash::Hash, V>(
     index: &HashMap<K, u32, Ids>,
-    items: &mut [Option<V>],
+    items: &mut Slots<Option<V>>,
     id: &K,
 ) -> Option<(u32, V)> {
     let slot = *index.get(id)?;
