@@ -299,6 +299,28 @@ impl EventKind {
     }
 
     /// Rules that span several fields.
+    /// The body of an event of type `ty` from `de` (one dispatch on the
+    /// type name for the fast paths); `None` for an unknown type or a body
+    /// its type's derive refuses.
+    fn of_type<'de, D: Deserializer<'de>>(ty: &str, de: D) -> Option<EventKind> {
+        fn body<'de, T: Deserialize<'de>, D: Deserializer<'de>>(de: D) -> Option<T> {
+            T::deserialize(de).ok()
+        }
+        Some(match ty {
+            "worker_offered" => EventKind::WorkerOffered(body(de)?),
+            "worker_withdrawn" => EventKind::WorkerWithdrawn(body(de)?),
+            "shortage_posted" => EventKind::ShortagePosted(body(de)?),
+            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body(de)?),
+            "match_proposed" => EventKind::MatchProposed(body(de)?),
+            "match_accepted" => EventKind::MatchAccepted(body(de)?),
+            "match_declined" => EventKind::MatchDeclined(body(de)?),
+            "match_expired" => EventKind::MatchExpired(body(de)?),
+            "assignment_started" => EventKind::AssignmentStarted(body(de)?),
+            "assignment_ended" => EventKind::AssignmentEnded(body(de)?),
+            _ => return None,
+        })
+    }
+
     fn check(&self) -> Result<(), ValidationError> {
         match self {
             EventKind::WorkerOffered(w) => {
@@ -533,22 +555,9 @@ impl Event {
     /// (the slower paths then decide and explain).
     #[doc(hidden)]
     pub fn from_body(ty: &str, id: EventId, at: Timestamp, body: &str) -> Option<Event> {
-        fn body_of<'de, T: Deserialize<'de>>(text: &'de str) -> Option<T> {
-            serde_json::from_str(text).ok()
-        }
-        let kind = match ty {
-            "worker_offered" => EventKind::WorkerOffered(body_of(body)?),
-            "worker_withdrawn" => EventKind::WorkerWithdrawn(body_of(body)?),
-            "shortage_posted" => EventKind::ShortagePosted(body_of(body)?),
-            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body_of(body)?),
-            "match_proposed" => EventKind::MatchProposed(body_of(body)?),
-            "match_accepted" => EventKind::MatchAccepted(body_of(body)?),
-            "match_declined" => EventKind::MatchDeclined(body_of(body)?),
-            "match_expired" => EventKind::MatchExpired(body_of(body)?),
-            "assignment_started" => EventKind::AssignmentStarted(body_of(body)?),
-            "assignment_ended" => EventKind::AssignmentEnded(body_of(body)?),
-            _ => return None,
-        };
+        let mut de = serde_json::Deserializer::from_str(body);
+        let kind = EventKind::of_type(ty, &mut de)?;
+        de.end().ok()?;
         kind.check().ok()?;
         Some(Event { id, at, kind })
     }
@@ -608,25 +617,7 @@ impl Event {
         use serde::de::value::MapDeserializer;
         let id = EventId::new(id).ok()?;
         let members = MapDeserializer::<_, serde_json::Error>::new(members);
-        fn body<'de, T: Deserialize<'de>, M>(m: M) -> Option<T>
-        where
-            M: serde::de::MapAccess<'de, Error = serde_json::Error>,
-        {
-            T::deserialize(serde::de::value::MapAccessDeserializer::new(m)).ok()
-        }
-        let kind = match ty {
-            "worker_offered" => EventKind::WorkerOffered(body(members)?),
-            "worker_withdrawn" => EventKind::WorkerWithdrawn(body(members)?),
-            "shortage_posted" => EventKind::ShortagePosted(body(members)?),
-            "shortage_withdrawn" => EventKind::ShortageWithdrawn(body(members)?),
-            "match_proposed" => EventKind::MatchProposed(body(members)?),
-            "match_accepted" => EventKind::MatchAccepted(body(members)?),
-            "match_declined" => EventKind::MatchDeclined(body(members)?),
-            "match_expired" => EventKind::MatchExpired(body(members)?),
-            "assignment_started" => EventKind::AssignmentStarted(body(members)?),
-            "assignment_ended" => EventKind::AssignmentEnded(body(members)?),
-            _ => return None,
-        };
+        let kind = EventKind::of_type(ty, serde::de::value::MapAccessDeserializer::new(members))?;
         kind.check().ok()?;
         Some(Event { id, at, kind })
     }
