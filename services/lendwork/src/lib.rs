@@ -36,3 +36,8 @@ pub mod route;
 pub mod service;
 pub mod solve;
 pub mod validate;
+
+/// The hasher of maps keyed by clients' ids (gaps, regions, routes):
+/// seeded foldhash, as in the engine — seeded per process, so ids cannot
+/// be chosen offline to collide, and a few times faster than SipHash.
+pub(crate) type Ids = foldhash::fast::RandomState;

@@ -44,10 +44,6 @@
 //! proposals standing until its next event arrives.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-
-/// Maps keyed by clients' ids hash with seeded foldhash (see the engine's
-/// choice).
-type Ids = foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +56,7 @@ use lendwork_ports::{BusError, EventBus, Record, StateStore, StoreError, Subscri
 
 use crate::readmodel::{GapStatus, GapView, Keys, MatchView, RegionView, Slice};
 use crate::reservations::{Answer, Origin, Reservations, Reserve, Step};
+use crate::Ids;
 
 /// What a matcher needs to know.
 #[derive(Clone, Debug)]

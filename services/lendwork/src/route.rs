@@ -53,7 +53,7 @@ pub struct Router {
     /// requests route at once.
     /// Workers', gaps' and matches' regions by id ([`kind_ix`]), so a
     /// look-up borrows the id instead of building a key.
-    known: std::sync::Mutex<[HashMap<String, Region, foldhash::fast::RandomState>; 3]>,
+    known: std::sync::Mutex<[HashMap<String, Region, crate::Ids>; 3]>,
 }
 
 impl Router {
