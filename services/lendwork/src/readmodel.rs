@@ -20,15 +20,15 @@
 //! | `P:rm:region:{region}` | [`RegionView`] |
 //! | `P:rm:set:ent:{enterprise_id}` | set of match ids: the borrower's proposals |
 //! | `P:rm:set:lender:{enterprise_id}` | set of match ids: where a lender's workers are proposed |
-//! | `P:rm:set:worker:{worker_id}` | set of match ids: the worker's proposals |
+//! | `P:rm:set:worker:{worker_id}` | set of match ids: a flexible worker's (no employer) proposals |
 //! | `P:owner:{gap,worker}:{id}` | the principal that posted or offered it (the gateway's) |
-//! | `P:owner-set:worker:{principal}` | set of worker ids the principal offered (the gateway's) |
+//! | `P:owner-set:worker:{principal}` | set of worker ids an agency offered (the gateway's) |
+//! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
 //!
 //! The per-client indexes are sets (see `StateStore::add_to_sets`): a
 //! client's listing reads what it owns, never a scan of the store (on
 //! Redis a prefix scan walks the whole keyspace), and an id containing `:`
 //! cannot reach into another client's index.
-//! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
 
 use std::collections::BTreeMap;
 
@@ -69,7 +69,8 @@ impl Keys {
     pub fn lender_set(&self, e: &str) -> String {
         format!("{}:rm:set:lender:{e}", self.prefix)
     }
-    /// Set of worker `w`'s proposals.
+    /// Set of flexible worker `w`'s proposals (a lender's employees are in
+    /// the lender's set).
     pub fn worker_set(&self, w: &str) -> String {
         format!("{}:rm:set:worker:{w}", self.prefix)
     }
