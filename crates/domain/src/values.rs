@@ -409,24 +409,56 @@ impl Date {
     }
 }
 
+impl Date {
+    /// `YYYY-MM-DD` into `buf` (years are 0000–9999: the parser takes four
+    /// digits, and chrono's range ends at 262143, so a wider year is
+    /// written modulo 10,000 — [`fmt::Display`] checks and falls back).
+    fn write_ascii(self, buf: &mut [u8]) {
+        use chrono::Datelike;
+        let y = self.0.year().rem_euclid(10_000) as u32;
+        put_digits(&mut buf[0..4], y);
+        buf[4] = b'-';
+        put_digits(&mut buf[5..7], self.0.month());
+        buf[7] = b'-';
+        put_digits(&mut buf[8..10], self.0.day());
+    }
+}
+
+/// Writes `n` as `out.len()` decimal digits, zero-padded (the high digits
+/// beyond the width are dropped; callers pass numbers that fit).
+fn put_digits(out: &mut [u8], mut n: u32) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use chrono::Datelike;
-        // Years are 0000–9999 (the parser takes four digits), so this is
-        // chrono's `%Y-%m-%d` without its format-string machinery.
-        write!(
-            f,
-            "{:04}-{:02}-{:02}",
-            self.0.year(),
-            self.0.month(),
-            self.0.day()
-        )
+        if !(0..10_000).contains(&self.0.year()) {
+            // Only dates built in code reach here (the parser takes four
+            // digits); chrono prints them with a sign.
+            return write!(f, "{}", self.0.format("%Y-%m-%d"));
+        }
+        // chrono's `%Y-%m-%d` without its format-string machinery (a
+        // property test compares the two over every four-digit year).
+        let mut buf = [0u8; 10];
+        self.write_ascii(&mut buf);
+        f.write_str(std::str::from_utf8(&buf).expect("ASCII digits and dashes"))
     }
 }
 
 impl Serialize for Date {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        use chrono::Datelike;
+        if (0..10_000).contains(&self.0.year()) {
+            let mut buf = [0u8; 10];
+            self.write_ascii(&mut buf);
+            s.serialize_str(std::str::from_utf8(&buf).expect("ASCII digits and dashes"))
+        } else {
+            s.collect_str(self)
+        }
     }
 }
 
@@ -493,6 +525,9 @@ pub struct Timestamp(pub DateTime<Utc>);
 impl Timestamp {
     /// Parses RFC 3339 (`2026-03-01T08:00:00Z`, offsets allowed).
     pub fn parse(s: &str) -> Result<Self, RuleError> {
+        if let Some(t) = Self::parse_utc(s) {
+            return Ok(t);
+        }
         DateTime::parse_from_rfc3339(s)
             .map(|t| Timestamp(t.with_timezone(&Utc)))
             .map_err(|e| {
@@ -501,6 +536,88 @@ impl Timestamp {
                 ))
             })
     }
+    /// The commonest form, the one [`fmt::Display`] writes —
+    /// `YYYY-MM-DDTHH:MM:SS`, an optional fraction of 1–9 digits, `Z` —
+    /// read without chrono's general parser; `None` for anything else
+    /// (other offsets, lowercase separators, a leap second, a wrong date),
+    /// which chrono then reads or refuses. A property test checks the two
+    /// agree.
+    fn parse_utc(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        if b.len() < 20 || b[b.len() - 1] != b'Z' {
+            return None;
+        }
+        let shape = b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+                .iter()
+                .all(|&i| b[i].is_ascii_digit());
+        if !shape {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| {
+            b[r].iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'))
+        };
+        let nanos = match &b[19..b.len() - 1] {
+            [] => 0,
+            [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+                if !digits.iter().all(u8::is_ascii_digit) {
+                    return None;
+                }
+                let n = digits
+                    .iter()
+                    .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+                n * 10u32.pow(9 - digits.len() as u32)
+            }
+            _ => return None,
+        };
+        let date = NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))?;
+        // Seconds 60 (a leap second) are refused here: chrono decides.
+        let time =
+            chrono::NaiveTime::from_hms_nano_opt(num(11..13), num(14..16), num(17..19), nanos)?;
+        Some(Timestamp(date.and_time(time).and_utc()))
+    }
+
+    /// RFC 3339 as chrono writes it with `SecondsFormat::AutoSi` and `Z`,
+    /// into `buf`, without its formatting machinery; `None` when chrono
+    /// must write it (a year beyond 0000–9999 or a leap second).
+    fn write_ascii(self, buf: &mut [u8; 30]) -> Option<&str> {
+        use chrono::Timelike;
+        let date = Date(self.0.date_naive());
+        let t = self.0.time();
+        let nanos = t.nanosecond();
+        if !(0..10_000).contains(&chrono::Datelike::year(&date.0)) || nanos >= 1_000_000_000 {
+            return None;
+        }
+        date.write_ascii(&mut buf[0..10]);
+        buf[10] = b'T';
+        put_digits(&mut buf[11..13], t.hour());
+        buf[13] = b':';
+        put_digits(&mut buf[14..16], t.minute());
+        buf[16] = b':';
+        put_digits(&mut buf[17..19], t.second());
+        let mut end = 19;
+        let digits = match nanos {
+            0 => 0,
+            n if n % 1_000_000 == 0 => 3,
+            n if n % 1_000 == 0 => 6,
+            _ => 9,
+        };
+        if digits > 0 {
+            buf[end] = b'.';
+            put_digits(
+                &mut buf[end + 1..end + 1 + digits],
+                nanos / 10u32.pow(9 - digits as u32),
+            );
+            end += 1 + digits;
+        }
+        buf[end] = b'Z';
+        std::str::from_utf8(&buf[..end + 1]).ok()
+    }
+
     /// Seconds since the Unix epoch.
     pub fn unix_seconds(&self) -> i64 {
         self.0.timestamp()
@@ -517,13 +634,19 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        match self.write_ascii(&mut [0; 30]) {
+            Some(text) => f.write_str(text),
+            None => f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        }
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        match self.write_ascii(&mut [0; 30]) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
 }
 
