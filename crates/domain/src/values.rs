@@ -19,15 +19,23 @@ pub fn check_id(s: &str) -> Result<(), RuleError> {
             s.len()
         )));
     }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))
-    {
-        return Err(RuleError::new(format!(
-            "character {c:?} is not allowed (use A-Z a-z 0-9 . _ : -)"
-        )));
+    // Bytes first (every id is checked on every event read): a string of
+    // allowed ASCII bytes is valid; otherwise find the character to name.
+    if s.bytes().all(id_byte) {
+        return Ok(());
     }
-    Ok(())
+    let c = s
+        .chars()
+        .find(|&c| !c.is_ascii() || !id_byte(c as u8))
+        .expect("a byte failed");
+    Err(RuleError::new(format!(
+        "character {c:?} is not allowed (use A-Z a-z 0-9 . _ : -)"
+    )))
+}
+
+/// Whether `b` is in the id alphabet.
+fn id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-')
 }
 
 /// A lowercase slug: starts with `a-z`, then `a-z 0-9 _ -`, at most 40 characters.
