@@ -376,6 +376,8 @@ proptest! {
     #[test]
     fn every_event_round_trips(e in event()) {
         let json = e.to_json();
+        // Written as the derived `Serialize` writes it.
+        prop_assert_eq!(&json, &serde_json::to_string(&e).unwrap());
         let back = Event::from_json(&json).unwrap();
         prop_assert_eq!(&back, &e);
         // Canonical events take the fast path.
