@@ -3,10 +3,10 @@
 //! Market events are keyed by region so that one region's events stay in
 //! order. Offers, postings and proposals name their region; withdrawals and
 //! lifecycle events name only a worker, a gap or a match. A [`Router`]
-//! remembers the region of every worker, gap and match it has routed (and
-//! writes it to the store, `P:route:{kind}:{id}`), and looks up the store
-//! for ids it has not seen: any gateway or publisher can route any event,
-//! whoever routed the event that introduced the id.
+//! writes the region of every worker, gap and match it routes to the store
+//! (`P:route:{kind}:{id}`), and looks up the store for the others, keeping
+//! what it looked up in a bounded cache: any gateway or publisher can route
+//! any event, whoever routed the event that introduced the id.
 
 use std::collections::HashMap;
 
@@ -66,7 +66,7 @@ impl Router {
     }
 
     fn key(&self, kind: &str, id: &str) -> String {
-        format!("{}:route:{kind}:{id}", self.prefix)
+        [self.prefix.as_str(), ":route:", kind, ":", id].concat()
     }
 
     /// The region of `e`, recording the ids it introduces.
@@ -104,7 +104,9 @@ impl Router {
             Some(b) => Region::new(String::from_utf8_lossy(&b).into_owned()).ok(),
             None if kind == "match" => {
                 // Proposals made by the matchers: their view names the region.
-                let view = store.get(&format!("{}:rm:match:{id}", self.prefix)).await?;
+                let view = store
+                    .get(&[self.prefix.as_str(), ":rm:match:", id].concat())
+                    .await?;
                 view.and_then(|v| serde_json::from_slice::<MatchView>(&v).ok())
                     .map(|v| v.proposed.region)
             }
@@ -146,11 +148,13 @@ impl Router {
         region: &Region,
     ) -> Result<Region, RouteError> {
         // Written every time (no look-up first): ids are new far more
-        // often than re-posted.
+        // often than re-posted. Not cached: most ids posted or offered are
+        // never routed again by this process (proposals are answered, gaps
+        // filled), and the cache would only churn; the first look-up of an
+        // id caches it.
         store
             .set(&self.key(kind, id), region.as_str().as_bytes())
             .await?;
-        self.cache(kind, id, region);
         Ok(region.clone())
     }
 }
