@@ -355,7 +355,17 @@ fn now() -> Timestamp {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// The store key of the owner of a worker or gap id.
+fn owner_key(prefix: &str, kind: &str, id: &str) -> String {
+    [prefix, ":owner:", kind, ":", id].concat()
 }
 
 impl Gateway {
@@ -544,11 +554,11 @@ impl Gateway {
                 let d = Sha256::digest(format!("{}\u{0}{}\u{0}{k}\u{0}{n}", p.id, p.role as u8));
                 Ok(format!("evt-g-{}", &hex(&d)[..24]))
             }
-            None => Ok(format!(
-                "evt-g-{:016x}{:08x}",
-                rand::random::<u64>(),
-                rand::random::<u32>()
-            )),
+            None => {
+                // 96 random bits, as `evt-g-` and 24 hex digits.
+                let bits: [u8; 12] = rand::random();
+                Ok(["evt-g-", &hex(&bits)].concat())
+            }
         }
     }
 
@@ -594,13 +604,13 @@ impl Gateway {
     async fn owner(&self, kind: &str, id: &str) -> Result<Option<String>, ApiError> {
         Ok(self
             .store
-            .get(&format!("{}:owner:{kind}:{id}", self.opts.prefix))
+            .get(&owner_key(&self.opts.prefix, kind, id))
             .await?
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     async fn claim(&self, kind: &str, id: &str, p: &Principal) -> Result<(), ApiError> {
-        let key = format!("{}:owner:{kind}:{id}", self.opts.prefix);
+        let key = owner_key(&self.opts.prefix, kind, id);
         if !self.store.set_if_absent(&key, p.id.as_bytes()).await? {
             let cur = self.store.get(&key).await?;
             if cur.as_deref() != Some(p.id.as_bytes()) {
@@ -732,16 +742,17 @@ fn compose_one_pass(kind: &str, id: &str, body: &[u8], own: (&str, &str)) -> Opt
         .ok()?
         .trim_start()
         .strip_prefix('{')?;
-    let own = format!(
-        "{}:{}",
-        serde_json::to_string(own.0).ok()?,
-        serde_json::to_string(own.1).ok()?
-    );
-    let text = if members.trim_start().starts_with('}') {
-        format!("{{{own}{members}")
-    } else {
-        format!("{{{own},{members}")
-    };
+    // `{"own":"…",` + members, built without `format!`.
+    let mut text = Vec::with_capacity(members.len() + own.0.len() + own.1.len() + 8);
+    text.push(b'{');
+    serde_json::to_writer(&mut text, own.0).ok()?;
+    text.push(b':');
+    serde_json::to_writer(&mut text, own.1).ok()?;
+    if !members.trim_start().starts_with('}') {
+        text.push(b',');
+    }
+    text.extend_from_slice(members.as_bytes());
+    let text = String::from_utf8(text).ok()?;
     Event::from_body(kind, EventId::new(id).ok()?, now(), &text)
 }
 

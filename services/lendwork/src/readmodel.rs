@@ -36,7 +36,9 @@ use lendwork_domain::*;
 use lendwork_engine::{Proposal, Status};
 use serde::{Deserialize, Serialize};
 
-/// Key names under one prefix.
+/// Key names under one prefix. Built by concatenation, not `format!`
+/// (several keys are built per event; formatting was a visible share of
+/// the embedded default's cost per posting).
 #[derive(Clone, Debug)]
 pub struct Keys {
     prefix: String,
@@ -51,44 +53,44 @@ impl Keys {
     }
     /// A gap's view.
     pub fn gap(&self, g: &str) -> String {
-        format!("{}:rm:gap:{g}", self.prefix)
+        [self.prefix.as_str(), ":rm:gap:", g].concat()
     }
     /// A proposal's view.
     pub fn proposal(&self, m: &str) -> String {
-        format!("{}:rm:match:{m}", self.prefix)
+        [self.prefix.as_str(), ":rm:match:", m].concat()
     }
     /// Prefix of every proposal view.
     pub fn proposals(&self) -> String {
-        format!("{}:rm:match:", self.prefix)
+        [self.prefix.as_str(), ":rm:match:"].concat()
     }
     /// Set of borrower `e`'s proposals.
     pub fn borrower_set(&self, e: &str) -> String {
-        format!("{}:rm:set:ent:{e}", self.prefix)
+        [self.prefix.as_str(), ":rm:set:ent:", e].concat()
     }
     /// Set of the proposals of lender `e`'s workers.
     pub fn lender_set(&self, e: &str) -> String {
-        format!("{}:rm:set:lender:{e}", self.prefix)
+        [self.prefix.as_str(), ":rm:set:lender:", e].concat()
     }
     /// Set of flexible worker `w`'s proposals (a lender's employees are in
     /// the lender's set).
     pub fn worker_set(&self, w: &str) -> String {
-        format!("{}:rm:set:worker:{w}", self.prefix)
+        [self.prefix.as_str(), ":rm:set:worker:", w].concat()
     }
     /// Set of the workers principal `p` offered.
     pub fn owned_workers(&self, p: &str) -> String {
-        format!("{}:owner-set:worker:{p}", self.prefix)
+        [self.prefix.as_str(), ":owner-set:worker:", p].concat()
     }
     /// A region's view.
     pub fn region(&self, r: &str) -> String {
-        format!("{}:rm:region:{r}", self.prefix)
+        [self.prefix.as_str(), ":rm:region:", r].concat()
     }
     /// Prefix of every region view.
     pub fn regions(&self) -> String {
-        format!("{}:rm:region:", self.prefix)
+        [self.prefix.as_str(), ":rm:region:"].concat()
     }
     /// Prefix of worker reservations.
     pub fn reservations(&self) -> String {
-        format!("{}:resv", self.prefix)
+        [self.prefix.as_str(), ":resv"].concat()
     }
 }
 
