@@ -388,6 +388,14 @@ fn industry_name(g: &ShortagePosted) -> &str {
     g.industry.as_ref().map_or("unknown", |i| i.as_str())
 }
 
+/// A read model as JSON, into a buffer sized for one view (growing from
+/// empty reallocated it five or six times per view).
+fn json(v: &impl serde::Serialize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, v).expect("read models always serialize");
+    out
+}
+
 impl PartitionState {
     /// An empty partition.
     pub fn new(config: EngineConfig) -> Self {
@@ -682,10 +690,7 @@ impl PartitionState {
                 .worker(&p.proposed.worker_id)
                 .and_then(|w| w.employer_id.clone());
             let view = MatchView::of(p, ent.clone(), lender.clone());
-            out.push((
-                keys.proposal(m.as_str()),
-                serde_json::to_vec(&view).expect("serializable"),
-            ));
+            out.push((keys.proposal(m.as_str()), json(&view)));
             if fx.new_matches.contains(m) {
                 sets.push((keys.borrower_set(ent.as_str()), m.to_string()));
                 // A lender's workers are listed through its set; a flexible
@@ -698,20 +703,14 @@ impl PartitionState {
             }
         }
         for v in &fx.withdrawn {
-            out.push((
-                keys.gap(v.gap_id.as_str()),
-                serde_json::to_vec(v).expect("serializable"),
-            ));
+            out.push((keys.gap(v.gap_id.as_str()), json(v)));
         }
         for g in &fx.gaps {
             let Some(post) = self.engine.gap(g) else {
                 continue;
             };
             let open = self.engine.market(&post.region).map_or(0, |mk| mk.open(g));
-            out.push((
-                keys.gap(g.as_str()),
-                serde_json::to_vec(&self.gap_view(post, open)).expect("serializable"),
-            ));
+            out.push((keys.gap(g.as_str()), json(&self.gap_view(post, open))));
         }
         out
     }
