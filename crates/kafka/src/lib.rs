@@ -391,5 +391,6 @@ fn record_of(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
         },
         key: Bytes::copy_from_slice(m.key().unwrap_or_default()),
         payload: Bytes::copy_from_slice(m.payload().unwrap_or_default()),
+        decoded: None,
     }
 }

@@ -42,8 +42,12 @@ pub struct Position {
     pub offset: u64,
 }
 
+/// A value decoded from a payload, handed from publisher to reader inside
+/// one process (see [`EventBus::publish_all_decoded`]).
+pub type Decoded = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
 /// A record read from a topic.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Record {
     /// Topic name.
     pub topic: String,
@@ -53,6 +57,32 @@ pub struct Record {
     pub key: Bytes,
     /// The payload (one JSON event).
     pub payload: Bytes,
+    /// What the publisher decoded the payload from, when the bus is in the
+    /// publisher's process and this is the first read of the record; a
+    /// reader may use it instead of decoding `payload` (and must decode
+    /// when it is `None`). Not part of the record's identity: equality and
+    /// `Debug` ignore it.
+    pub decoded: Option<Decoded>,
+}
+
+impl PartialEq for Record {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.topic, self.position, &self.key, &self.payload)
+            == (&other.topic, other.position, &other.key, &other.payload)
+    }
+}
+
+impl Eq for Record {}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("topic", &self.topic)
+            .field("position", &self.position)
+            .field("key", &self.key)
+            .field("payload", &self.payload)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A bus failure.
@@ -105,6 +135,22 @@ pub trait EventBus: Send + Sync {
             out.push(self.publish(topic, k, v).await?);
         }
         Ok(out)
+    }
+
+    /// [`publish_all`](Self::publish_all), with the value each payload was
+    /// encoded from (`decoded[i]` for `records[i]`). A bus in the
+    /// publisher's process may hand it to the first reader of the record
+    /// ([`Record::decoded`]) so that it need not decode the bytes again;
+    /// the publisher guarantees that decoding the payload gives that value.
+    /// Buses across a network ignore it (this default).
+    async fn publish_all_decoded(
+        &self,
+        topic: &str,
+        records: &[(Bytes, Bytes)],
+        decoded: Vec<Decoded>,
+    ) -> Result<Vec<Position>, BusError> {
+        let _ = decoded;
+        self.publish_all(topic, records).await
     }
 
     /// Joins consumer group `group` on `topic`. Reading starts after the

@@ -13,13 +13,17 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::{
-    partition_for, BusError, EventBus, PartitionReader, Position, Record, StateStore, StoreError,
-    Subscription,
+    partition_for, BusError, Decoded, EventBus, PartitionReader, Position, Record, StateStore,
+    StoreError, Subscription,
 };
+
+/// One record in the log: key, payload, and the publisher's decoded value
+/// until the first subscriber takes it.
+type Entry = (Bytes, Bytes, Option<Decoded>);
 
 #[derive(Default)]
 struct BusState {
-    topics: HashMap<String, Vec<Vec<(Bytes, Bytes)>>>,
+    topics: HashMap<String, Vec<Vec<Entry>>>,
     /// (topic, group) → next offset to read, per partition.
     committed: HashMap<(String, String), Vec<u64>>,
 }
@@ -36,6 +40,40 @@ impl MemoryBus {
     /// An empty bus.
     pub fn new() -> Self {
         Self::default()
+    }
+}
+
+impl MemoryBus {
+    /// Appends `records` (sharing their bytes) with `decoded[i]`, when
+    /// given, beside record `i`.
+    fn append(
+        &self,
+        topic: &str,
+        records: &[(Bytes, Bytes)],
+        decoded: Vec<Decoded>,
+    ) -> Result<Vec<Position>, BusError> {
+        let mut decoded = decoded.into_iter();
+        let out = {
+            let mut st = self.state.lock().unwrap();
+            let parts = st
+                .topics
+                .get_mut(topic)
+                .ok_or_else(|| BusError::Invalid(format!("unknown topic {topic:?}")))?;
+            records
+                .iter()
+                .map(|(key, payload)| {
+                    let partition = partition_for(key, parts.len() as u32);
+                    let log = &mut parts[partition as usize];
+                    log.push((key.clone(), payload.clone(), decoded.next()));
+                    Position {
+                        partition,
+                        offset: log.len() as u64 - 1,
+                    }
+                })
+                .collect()
+        };
+        self.published.notify_waiters();
+        Ok(out)
     }
 }
 
@@ -70,22 +108,28 @@ impl EventBus for MemoryBus {
     }
 
     async fn publish(&self, topic: &str, key: &[u8], payload: &[u8]) -> Result<Position, BusError> {
-        let pos = {
-            let mut st = self.state.lock().unwrap();
-            let parts = st
-                .topics
-                .get_mut(topic)
-                .ok_or_else(|| BusError::Invalid(format!("unknown topic {topic:?}")))?;
-            let partition = partition_for(key, parts.len() as u32);
-            let log = &mut parts[partition as usize];
-            log.push((Bytes::copy_from_slice(key), Bytes::copy_from_slice(payload)));
-            Position {
-                partition,
-                offset: log.len() as u64 - 1,
-            }
-        };
-        self.published.notify_waiters();
-        Ok(pos)
+        let rec = (Bytes::copy_from_slice(key), Bytes::copy_from_slice(payload));
+        Ok(self.append(topic, &[rec], Vec::new())?[0])
+    }
+
+    async fn publish_all(
+        &self,
+        topic: &str,
+        records: &[(Bytes, Bytes)],
+    ) -> Result<Vec<Position>, BusError> {
+        self.append(topic, records, Vec::new())
+    }
+
+    /// Keeps each decoded value beside its record until the first
+    /// subscriber reads the record (a later reader, another group or a
+    /// rebuild decodes the payload).
+    async fn publish_all_decoded(
+        &self,
+        topic: &str,
+        records: &[(Bytes, Bytes)],
+        decoded: Vec<Decoded>,
+    ) -> Result<Vec<Position>, BusError> {
+        self.append(topic, records, decoded)
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
@@ -127,7 +171,7 @@ impl EventBus for MemoryBus {
             .iter()
             .take(until as usize)
             .enumerate()
-            .map(|(i, (k, v))| Record {
+            .map(|(i, (k, v, _))| Record {
                 topic: topic.to_owned(),
                 position: Position {
                     partition,
@@ -135,6 +179,7 @@ impl EventBus for MemoryBus {
                 },
                 key: k.clone(),
                 payload: v.clone(),
+                decoded: None,
             })
             .collect();
         Ok(Box::new(MemoryReader(records.into_iter())))
@@ -162,13 +207,16 @@ struct MemorySubscription {
 
 impl MemorySubscription {
     fn poll(&mut self) -> Option<Record> {
-        let st = self.bus.state.lock().unwrap();
-        let parts = &st.topics[&self.topic];
+        let mut st = self.bus.state.lock().unwrap();
+        let parts = st
+            .topics
+            .get_mut(&self.topic)
+            .expect("topics are never removed");
         let n = parts.len();
         for i in 0..n {
             let p = (self.turn + i) % n;
             let off = self.next[p];
-            if let Some((k, v)) = parts[p].get(off as usize) {
+            if let Some((k, v, decoded)) = parts[p].get_mut(off as usize) {
                 self.next[p] += 1;
                 self.turn = (p + 1) % n;
                 return Some(Record {
@@ -179,6 +227,7 @@ impl MemorySubscription {
                     },
                     key: k.clone(),
                     payload: v.clone(),
+                    decoded: decoded.take(),
                 });
             }
         }

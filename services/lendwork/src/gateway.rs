@@ -563,10 +563,12 @@ impl Gateway {
     }
 
     /// Routes and appends events; all are checked before any is published.
-    async fn append(&self, events: &[Event]) -> Result<(), ApiError> {
+    /// The events go to the bus beside their bytes: on the embedded default
+    /// the matcher then reads them without parsing them again.
+    async fn append(&self, events: Vec<Event>) -> Result<(), ApiError> {
         let mut records = Vec::with_capacity(events.len());
         {
-            for e in events {
+            for e in &events {
                 let r =
                     self.router
                         .region(self.store.as_ref(), e)
@@ -578,15 +580,18 @@ impl Gateway {
                 records.push((Bytes::from(r.to_string()), Bytes::from(e.to_json())));
             }
         }
+        let n = events.len() as u64;
+        let decoded = events
+            .into_iter()
+            .map(|e| Arc::new(e) as lendwork_ports::Decoded)
+            .collect();
         match self
             .bus
-            .publish_all(&self.opts.market_topic, &records)
+            .publish_all_decoded(&self.opts.market_topic, &records, decoded)
             .await
         {
             Ok(_) => {
-                self.metrics
-                    .events_accepted
-                    .fetch_add(events.len() as u64, Ordering::Relaxed);
+                self.metrics.events_accepted.fetch_add(n, Ordering::Relaxed);
                 Ok(())
             }
             Err(BusError::Unavailable(_)) => {
@@ -776,8 +781,9 @@ async fn post_shortage(
     if let EventKind::ShortagePosted(s) = &e.kind {
         g.claim("gap", s.gap_id.as_str(), &p).await?;
     }
-    g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted_one(&e.id))
+    let answer = accepted_one(&e.id);
+    g.append(vec![e]).await?;
+    Ok(answer)
 }
 
 /// The checked path of posting a shortage: every refusal names its field.
@@ -866,8 +872,9 @@ async fn withdraw(
     f.insert(field.into(), json!(id));
     f.insert("reason".into(), json!(reason_of(body)?));
     let e = compose(event, g.event_id(&p, headers, 0)?, f, "")?;
-    g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted_one(&e.id))
+    let answer = accepted_one(&e.id);
+    g.append(vec![e]).await?;
+    Ok(answer)
 }
 
 async fn withdraw_shortage(
@@ -953,8 +960,9 @@ async fn post_workers(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: B
     // Indexed before the offer is in the log, so a proposal of the worker
     // is listed for the principal as soon as it is made.
     g.store.add_to_sets(&owned).await?;
-    g.append(&events).await?;
-    Ok(accepted(events.iter().map(|e| e.id.to_string()).collect()))
+    let answer = accepted(events.iter().map(|e| e.id.to_string()).collect());
+    g.append(events).await?;
+    Ok(answer)
 }
 
 async fn withdraw_worker(
@@ -1071,8 +1079,9 @@ async fn act(
         }
     }
     let e = compose(kind, g.event_id(&p, &headers, 0)?, f, "")?;
-    g.append(std::slice::from_ref(&e)).await?;
-    Ok(accepted_one(&e.id))
+    let answer = accepted_one(&e.id);
+    g.append(vec![e]).await?;
+    Ok(answer)
 }
 
 /// Statistics over every region (or one), with totals.

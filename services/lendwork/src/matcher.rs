@@ -477,18 +477,28 @@ impl PartitionState {
     /// matching round; adds what must be made durable to `fx`.
     pub fn process(&mut self, rec: &Record, fx: &mut Effects) {
         self.next_offset = rec.position.offset + 1;
-        let ev = match std::str::from_utf8(&rec.payload)
-            .map_err(|_| "payload: must be UTF-8".to_owned())
-            .and_then(|t| Event::from_json(t).map_err(|e| e.to_string()))
-        {
-            Ok(ev) => ev,
-            Err(e) => {
-                fx.invalid.push(format!(
-                    "partition {} offset {}: {e}",
-                    rec.position.partition, rec.position.offset
-                ));
-                return;
-            }
+        // An in-process publisher (the embedded gateway) may have handed
+        // over the event the payload encodes; otherwise parse it.
+        let handed = rec.decoded.clone().and_then(|d| d.downcast::<Event>().ok());
+        let parsed;
+        let ev: &Event = match handed.as_deref() {
+            Some(ev) => ev,
+            None => match std::str::from_utf8(&rec.payload)
+                .map_err(|_| "payload: must be UTF-8".to_owned())
+                .and_then(|t| Event::from_json(t).map_err(|e| e.to_string()))
+            {
+                Ok(ev) => {
+                    parsed = ev;
+                    &parsed
+                }
+                Err(e) => {
+                    fx.invalid.push(format!(
+                        "partition {} offset {}: {e}",
+                        rec.position.partition, rec.position.offset
+                    ));
+                    return;
+                }
+            },
         };
         let at = ev.at;
         let expired = self.engine.expire(at);
@@ -1275,6 +1285,7 @@ mod tests {
                 },
                 key: Bytes::new(),
                 payload: Bytes::from(e.to_json()),
+                decoded: None,
             };
             st.process(&rec, &mut Effects::default());
             if i % 97 == 0 || i + 1 == events.len() {
@@ -1297,5 +1308,45 @@ mod tests {
             "{v:?}"
         );
         assert!(checked > 20);
+    }
+
+    /// An event handed over by an in-process publisher is applied as if
+    /// its payload had been parsed (here the payload is not even JSON, so
+    /// the matcher cannot have read it).
+    #[test]
+    fn a_handed_over_event_is_applied_like_its_payload() {
+        let events = lendwork_sim::events(&SimConfig {
+            regions: 2,
+            workers: 800,
+            gaps: 200,
+            seed: 11,
+            ..Default::default()
+        });
+        let (mut parsed, mut handed) = (
+            PartitionState::new(EngineConfig::default()),
+            PartitionState::new(EngineConfig::default()),
+        );
+        let mut proposals = 0;
+        for (i, e) in events.iter().enumerate() {
+            let position = Position {
+                partition: 0,
+                offset: i as u64,
+            };
+            let rec = |payload: Bytes, decoded| Record {
+                topic: "t".into(),
+                position,
+                key: Bytes::new(),
+                payload,
+                decoded,
+            };
+            let (mut a, mut b) = (Effects::default(), Effects::default());
+            parsed.process(&rec(Bytes::from(e.to_json()), None), &mut a);
+            let whole: lendwork_ports::Decoded = std::sync::Arc::new(e.clone());
+            handed.process(&rec(Bytes::from_static(b"not json"), Some(whole)), &mut b);
+            assert!(b.invalid.is_empty(), "{:?}", b.invalid);
+            assert_eq!(a.outputs, b.outputs, "after event {i}");
+            proposals += a.outputs.len();
+        }
+        assert!(proposals > 50, "{proposals}");
     }
 }
