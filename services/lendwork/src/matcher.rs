@@ -528,7 +528,7 @@ impl PartitionState {
                 fx.regions.insert(w.region.clone());
             }
         }
-        let applied = self.engine.apply(&ev);
+        let applied = self.engine.apply(ev);
         if let Some(r) = ev.kind.region() {
             fx.regions.insert(r.clone());
         }
@@ -537,7 +537,7 @@ impl PartitionState {
         }
         let mut new: BTreeSet<MatchId> = BTreeSet::new();
         if applied == Applied::Applied {
-            self.fold(&ev, fx, &mut new);
+            self.fold(ev, fx, &mut new);
         }
         for p in self.engine.round(at) {
             if let EventKind::MatchProposed(m) = &p.kind {
