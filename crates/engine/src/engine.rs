@@ -74,13 +74,14 @@ impl Engine {
     }
 
     fn market_mut(&mut self, r: &Region) -> &mut Market {
-        let weights = self.config.weights.clone();
-        let records_only = self.records_only;
-        self.markets.entry(r.clone()).or_insert_with(|| {
-            let mut m = Market::new(r.clone(), weights);
-            m.records_only = records_only;
-            m
-        })
+        // Looked up before `entry`, which would clone the region (and the
+        // weights) on every event.
+        if !self.markets.contains_key(r) {
+            let mut m = Market::new(r.clone(), self.config.weights.clone());
+            m.records_only = self.records_only;
+            self.markets.insert(r.clone(), m);
+        }
+        self.markets.get_mut(r).expect("just made")
     }
 
     /// For tests: decide every candidate pair on the workers' and gaps'

@@ -462,25 +462,34 @@ impl Market {
         !self.records_only && self.skill_ids.len() <= 64 && self.cert_ids.len() <= 64
     }
 
+    // The interning functions look up before inserting: `entry` would
+    // clone the name (an allocation) for every skill of every event.
+
     fn skill_id(&mut self, s: &Skill) -> u16 {
-        let n = self.skill_ids.len();
-        *self
-            .skill_ids
-            .entry(s.clone())
-            .or_insert_with(|| u16::try_from(n + 1).unwrap_or(u16::MAX))
+        if let Some(&id) = self.skill_ids.get(s) {
+            return id;
+        }
+        let id = u16::try_from(self.skill_ids.len() + 1).unwrap_or(u16::MAX);
+        self.skill_ids.insert(s.clone(), id);
+        id
     }
 
     fn ent_id(&mut self, e: &EnterpriseId) -> u32 {
-        let n = self.ent_ids.len() as u32;
-        *self.ent_ids.entry(e.clone()).or_insert(n + 1)
+        if let Some(&id) = self.ent_ids.get(e) {
+            return id;
+        }
+        let id = self.ent_ids.len() as u32 + 1;
+        self.ent_ids.insert(e.clone(), id);
+        id
     }
 
     fn cert_id(&mut self, c: &Certificate) -> u16 {
-        let n = self.cert_ids.len();
-        *self
-            .cert_ids
-            .entry(c.clone())
-            .or_insert_with(|| u16::try_from(n).unwrap_or(u16::MAX))
+        if let Some(&id) = self.cert_ids.get(c) {
+            return id;
+        }
+        let id = u16::try_from(self.cert_ids.len()).unwrap_or(u16::MAX);
+        self.cert_ids.insert(c.clone(), id);
+        id
     }
 
     /// The region.
@@ -1390,10 +1399,13 @@ fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
     items: &mut Slots<Option<V>>,
     id: &K,
 ) -> u32 {
-    *index.entry(id.clone()).or_insert_with(|| {
-        items.push(None);
-        items.len() as u32 - 1
-    })
+    if let Some(&slot) = index.get(id) {
+        return slot;
+    }
+    items.push(None);
+    let slot = items.len() as u32 - 1;
+    index.insert(id.clone(), slot);
+    slot
 }
 
 /// Takes the live record of `id` out of its slot.
