@@ -4,11 +4,17 @@
 # against a trivial axum handler (examples/trivial_server.rs) in the same
 # run. Prints requests/s, p99 and the ratio for each.
 #
-#   benches/gateway_load.sh [SECONDS] [CONNECTIONS]    (defaults 10 32)
+# Postings run in ROUNDS alternating pairs (trivial, then a fresh gateway):
+# this shared machine's speed drifts by tens of percent from one minute to
+# the next, so one pair's ratio says as much about the drift as about the
+# gateway. Every pair's ratio is printed, then their median.
+#
+#   benches/gateway_load.sh [SECONDS] [CONNECTIONS] [ROUNDS]  (defaults 10 32 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-32}
+rounds=${3:-3}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 cargo build -q --release -p lendwork --bin lendwork --example trivial_server
 work=$(mktemp -d)
@@ -16,15 +22,20 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 gw=$(free_port); triv=$(free_port)
 ent=bench-enterprise-token-0001
 op=bench-operator-token-00002
-LENDWORK_GATEWAY_TOKENS="enterprise:bench-ent:$ent;operator:operator:$op" \
-  target/release/lendwork serve --listen "127.0.0.1:$gw" --rate-limit 100000000 >"$work/serve.log" 2>&1 &
-p1=$!
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; }
+p1=
+start_gateway() { # a fresh `lendwork serve` on $gw
+  LENDWORK_GATEWAY_TOKENS="enterprise:bench-ent:$ent;operator:operator:$op" \
+    target/release/lendwork serve --listen "127.0.0.1:$gw" --rate-limit 100000000 >"$work/serve.log" 2>&1 &
+  p1=$!
+  wait_port "$gw"
+}
+stop_gateway() { kill "$p1" 2>/dev/null; wait "$p1" 2>/dev/null || true; }
+start_gateway
 target/release/examples/trivial_server "127.0.0.1:$triv" &
 p2=$!
 trap 'kill $p1 $p2 2>/dev/null; rm -rf "$work"' EXIT
-for port in $gw $triv; do
-  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-done
+wait_port "$triv"
 cat >"$work/post.lua" <<LUA
 counter = 0
 request = function()
@@ -58,13 +69,22 @@ sleep 1
 c=$(run "gateway GET /v1/stats" "$work/get.lua" "http://127.0.0.1:$gw/v1/stats")
 d=$(run "trivial axum GET" "$work/get.lua" "http://127.0.0.1:$triv/get")
 # The trivial handler gets the very same requests (the same script, so wrk
-# spends the same on each), and goes first: after the gateway's run its
-# embedded matcher may still be busy with the last batches.
-b=$(run "trivial axum POST" "$work/post.lua" "http://127.0.0.1:$triv/post")
-a=$(run "gateway POST /v1/shortages" "$work/post.lua" "http://127.0.0.1:$gw/v1/shortages")
-python3 - "$a" "$b" "$c" "$d" <<'PY'
-import sys
-a, b, c, d = map(float, sys.argv[1:])
-print(f"ratio POST shortages / trivial: {a / b:.2f}")
-print(f"ratio GET stats / trivial:      {c / d:.2f}")
+# spends the same on each), and goes first in each pair; the gateway is
+# started afresh for each of its runs (an earlier run's matcher may still
+# be busy with its last batches).
+ratios=()
+for i in $(seq 1 "$rounds"); do
+  b=$(run "round $i: trivial axum POST" "$work/post.lua" "http://127.0.0.1:$triv/post")
+  stop_gateway
+  start_gateway
+  a=$(run "round $i: gateway POST /v1/shortages" "$work/post.lua" "http://127.0.0.1:$gw/v1/shortages")
+  ratios+=("$(python3 -c "print(f'{$a / $b:.2f}')")")
+done
+python3 - "$c" "$d" "${ratios[@]}" <<'PY'
+import statistics, sys
+c, d = map(float, sys.argv[1:3])
+ratios = [float(r) for r in sys.argv[3:]]
+print("ratio POST shortages / trivial, by round: " + " ".join(f"{r:.2f}" for r in ratios))
+print(f"ratio POST shortages / trivial (median): {statistics.median(ratios):.2f}")
+print(f"ratio GET stats / trivial:               {c / d:.2f}")
 PY
