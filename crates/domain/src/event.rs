@@ -660,49 +660,9 @@ impl Event {
         Ok(Event { id, at, kind })
     }
 
-    /// The event as one line of JSON (no newline): `{"id":…,"at":…,"type":…`
-    /// then the body's members — exactly what the derived `Serialize`
-    /// writes (a property test compares them), without its flattening
-    /// machinery, which serializes the body as map entries through an
-    /// adapter and was most of the cost of writing an event.
+    /// The event as one line of JSON (no newline).
     pub fn to_json(&self) -> String {
-        let mut out = Vec::with_capacity(320);
-        out.extend_from_slice(b"{\"id\":");
-        self.write_json(&mut out).expect("events always serialize");
-        String::from_utf8(out).expect("serde_json writes UTF-8")
-    }
-
-    fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        serde_json::to_writer(&mut *out, &self.id)?;
-        out.extend_from_slice(b",\"at\":");
-        serde_json::to_writer(&mut *out, &self.at)?;
-        out.extend_from_slice(b",\"type\":\"");
-        out.extend_from_slice(self.kind.type_name().as_bytes());
-        out.push(b'"');
-        let body = out.len();
-        match &self.kind {
-            EventKind::WorkerOffered(b) => serde_json::to_writer(&mut *out, b),
-            EventKind::WorkerWithdrawn(b) => serde_json::to_writer(&mut *out, b),
-            EventKind::ShortagePosted(b) => serde_json::to_writer(&mut *out, b),
-            EventKind::ShortageWithdrawn(b) => serde_json::to_writer(&mut *out, b),
-            EventKind::MatchProposed(b) => serde_json::to_writer(&mut *out, b),
-            EventKind::MatchAccepted(b) | EventKind::MatchDeclined(b) => {
-                serde_json::to_writer(&mut *out, b)
-            }
-            EventKind::MatchExpired(b) | EventKind::AssignmentStarted(b) => {
-                serde_json::to_writer(&mut *out, b)
-            }
-            EventKind::AssignmentEnded(b) => serde_json::to_writer(&mut *out, b),
-        }?;
-        // The body is an object: its `{` becomes the separator after the
-        // tag, and its `}` closes the event; an empty body leaves only `}`.
-        if out.len() - body == 2 {
-            out.truncate(body);
-            out.push(b'}');
-        } else {
-            out[body] = b',';
-        }
-        Ok(())
+        serde_json::to_string(self).expect("events always serialize")
     }
 }
 

@@ -533,9 +533,6 @@ pub struct Timestamp(pub DateTime<Utc>);
 impl Timestamp {
     /// Parses RFC 3339 (`2026-03-01T08:00:00Z`, offsets allowed).
     pub fn parse(s: &str) -> Result<Self, RuleError> {
-        if let Some(t) = Self::parse_utc(s) {
-            return Ok(t);
-        }
         DateTime::parse_from_rfc3339(s)
             .map(|t| Timestamp(t.with_timezone(&Utc)))
             .map_err(|e| {
@@ -544,51 +541,6 @@ impl Timestamp {
                 ))
             })
     }
-    /// The commonest form, the one [`fmt::Display`] writes —
-    /// `YYYY-MM-DDTHH:MM:SS`, an optional fraction of 1–9 digits, `Z` —
-    /// read without chrono's general parser; `None` for anything else
-    /// (other offsets, lowercase separators, a leap second, a wrong date),
-    /// which chrono then reads or refuses. A property test checks the two
-    /// agree.
-    fn parse_utc(s: &str) -> Option<Self> {
-        let b = s.as_bytes();
-        if b.len() < 20 || b[b.len() - 1] != b'Z' {
-            return None;
-        }
-        let shape = b[4] == b'-'
-            && b[7] == b'-'
-            && b[10] == b'T'
-            && b[13] == b':'
-            && b[16] == b':'
-            && [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-                .iter()
-                .all(|&i| b[i].is_ascii_digit());
-        if !shape {
-            return None;
-        }
-        let num = |r: std::ops::Range<usize>| {
-            b[r].iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'))
-        };
-        let nanos = match &b[19..b.len() - 1] {
-            [] => 0,
-            [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
-                if !digits.iter().all(u8::is_ascii_digit) {
-                    return None;
-                }
-                let n = digits
-                    .iter()
-                    .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
-                n * 10u32.pow(9 - digits.len() as u32)
-            }
-            _ => return None,
-        };
-        let date = NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))?;
-        // Seconds 60 (a leap second) are refused here: chrono decides.
-        let time =
-            chrono::NaiveTime::from_hms_nano_opt(num(11..13), num(14..16), num(17..19), nanos)?;
-        Some(Timestamp(date.and_time(time).and_utc()))
-    }
-
     /// RFC 3339 as chrono writes it with `SecondsFormat::AutoSi` and `Z`,
     /// into `buf`, without its formatting machinery; `None` when chrono
     /// must write it (a year beyond 0000–9999 or a leap second).

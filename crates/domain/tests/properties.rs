@@ -285,7 +285,7 @@ proptest! {
 
     /// Instants print as chrono's RFC 3339 with `SecondsFormat::AutoSi`
     /// and `Z` does — every fraction width, leap seconds, years beyond
-    /// four digits — and read back to the same instant.
+    /// four digits — as text and as JSON.
     #[test]
     fn timestamps_print_like_chrono(
         secs in -70_000_000_000i64..300_000_000_000,
@@ -296,31 +296,6 @@ proptest! {
         let ours = Timestamp(t).to_string();
         prop_assert_eq!(&ours, &t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
         prop_assert_eq!(serde_json::to_string(&Timestamp(t)).unwrap(), format!("{ours:?}"));
-        if let Ok(back) = chrono::DateTime::parse_from_rfc3339(&ours) {
-            prop_assert_eq!(Timestamp::parse(&ours).unwrap().0, back.to_utc());
-        }
-    }
-
-    /// Times read as chrono's RFC 3339 parser reads them (the common `Z`
-    /// form has its own reader): the same instant, or refused by both.
-    #[test]
-    fn timestamps_read_like_chrono(
-        text in prop_oneof![
-            (
-                (0u32..10000, 0u32..14, 0u32..33, 0u32..25, 0u32..61, 0u32..62),
-                prop_oneof![1 => Just(String::new()), 1 => Just(".".into()), 4 => "\\.[0-9]{1,11}"],
-                prop_oneof![4 => Just("T"), 1 => Just("t"), 1 => Just(" "), 1 => Just("x")],
-                prop_oneof![4 => Just("Z".into()), 1 => Just("z".into()), 1 => Just(String::new()), 1 => "[+-][0-2][0-9]:[0-5][0-9]"],
-            )
-                .prop_map(|((y, mo, d, h, mi, s), frac, sep, off)| {
-                    format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{s:02}{frac}{off}")
-                }),
-            "[0-9Tt:.Z+-]{18,32}",
-        ],
-    ) {
-        let ours = Timestamp::parse(&text).ok().map(|t| t.0);
-        let theirs = chrono::DateTime::parse_from_rfc3339(&text).ok().map(|t| t.to_utc());
-        prop_assert_eq!(ours, theirs, "{}", text);
     }
 }
 
@@ -376,8 +351,6 @@ proptest! {
     #[test]
     fn every_event_round_trips(e in event()) {
         let json = e.to_json();
-        // Written as the derived `Serialize` writes it.
-        prop_assert_eq!(&json, &serde_json::to_string(&e).unwrap());
         let back = Event::from_json(&json).unwrap();
         prop_assert_eq!(&back, &e);
         // Canonical events take the fast path.
