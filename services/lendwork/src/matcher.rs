@@ -1259,8 +1259,22 @@ fn persist_first(flag: &AtomicBool, r: Result<Record, BusError>) -> Result<Recor
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lendwork_ports::Position;
+    use lendwork_ports::{Decoded, Position};
     use lendwork_sim::SimConfig;
+
+    /// Record `offset` of partition 0 of topic `t`.
+    fn record(offset: usize, payload: Bytes, decoded: Option<Decoded>) -> Record {
+        Record {
+            topic: "t".into(),
+            position: Position {
+                partition: 0,
+                offset: offset as u64,
+            },
+            key: Bytes::new(),
+            payload,
+            decoded,
+        }
+    }
 
     /// The region statistics kept gap by gap equal a recount over every
     /// live gap, all along a simulated stream (posts, re-posts, withdrawals,
@@ -1277,17 +1291,10 @@ mod tests {
         let mut st = PartitionState::new(EngineConfig::default());
         let mut checked = 0;
         for (i, e) in events.iter().enumerate() {
-            let rec = Record {
-                topic: "t".into(),
-                position: Position {
-                    partition: 0,
-                    offset: i as u64,
-                },
-                key: Bytes::new(),
-                payload: Bytes::from(e.to_json()),
-                decoded: None,
-            };
-            st.process(&rec, &mut Effects::default());
+            st.process(
+                &record(i, Bytes::from(e.to_json()), None),
+                &mut Effects::default(),
+            );
             if i % 97 == 0 || i + 1 == events.len() {
                 let regions: Vec<Region> =
                     st.engine().markets().map(|m| m.region().clone()).collect();
@@ -1328,21 +1335,13 @@ mod tests {
         );
         let mut proposals = 0;
         for (i, e) in events.iter().enumerate() {
-            let position = Position {
-                partition: 0,
-                offset: i as u64,
-            };
-            let rec = |payload: Bytes, decoded| Record {
-                topic: "t".into(),
-                position,
-                key: Bytes::new(),
-                payload,
-                decoded,
-            };
             let (mut a, mut b) = (Effects::default(), Effects::default());
-            parsed.process(&rec(Bytes::from(e.to_json()), None), &mut a);
-            let whole: lendwork_ports::Decoded = std::sync::Arc::new(e.clone());
-            handed.process(&rec(Bytes::from_static(b"not json"), Some(whole)), &mut b);
+            parsed.process(&record(i, Bytes::from(e.to_json()), None), &mut a);
+            let whole: Decoded = std::sync::Arc::new(e.clone());
+            handed.process(
+                &record(i, Bytes::from_static(b"not json"), Some(whole)),
+                &mut b,
+            );
             assert!(b.invalid.is_empty(), "{:?}", b.invalid);
             assert_eq!(a.outputs, b.outputs, "after event {i}");
             proposals += a.outputs.len();
