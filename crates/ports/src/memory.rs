@@ -41,9 +41,7 @@ impl MemoryBus {
     pub fn new() -> Self {
         Self::default()
     }
-}
 
-impl MemoryBus {
     /// Appends `records` (sharing their bytes) with `decoded[i]`, when
     /// given, beside record `i`.
     fn append(
