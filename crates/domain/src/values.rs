@@ -415,20 +415,20 @@ impl Date {
     pub fn days_until(self, other: Date) -> i64 {
         (other.0 - self.0).num_days()
     }
-}
 
-impl Date {
-    /// `YYYY-MM-DD` into `buf` (years are 0000–9999: the parser takes four
-    /// digits, and chrono's range ends at 262143, so a wider year is
-    /// written modulo 10,000 — [`fmt::Display`] checks and falls back).
-    fn write_ascii(self, buf: &mut [u8]) {
+    /// `YYYY-MM-DD` as chrono's `%Y-%m-%d` writes it, into `buf`, without
+    /// its format-string machinery; `None` when chrono must write it (a
+    /// year beyond 0000–9999, which only dates built in code can have: the
+    /// parser takes four digits).
+    fn write_ascii(self, buf: &mut [u8]) -> Option<&str> {
         use chrono::Datelike;
-        let y = self.0.year().rem_euclid(10_000) as u32;
+        let y = u32::try_from(self.0.year()).ok().filter(|y| *y < 10_000)?;
         put_digits(&mut buf[0..4], y);
         buf[4] = b'-';
         put_digits(&mut buf[5..7], self.0.month());
         buf[7] = b'-';
         put_digits(&mut buf[8..10], self.0.day());
+        std::str::from_utf8(&buf[..10]).ok()
     }
 }
 
@@ -443,29 +443,19 @@ fn put_digits(out: &mut [u8], mut n: u32) {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use chrono::Datelike;
-        if !(0..10_000).contains(&self.0.year()) {
-            // Only dates built in code reach here (the parser takes four
-            // digits); chrono prints them with a sign.
-            return write!(f, "{}", self.0.format("%Y-%m-%d"));
+        // A property test compares this with chrono over every four-digit year.
+        match self.write_ascii(&mut [0; 10]) {
+            Some(text) => f.write_str(text),
+            None => write!(f, "{}", self.0.format("%Y-%m-%d")),
         }
-        // chrono's `%Y-%m-%d` without its format-string machinery (a
-        // property test compares the two over every four-digit year).
-        let mut buf = [0u8; 10];
-        self.write_ascii(&mut buf);
-        f.write_str(std::str::from_utf8(&buf).expect("ASCII digits and dashes"))
     }
 }
 
 impl Serialize for Date {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use chrono::Datelike;
-        if (0..10_000).contains(&self.0.year()) {
-            let mut buf = [0u8; 10];
-            self.write_ascii(&mut buf);
-            s.serialize_str(std::str::from_utf8(&buf).expect("ASCII digits and dashes"))
-        } else {
-            s.collect_str(self)
+        match self.write_ascii(&mut [0; 10]) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
         }
     }
 }
@@ -546,13 +536,12 @@ impl Timestamp {
     /// must write it (a year beyond 0000–9999 or a leap second).
     fn write_ascii(self, buf: &mut [u8; 30]) -> Option<&str> {
         use chrono::Timelike;
-        let date = Date(self.0.date_naive());
         let t = self.0.time();
         let nanos = t.nanosecond();
-        if !(0..10_000).contains(&chrono::Datelike::year(&date.0)) || nanos >= 1_000_000_000 {
+        if nanos >= 1_000_000_000 {
             return None;
         }
-        date.write_ascii(&mut buf[0..10]);
+        Date(self.0.date_naive()).write_ascii(&mut buf[0..10])?;
         buf[10] = b'T';
         put_digits(&mut buf[11..13], t.hour());
         buf[13] = b':';
