@@ -479,9 +479,8 @@ impl PartitionState {
         self.next_offset = rec.position.offset + 1;
         // An in-process publisher (the embedded gateway) may have handed
         // over the event the payload encodes; otherwise parse it.
-        let handed = rec.decoded.clone().and_then(|d| d.downcast::<Event>().ok());
         let parsed;
-        let ev: &Event = match handed.as_deref() {
+        let ev: &Event = match rec.decoded.as_deref().and_then(|d| d.downcast_ref()) {
             Some(ev) => ev,
             None => match std::str::from_utf8(&rec.payload)
                 .map_err(|_| "payload: must be UTF-8".to_owned())
@@ -1051,10 +1050,7 @@ impl Matcher {
         for (p, r) in &self.dirty {
             if let Some(state) = self.parts.get(p) {
                 let view = state.region_view(r);
-                writes.push((
-                    self.keys.region(r.as_str()),
-                    serde_json::to_vec(&view).expect("serializable"),
-                ));
+                writes.push((self.keys.region(r.as_str()), json(&view)));
             }
         }
         if !writes.is_empty() {
