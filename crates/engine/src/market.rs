@@ -462,34 +462,20 @@ impl Market {
         !self.records_only && self.skill_ids.len() <= 64 && self.cert_ids.len() <= 64
     }
 
-    // The interning functions look up before inserting: `entry` would
-    // clone the name (an allocation) for every skill of every event.
-
     fn skill_id(&mut self, s: &Skill) -> u16 {
-        if let Some(&id) = self.skill_ids.get(s) {
-            return id;
-        }
-        let id = u16::try_from(self.skill_ids.len() + 1).unwrap_or(u16::MAX);
-        self.skill_ids.insert(s.clone(), id);
-        id
+        intern(&mut self.skill_ids, s, |n| {
+            u16::try_from(n + 1).unwrap_or(u16::MAX)
+        })
     }
 
     fn ent_id(&mut self, e: &EnterpriseId) -> u32 {
-        if let Some(&id) = self.ent_ids.get(e) {
-            return id;
-        }
-        let id = self.ent_ids.len() as u32 + 1;
-        self.ent_ids.insert(e.clone(), id);
-        id
+        intern(&mut self.ent_ids, e, |n| n as u32 + 1)
     }
 
     fn cert_id(&mut self, c: &Certificate) -> u16 {
-        if let Some(&id) = self.cert_ids.get(c) {
-            return id;
-        }
-        let id = u16::try_from(self.cert_ids.len()).unwrap_or(u16::MAX);
-        self.cert_ids.insert(c.clone(), id);
-        id
+        intern(&mut self.cert_ids, c, |n| {
+            u16::try_from(n).unwrap_or(u16::MAX)
+        })
     }
 
     /// The region.
@@ -1392,6 +1378,22 @@ fn bits(ids: impl Iterator<Item = u16>) -> u64 {
     ids.fold(0, |m, c| m | 1 << (c % 64))
 }
 
+/// The value of `key` in `map`, made by `make(map.len())` at first sight.
+/// Looked up before inserting: `entry` would clone the key (an allocation)
+/// for every name and id of every event.
+fn intern<K: Clone + Eq + std::hash::Hash, V: Copy>(
+    map: &mut HashMap<K, V, Ids>,
+    key: &K,
+    make: impl FnOnce(usize) -> V,
+) -> V {
+    if let Some(&v) = map.get(key) {
+        return v;
+    }
+    let v = make(map.len());
+    map.insert(key.clone(), v);
+    v
+}
+
 /// The slot of `id`, made (empty) at first sight; a slot is kept for the
 /// id's lifetime.
 fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
@@ -1399,13 +1401,10 @@ fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
     items: &mut Slots<Option<V>>,
     id: &K,
 ) -> u32 {
-    if let Some(&slot) = index.get(id) {
-        return slot;
-    }
-    items.push(None);
-    let slot = items.len() as u32 - 1;
-    index.insert(id.clone(), slot);
-    slot
+    intern(index, id, |_| {
+        items.push(None);
+        items.len() as u32 - 1
+    })
 }
 
 /// Takes the live record of `id` out of its slot.
