@@ -606,6 +606,13 @@ impl Gateway {
         }
     }
 
+    /// Appends one event and answers 202 with its id.
+    async fn append_one(&self, e: Event) -> ApiResult {
+        let answer = accepted_one(&e.id);
+        self.append(vec![e]).await?;
+        Ok(answer)
+    }
+
     async fn owner(&self, kind: &str, id: &str) -> Result<Option<String>, ApiError> {
         Ok(self
             .store
@@ -781,9 +788,7 @@ async fn post_shortage(
     if let EventKind::ShortagePosted(s) = &e.kind {
         g.claim("gap", s.gap_id.as_str(), &p).await?;
     }
-    let answer = accepted_one(&e.id);
-    g.append(vec![e]).await?;
-    Ok(answer)
+    g.append_one(e).await
 }
 
 /// The checked path of posting a shortage: every refusal names its field.
@@ -872,9 +877,7 @@ async fn withdraw(
     f.insert(field.into(), json!(id));
     f.insert("reason".into(), json!(reason_of(body)?));
     let e = compose(event, g.event_id(&p, headers, 0)?, f, "")?;
-    let answer = accepted_one(&e.id);
-    g.append(vec![e]).await?;
-    Ok(answer)
+    g.append_one(e).await
 }
 
 async fn withdraw_shortage(
@@ -1079,9 +1082,7 @@ async fn act(
         }
     }
     let e = compose(kind, g.event_id(&p, &headers, 0)?, f, "")?;
-    let answer = accepted_one(&e.id);
-    g.append(vec![e]).await?;
-    Ok(answer)
+    g.append_one(e).await
 }
 
 /// Statistics over every region (or one), with totals.
