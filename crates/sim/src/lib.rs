@@ -195,6 +195,48 @@ pub fn events(cfg: &SimConfig) -> Vec<Event> {
         .collect()
 }
 
+/// How the simulated parties answer a proposal the *engine* made (the
+/// simulation's own proposals are answered inside it): decided by the
+/// proposal's id alone, so a replay answers alike, in the proportions the
+/// simulation uses for its own proposals — 60 % accepted by the borrower,
+/// 15 % declined by the worker, 10 % declined by the borrower, 15 % never
+/// answered (left to expire).
+///
+/// The answer is stamped `at` (the time the proposal was made) plus one to
+/// ten minutes: a benchmark that replays months in seconds answers at
+/// once in real time, so its answers must not carry a later market time
+/// than the events still in flight behind them (a far-future time would
+/// move the market's clock ahead and expire other proposals early).
+pub fn answer(p: &MatchProposed, at: Timestamp) -> Option<Event> {
+    // FNV-1a over the id: stable across runs and platforms.
+    let h = p
+        .match_id
+        .as_str()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |a, b| {
+            (a ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+    let decision = |by, reason: Option<&str>| MatchDecision {
+        match_id: p.match_id.clone(),
+        by,
+        reason: reason.map(|r| Reason::new(r).expect("a valid reason")),
+    };
+    let kind = match h % 100 {
+        0..=59 => EventKind::MatchAccepted(decision(Party::Borrower, None)),
+        60..=74 => {
+            EventKind::MatchDeclined(decision(Party::Worker, Some("the shift times do not suit")))
+        }
+        75..=84 => EventKind::MatchDeclined(decision(Party::Borrower, None)),
+        _ => return None,
+    };
+    let delay = 60 + (h >> 32) as i64 % 540;
+    Some(Event {
+        id: EventId::new(format!("evt-answer-{}", p.match_id)).expect("a valid id"),
+        at: Timestamp::from_unix_seconds(at.unix_seconds() + delay)?,
+        kind,
+    })
+}
+
 /// Streams the market to `out` and returns the number of events written.
 /// `progress` is called now and then with the number of offers and
 /// shortages written so far.
@@ -697,6 +739,50 @@ mod tests {
         let mut out = Vec::new();
         simulate(cfg, &mut out, &mut |_| {}).unwrap();
         out
+    }
+
+    #[test]
+    fn answers_are_deterministic_valid_and_in_the_simulated_proportions() {
+        let at = Timestamp::parse("2026-03-05T08:00:00Z").unwrap();
+        let (mut accepted, mut declined, mut silent) = (0, 0, 0);
+        for i in 0..2000 {
+            let p = MatchProposed {
+                match_id: MatchId::new(format!("m-620100-g{i}-w{}", i * 7)).unwrap(),
+                gap_id: GapId::new(format!("g{i}")).unwrap(),
+                worker_id: WorkerId::new(format!("w{}", i * 7)).unwrap(),
+                region: Region::new("620100").unwrap(),
+                cost: 1,
+                explanation: Explanation {
+                    terms: Default::default(),
+                    rules_passed: Rule::ALL.to_vec(),
+                },
+            };
+            let a = answer(&p, at);
+            assert_eq!(a, answer(&p, at), "the same proposal, the same answer");
+            let Some(e) = a else {
+                silent += 1;
+                continue;
+            };
+            let text = e.to_json();
+            assert_eq!(Event::from_json(&text).unwrap(), e, "a valid event");
+            let late = e.at.unix_seconds() - at.unix_seconds();
+            assert!((60..600).contains(&late), "answered {late} s later");
+            match e.kind {
+                EventKind::MatchAccepted(d) => {
+                    assert_eq!(d.match_id, p.match_id);
+                    accepted += 1
+                }
+                EventKind::MatchDeclined(d) => {
+                    assert_eq!(d.match_id, p.match_id);
+                    declined += 1
+                }
+                other => panic!("not an answer: {other:?}"),
+            }
+        }
+        // 60 / 25 / 15 % of 2,000, give or take what a hash deals.
+        assert!((1100..1300).contains(&accepted), "{accepted} accepted");
+        assert!((400..600).contains(&declined), "{declined} declined");
+        assert!((200..400).contains(&silent), "{silent} unanswered");
     }
 
     #[test]
