@@ -50,6 +50,11 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::Message;
 
+/// The allocator the `lendwork` binary runs the matcher with (glibc's
+/// malloc and free were a sixth of this benchmark's matcher thread).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PARTITIONS: u32 = 4;
 /// Records in flight (published, not yet handled) while measuring
 /// throughput.

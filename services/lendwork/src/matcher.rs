@@ -48,6 +48,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+
 use bytes::Bytes;
 use futures::FutureExt;
 use lendwork_domain::*;
@@ -286,6 +288,60 @@ impl Effects {
     fn clear(&mut self) {
         *self = Effects::default();
     }
+}
+
+/// Read-model writes of a batch: values (a proposal's tagged with its id)
+/// and index-set entries (tagged likewise).
+#[derive(Debug, Default)]
+pub struct Views {
+    /// (proposal, key, value).
+    pub values: Vec<(Option<MatchId>, String, Vec<u8>)>,
+    /// (proposal, set, member).
+    pub sets: Vec<(MatchId, String, String)>,
+}
+
+impl Views {
+    /// Leaves out the views and entries of the proposals in `withheld`,
+    /// and returns what remains as (values, set entries).
+    #[allow(clippy::type_complexity)]
+    fn withhold(
+        self,
+        withheld: &BTreeSet<MatchId>,
+    ) -> (Vec<(String, Vec<u8>)>, Vec<(String, String)>) {
+        let kept = |m: Option<&MatchId>| !matches!(m, Some(m) if withheld.contains(m));
+        let values = self
+            .values
+            .into_iter()
+            .filter(|(m, ..)| kept(m.as_ref()))
+            .map(|(_, k, v)| (k, v))
+            .collect();
+        let sets = self
+            .sets
+            .into_iter()
+            .filter(|(m, ..)| kept(Some(m)))
+            .map(|(_, set, member)| (set, member))
+            .collect();
+        (values, sets)
+    }
+}
+
+/// One handled batch's effects, owned, so that they can be made durable
+/// while the next batch is handled.
+struct Batch {
+    fx: BTreeMap<u32, Effects>,
+    views: Views,
+}
+
+/// Where a batch's effects go: cloned into the task that makes a batch
+/// durable.
+#[derive(Clone)]
+struct Sink {
+    bus: Arc<dyn EventBus>,
+    store: Arc<dyn StateStore>,
+    keys: Keys,
+    health: Arc<Health>,
+    market_topic: String,
+    matches_topic: String,
 }
 
 /// Folded counters of one region (the parts of [`RegionView`] that are
@@ -673,21 +729,15 @@ impl PartitionState {
         fx.outputs.push((region, ev.clone()));
     }
 
-    /// The read-model values for what `fx` touched, except the proposals
-    /// in `withheld`, and the index sets their proposals belong to
-    /// (borrower, lender, worker).
-    pub fn views(
-        &self,
-        keys: &Keys,
-        fx: &Effects,
-        withheld: &BTreeSet<MatchId>,
-        sets: &mut Vec<(String, String)>,
-    ) -> Vec<(String, Vec<u8>)> {
-        let mut out = Vec::with_capacity(fx.matches.len() + fx.withdrawn.len() + fx.gaps.len());
+    /// The read-model values for what `fx` touched, and the index-set
+    /// entries of the proposals it made (borrower, lender, worker). A
+    /// proposal's view and entries carry its id, so that the ones whose
+    /// reservation fails can be left out ([`Views::withhold`]).
+    pub fn views(&self, keys: &Keys, fx: &Effects, out: &mut Views) {
+        out.values
+            .reserve(fx.matches.len() + fx.withdrawn.len() + fx.gaps.len());
+        let Views { values, sets } = out;
         for m in &fx.matches {
-            if withheld.contains(m) {
-                continue;
-            }
             let Some(p) = self.engine.proposal(m) else {
                 continue;
             };
@@ -699,29 +749,28 @@ impl PartitionState {
                 .worker(&p.proposed.worker_id)
                 .and_then(|w| w.employer_id.clone());
             let view = MatchView::of(p, ent.clone(), lender.clone());
-            out.push((keys.proposal(m.as_str()), json(&view)));
+            values.push((Some(m.clone()), keys.proposal(m.as_str()), json(&view)));
             if fx.new_matches.contains(m) {
-                sets.push((keys.borrower_set(ent.as_str()), m.to_string()));
+                sets.push((m.clone(), keys.borrower_set(ent.as_str()), m.to_string()));
                 // A lender's workers are listed through its set; a flexible
                 // worker (no employer) through the agency's workers.
                 let set = match &lender {
                     Some(l) => keys.lender_set(l.as_str()),
                     None => keys.worker_set(p.proposed.worker_id.as_str()),
                 };
-                sets.push((set, m.to_string()));
+                sets.push((m.clone(), set, m.to_string()));
             }
         }
         for v in &fx.withdrawn {
-            out.push((keys.gap(v.gap_id.as_str()), json(v)));
+            values.push((None, keys.gap(v.gap_id.as_str()), json(v)));
         }
         for g in &fx.gaps {
             let Some(post) = self.engine.gap(g) else {
                 continue;
             };
             let open = self.engine.market(&post.region).map_or(0, |mk| mk.open(g));
-            out.push((keys.gap(g.as_str()), json(&self.gap_view(post, open))));
+            values.push((None, keys.gap(g.as_str()), json(&self.gap_view(post, open))));
         }
-        out
     }
 
     fn gap_view(&self, post: &ShortagePosted, open: u32) -> GapView {
@@ -943,27 +992,48 @@ impl Matcher {
 
     /// Runs until `stop` resolves (or a refused request, which is a
     /// configuration or data error for an operator to see).
+    ///
+    /// Batches are pipelined: while one batch's effects are being made
+    /// durable (reservations, publication, read models — mostly waiting on
+    /// the store and the broker), the next batch is read and handled; its
+    /// effects are made durable only after the previous batch's, and every
+    /// batch's offsets are committed only after its effects are durable, so
+    /// the guarantees above are those of handling batch by batch. (Region
+    /// statistics, written now and then from the partitions' state, may
+    /// count the batch still being made durable; its replay after a crash
+    /// makes the same proposals with the same ids.)
     pub async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let mut sub = self.start().await?;
         tokio::pin!(stop);
+        // The batch being made durable, and its records to commit after.
+        let mut inflight: Option<(JoinHandle<anyhow::Result<()>>, Vec<Record>)> = None;
         loop {
-            let first = if self.dirty.is_empty() {
-                tokio::select! {
-                    r = sub.next() => r,
-                    () = &mut stop => return Ok(()),
+            let first = tokio::select! {
+                r = sub.next() => r,
+                res = async { (&mut inflight.as_mut().expect("guarded").0).await },
+                    if inflight.is_some() =>
+                {
+                    let (_, done) = inflight.take().expect("guarded");
+                    res??;
+                    self.settle(sub.as_mut(), done).await?;
+                    continue;
                 }
-            } else {
+                () = &mut stop => {
+                    if let Some((durable, done)) = inflight.take() {
+                        durable.await??;
+                        self.settle(sub.as_mut(), done).await?;
+                    }
+                    if !self.dirty.is_empty() {
+                        self.write_regions().await?;
+                    }
+                    return Ok(());
+                }
                 // Idle for a moment: bring the region statistics up to date.
-                tokio::select! {
-                    r = sub.next() => r,
-                    () = &mut stop => {
-                        self.write_regions().await?;
-                        return Ok(());
-                    }
-                    () = tokio::time::sleep(Duration::from_millis(100)) => {
-                        self.write_regions().await?;
-                        continue;
-                    }
+                () = tokio::time::sleep(Duration::from_millis(100)),
+                    if inflight.is_none() && !self.dirty.is_empty() =>
+                {
+                    self.write_regions().await?;
+                    continue;
                 }
             };
             let mut batch = vec![persist_first(&self.health.bus_ok, first)?];
@@ -986,16 +1056,31 @@ impl Matcher {
                     }
                 }
             }
-            self.handle(sub.as_mut(), batch).await?;
+            let (b, done) = self.prepare(batch).await?;
+            if let Some((durable, prev)) = inflight.take() {
+                durable.await??;
+                self.settle(sub.as_mut(), prev).await?;
+            }
+            let sink = self.sink();
+            inflight = Some((tokio::spawn(sink.make_durable(b)), done));
         }
     }
 
-    /// Handles one batch: state, effects, commit.
+    /// Handles one batch: state, effects, commit (without pipelining).
     pub async fn handle(
         &mut self,
         sub: &mut dyn Subscription,
         batch: Vec<Record>,
     ) -> anyhow::Result<()> {
+        let (b, done) = self.prepare(batch).await?;
+        self.sink().make_durable(b).await?;
+        self.settle(sub, done).await
+    }
+
+    /// Applies a batch to the partitions' state and computes its effects;
+    /// returns them with the last record of each partition (to commit once
+    /// the effects are durable).
+    async fn prepare(&mut self, batch: Vec<Record>) -> anyhow::Result<(Batch, Vec<Record>)> {
         let t = std::time::Instant::now();
         let mut fx: BTreeMap<u32, Effects> = BTreeMap::new();
         let mut last: BTreeMap<u32, Record> = BTreeMap::new();
@@ -1017,17 +1102,30 @@ impl Matcher {
             last.insert(p, rec);
         }
         let t = self.health.spent(0, t);
-        self.make_durable(&fx).await?;
+        let mut views = Views::default();
         for (p, e) in &fx {
+            if let Some(state) = self.parts.get(p) {
+                state.views(&self.keys, e, &mut views);
+            }
             for r in &e.regions {
                 self.dirty.insert((*p, r.clone()));
             }
         }
+        self.health.spent(3, t);
+        Ok((Batch { fx, views }, last.into_values().collect()))
+    }
+
+    /// After a batch's effects are durable: region statistics when due,
+    /// then the commit.
+    async fn settle(
+        &mut self,
+        sub: &mut dyn Subscription,
+        done: Vec<Record>,
+    ) -> anyhow::Result<()> {
         if self.regions_written.elapsed() >= REGION_VIEW_EVERY {
             self.write_regions().await?;
         }
-        let t = std::time::Instant::now().max(t);
-        let done: Vec<Record> = last.into_values().collect();
+        let t = std::time::Instant::now();
         match sub.commit_all(&done).await {
             Ok(()) => {
                 self.health.batches.fetch_add(1, Ordering::Relaxed);
@@ -1041,6 +1139,17 @@ impl Matcher {
             }
         }
         Ok(())
+    }
+
+    fn sink(&self) -> Sink {
+        Sink {
+            bus: self.bus.clone(),
+            store: self.store.clone(),
+            keys: self.keys.clone(),
+            health: self.health.clone(),
+            market_topic: self.opts.market_topic.clone(),
+            matches_topic: self.opts.matches_topic.clone(),
+        }
     }
 
     /// Writes the statistics of the regions that changed.
@@ -1093,9 +1202,12 @@ impl Matcher {
         self.parts.insert(p, state);
         Ok(())
     }
+}
 
+impl Sink {
     /// Reservations, declines for conflicts, outputs, read models.
-    async fn make_durable(&self, fx: &BTreeMap<u32, Effects>) -> anyhow::Result<()> {
+    async fn make_durable(self, b: Batch) -> anyhow::Result<()> {
+        let fx = &b.fx;
         let h = &self.health;
         for e in fx.values() {
             for line in &e.invalid {
@@ -1184,7 +1296,7 @@ impl Matcher {
         // 2. Declines for conflicts, back into the market.
         if !declines.is_empty() {
             persist(&h.bus_ok, "publishing declines", || {
-                self.bus.publish_all(&self.opts.market_topic, &declines)
+                self.bus.publish_all(&self.market_topic, &declines)
             })
             .await?;
         }
@@ -1207,19 +1319,14 @@ impl Matcher {
         }
         if !out.is_empty() {
             persist(&h.bus_ok, "publishing proposals", || {
-                self.bus.publish_all(&self.opts.matches_topic, &out)
+                self.bus.publish_all(&self.matches_topic, &out)
             })
             .await?;
         }
         h.proposals.fetch_add(proposals, Ordering::Relaxed);
         let t = h.spent(2, t);
         // 4. Read models.
-        let (mut writes, mut sets) = (Vec::new(), Vec::new());
-        for (p, e) in fx {
-            if let Some(state) = self.parts.get(p) {
-                writes.extend(state.views(&self.keys, e, &withheld, &mut sets));
-            }
-        }
+        let (writes, mut sets) = b.views.withhold(&withheld);
         if !writes.is_empty() {
             // One multi-key write (MSET in chunks on Redis), not one command
             // per key: a batch writes thousands of views.
