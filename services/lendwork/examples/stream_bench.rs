@@ -1,15 +1,17 @@
 //! Streaming benchmark, in one run against one broker and one Redis:
 //!
 //! 1. raw `rdkafka`: produce N event-sized records (idempotent, acks=all)
-//!    and consume them with a plain consumer — records per second;
+//!    and consume them with a plain consumer — records per second; run
+//!    before and after (2), the ratio taken to the better run;
 //! 2. Lendwork end to end: the same N market events published to the market
 //!    topic, an in-process matcher (engine, reservations and read models in
-//!    Redis, proposals to the matches topic, commits) — events per second,
-//!    and the ratio to (1);
-//! 3. latency at a steady offered load: events published at `--rate` per
+//!    Redis, proposals to the matches topic, commits) — market records per
+//!    second, and the ratio to (1);
+//! 3. latency at a steady offered load: events published at `RATE` per
 //!    second; each proposal's latency is the time from the publication of
 //!    the event that caused it (proposals carry that event's time) to its
-//!    arrival on the matches topic — p50, p99, max.
+//!    arrival on the matches topic — p50, p99, max; then the same at half
+//!    the event rate (2) measured, when that is below `RATE`.
 //!
 //! The market answers: simulated parties read the matches topic and answer
 //! the matcher's proposals on the market topic ([`lendwork_sim::answer`]:
@@ -343,10 +345,16 @@ async fn main() {
         n as f64 / secs,
         health.proposals.load(Ordering::Relaxed)
     );
+    // Raw again: on this shared machine raw throughput has swung between
+    // runs (24k and 44k records/s from one minute to the next), so the
+    // ratio is taken to the better of the two raw runs around Lendwork's.
+    let raw_again = raw(&kafka, &format!("{nonce}.raw2"), &records).await;
+    println!("raw rdkafka again:             {raw_again:>9.0} records/s");
+    let best = raw_rate.max(raw_again);
     println!(
-        "ratio lendwork / raw:          {:>9.2} (market records; events alone {:.2})",
-        e2e / raw_rate,
-        n as f64 / secs / raw_rate
+        "ratio lendwork / raw (better):  {:>9.2} (market records; events alone {:.2})",
+        e2e / best,
+        n as f64 / secs / best
     );
     let stages: Vec<String> = lendwork::matcher::STAGES
         .iter()
