@@ -106,6 +106,17 @@ impl KafkaBus {
             "message.timeout.ms",
             config.publish_timeout.as_millis().to_string(),
         );
+        // Callers publish whole batches and wait for them (the matcher's
+        // effects, the gateway's acknowledged writes), so librdkafka's
+        // default 5 ms linger only delays each batch's acknowledgement; 1 ms
+        // still lets concurrent single-record publishes share a request.
+        // A setting given in the extras wins.
+        if !["linger.ms", "queue.buffering.max.ms"]
+            .iter()
+            .any(|k| config.extra.contains_key(*k))
+        {
+            p.set("linger.ms", "1");
+        }
         let producer: FutureProducer = p
             .create()
             .map_err(|e| BusError::Invalid(format!("producer: {e}")))?;
