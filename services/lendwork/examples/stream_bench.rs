@@ -1,8 +1,9 @@
 //! Streaming benchmark, in one run against one broker and one Redis:
 //!
 //! 1. raw `rdkafka`: produce N event-sized records (idempotent, acks=all)
-//!    and consume them with a plain consumer — records per second; run
-//!    before and after (2), the ratio taken to the better run;
+//!    and consume them with a plain consumer — records per second, timed
+//!    once both clients are warm; run before and after (2), the ratio taken
+//!    to the better run;
 //! 2. Lendwork end to end: the same N market events published to the market
 //!    topic, an in-process matcher (engine, reservations and read models in
 //!    Redis, proposals to the matches topic, commits) — market records per
@@ -10,8 +11,8 @@
 //! 3. latency at a steady offered load: events published at `RATE` per
 //!    second; each proposal's latency is the time from the publication of
 //!    the event that caused it (proposals carry that event's time) to its
-//!    arrival on the matches topic — p50, p99, max; then the same at half
-//!    the event rate (2) measured, when that is below `RATE`.
+//!    arrival on the matches topic — p50, p99, max; then the same at a
+//!    quarter of the event rate (2) measured, when that is below `RATE`.
 //!
 //! The market answers: simulated parties read the matches topic and answer
 //! the matcher's proposals on the market topic ([`lendwork_sim::answer`]:
@@ -85,8 +86,18 @@ async fn keyed(store: &dyn StateStore, prefix: &str, evs: &[Event]) -> Vec<(Byte
 async fn raw(kafka: &str, topic: &str, records: &[(Bytes, Bytes)]) -> f64 {
     let bus = KafkaBus::new(&KafkaConfig::new(kafka)).unwrap();
     bus.ensure_topic(topic, PARTITIONS).await.unwrap();
-    let producer = producer(kafka);
+    // Both clients warm, as the matcher's are when it is timed: the
+    // producer has delivered a record and the consumer has read one.
+    let producer = warm(kafka, topic).await;
     let consumer = assigned(kafka, topic);
+    producer
+        .send(
+            FutureRecord::to(topic).key("warmup").payload("warmup"),
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap();
+    consumer.recv().await.unwrap();
     let t0 = Instant::now();
     let n = records.len();
     let consume = async {
@@ -202,13 +213,13 @@ struct Parties {
 
 /// Reads the matches topic and answers the matcher's proposals on the
 /// market topic until the task is dropped.
-fn respond(
+async fn respond(
     kafka: &str,
     opts: &MatcherOptions,
     parties: Arc<Parties>,
 ) -> tokio::task::JoinHandle<()> {
     let consumer = assigned(kafka, &opts.matches_topic);
-    let prod = producer(kafka);
+    let prod = warm(kafka, &opts.matches_topic).await;
     let market = opts.market_topic.clone();
     tokio::spawn(async move {
         loop {
@@ -258,6 +269,25 @@ async fn send(prod: &FutureProducer, topic: &str, key: &[u8], payload: &[u8]) {
             }
         }
     }
+}
+
+/// A producer that has delivered a first record (to `topic`'s warm-up
+/// topic, which it creates): an idempotent producer's first send waits for
+/// its producer id and the topic's metadata — hundreds of milliseconds on
+/// Tansu — which is the benchmark's own start-up, not the matcher's
+/// latency. (The matcher's group join is kept out of the timing likewise.)
+async fn warm(kafka: &str, topic: &str) -> FutureProducer {
+    let warmup = format!("{topic}.warmup");
+    let bus = KafkaBus::new(&KafkaConfig::new(kafka)).unwrap();
+    bus.ensure_topic(&warmup, 1).await.unwrap();
+    let prod = producer(kafka);
+    prod.send(
+        FutureRecord::to(&warmup).key("warmup").payload("warmup"),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    prod
 }
 
 /// Records the matcher has handled, beside the warm-up record.
@@ -312,8 +342,8 @@ async fn main() {
         .unwrap();
     let health = start_matcher(&kafka, store.clone(), opts.clone()).await;
     let parties = Arc::new(Parties::default());
-    let responder = respond(&kafka, &opts, parties.clone());
-    let prod = producer(&kafka);
+    let responder = respond(&kafka, &opts, parties.clone()).await;
+    let prod = warm(&kafka, &opts.market_topic).await;
     let n = records.len() as u64;
     let t0 = Instant::now();
     let mut published = 0u64;
@@ -372,10 +402,12 @@ async fn main() {
         health.batches.load(Ordering::Relaxed)
     );
 
-    // 3. Latency at a steady offered load: the load asked for, and half
-    // the event rate (2) measured, which this matcher can sustain.
+    // 3. Latency at a steady offered load: the load asked for, and a
+    // quarter of the event rate (2) measured — the load generator, the
+    // parties and the collector share the machine with the matcher, Tansu
+    // and Redis, and the latency run's market is larger.
     steady(&kafka, &store, &bus, format!("{nonce}-c"), rate, seconds).await;
-    let sustainable = ((n as f64 / secs / 2.0) as u64 / 500 * 500).max(500);
+    let sustainable = ((n as f64 / secs / 4.0 / 500.0).round() as u64 * 500).max(500);
     if sustainable < rate {
         steady(
             &kafka,
@@ -411,9 +443,9 @@ async fn steady(
         .unwrap();
     let health = start_matcher(kafka, store.clone(), opts.clone()).await;
     let parties = Arc::new(Parties::default());
-    let responder = respond(kafka, &opts, parties.clone());
+    let responder = respond(kafka, &opts, parties.clone()).await;
     let consumer = assigned(kafka, &opts.matches_topic);
-    let prod = producer(kafka);
+    let prod = warm(kafka, &opts.market_topic).await;
     let mut sent_at: HashMap<String, Instant> = HashMap::new();
     let t0 = Instant::now();
     let tick = Duration::from_millis(10);
