@@ -27,7 +27,9 @@
 //!   matches topic (idempotent producer, `acks=all`), write the read models
 //!   (whole values, idempotent), and only then commit the offsets. A crash
 //!   anywhere before the commit makes the batch run again with the same
-//!   output ids, which consumers dedupe.
+//!   output ids, which consumers dedupe. While one batch is being made
+//!   durable the next is handled ([`Matcher::run`]); effects are made
+//!   durable batch after batch, in order.
 //! * **No double booking.** If a worker's reservation is held by another
 //!   proposal (the worker was re-offered in a region another matcher owns,
 //!   or two matchers briefly both handle a partition during a rebalance),
