@@ -734,7 +734,7 @@ impl PartitionState {
     /// The read-model values for what `fx` touched, and the index-set
     /// entries of the proposals it made (borrower, lender, worker). A
     /// proposal's view and entries carry its id, so that the ones whose
-    /// reservation fails can be left out ([`Views::withhold`]).
+    /// reservation fails can be left out.
     pub fn views(&self, keys: &Keys, fx: &Effects, out: &mut Views) {
         out.values
             .reserve(fx.matches.len() + fx.withdrawn.len() + fx.gaps.len());
