@@ -2,7 +2,7 @@
 //! replay of the market topic, read models follow, a restart (with or
 //! without the last commit) loses nothing and changes no id, and a worker
 //! offered in two regions owned by different partitions is never
-//! double-booked.
+//! double-booked; and batches are pipelined without committing early.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use lendwork::route::Router;
 use lendwork_domain::*;
 use lendwork_engine::EngineConfig;
 use lendwork_ports::memory::{MemoryBus, MemoryStore};
-use lendwork_ports::{BusError, EventBus, Record, StateStore, Subscription};
+use lendwork_ports::{BusError, EventBus, Record, StateStore, StoreError, Subscription, Swap};
 use lendwork_sim::SimConfig;
 
 fn options(partitions: u32) -> MatcherOptions {
@@ -307,4 +307,127 @@ async fn a_worker_in_two_partitions_is_booked_once() {
     let b: GapView =
         serde_json::from_slice(&store.get(&keys.gap("gap-b")).await.unwrap().unwrap()).unwrap();
     assert_eq!(b.open, 1, "gap B is open again after the decline");
+}
+
+/// A store whose multi-key writes (the read models) wait until the gate
+/// opens; everything else goes straight to the memory store.
+#[derive(Clone)]
+struct Gated {
+    inner: MemoryStore,
+    open: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait::async_trait]
+impl StateStore for Gated {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.inner.set(key, value).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
+        self.inner.get_many(keys).await
+    }
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        let _pass = self.open.acquire().await.expect("never closed");
+        self.inner.set_many(pairs).await
+    }
+    async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        self.inner.set_if_absent(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        self.inner.compare_and_swap(key, expected, new).await
+    }
+    async fn compare_and_swap_many(&self, ops: &[Swap]) -> Result<Vec<bool>, StoreError> {
+        self.inner.compare_and_swap_many(ops).await
+    }
+    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.inner.incr_by(key, delta).await
+    }
+    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
+        self.inner.scan_prefix(prefix).await
+    }
+    async fn add_to_sets(&self, adds: &[(String, String)]) -> Result<(), StoreError> {
+        self.inner.add_to_sets(adds).await
+    }
+    async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
+        self.inner.members_many(keys).await
+    }
+}
+
+/// Pipelining: while a batch's read models are held back, the matcher
+/// handles the next batch — and no further — and commits nothing; once
+/// the writes land, everything is handled, committed, and the read models
+/// agree with a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_handled_while_the_one_before_is_made_durable_and_committed_only_after() {
+    let (bus, inner) = (MemoryBus::new(), MemoryStore::new());
+    let opts = options(2);
+    let events = sim_events(300, 40, 5).await;
+    let n = events.len() as u64;
+    assert!(n > 3 * opts.max_batch as u64, "several batches");
+    bus.ensure_topic(&opts.market_topic, opts.partitions)
+        .await
+        .unwrap();
+    bus.publish_all(&opts.market_topic, &events).await.unwrap();
+    let store = Gated {
+        inner: inner.clone(),
+        open: Arc::new(tokio::sync::Semaphore::new(0)),
+    };
+    let health = Arc::new(Health::default());
+    let mut m = Matcher::new(
+        Arc::new(bus.clone()),
+        Arc::new(store.clone()),
+        opts.clone(),
+        health.clone(),
+    );
+    let h = health.clone();
+    let running = tokio::spawn(async move {
+        m.run(async move {
+            while h.records.load(Ordering::Relaxed) < n {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+    });
+    // The first batch is stuck making its views durable; the second is
+    // handled meanwhile; the third waits for the first.
+    let batch = opts.max_batch as u64;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while health.records.load(Ordering::Relaxed) < 2 * batch {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for the second batch"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        health.records.load(Ordering::Relaxed),
+        2 * batch,
+        "one batch ahead, no more"
+    );
+    assert_eq!(
+        health.batches.load(Ordering::Relaxed),
+        0,
+        "nothing committed before its effects are durable"
+    );
+    store
+        .open
+        .add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    tokio::time::timeout(Duration::from_secs(120), running)
+        .await
+        .expect("the matcher finishes")
+        .unwrap()
+        .unwrap();
+    assert!(health.batches.load(Ordering::Relaxed) >= n / batch);
+    check(&bus, &inner, &opts).await;
 }
