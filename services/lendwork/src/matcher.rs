@@ -1038,7 +1038,10 @@ impl Matcher {
                     continue;
                 }
             };
-            let mut batch = vec![persist_first(&self.health.bus_ok, first)?];
+            // Sized once: growing it record by record costs more than the
+            // records (on the embedded default, fresh pages for every batch).
+            let mut batch = Vec::with_capacity(self.opts.max_batch);
+            batch.push(persist_first(&self.health.bus_ok, first)?);
             // Linger: when nothing more is there at once, sleep out the
             // linger once and then take what arrived meanwhile (up to
             // the batch size). Waiting record by record instead would
