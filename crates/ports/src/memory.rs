@@ -5,7 +5,7 @@
 //! every member of a group all partitions: one process has no one to share
 //! them with.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -269,92 +269,10 @@ impl Subscription for MemorySubscription {
 }
 
 /// The in-memory store.
-///
-/// Values sit in a [`Keyspace`]: keys are split at their last `:` into a
-/// namespace and a name, each namespace a hash map. Point reads and writes
-/// (every posting makes several) cost a hash, not the dozens of string
-/// comparisons and cache misses of a search down an ordered map of millions
-/// of keys sharing long prefixes; a prefix scan visits only the namespaces
-/// the prefix can reach, and returns keys in order, like the ordered map it
-/// replaces did.
 #[derive(Clone, Default)]
 pub struct MemoryStore {
-    map: Arc<Mutex<Keyspace>>,
+    map: Arc<Mutex<BTreeMap<String, Bytes>>>,
     sets: Arc<Mutex<HashMap<String, BTreeSet<String>>>>,
-}
-
-type Fast = foldhash::fast::RandomState;
-
-/// Keys by namespace (everything up to and including the last `:`) and
-/// name (the rest).
-#[derive(Default)]
-struct Keyspace {
-    spaces: HashMap<Box<str>, HashMap<Box<str>, Bytes, Fast>, Fast>,
-}
-
-/// `"lw:rm:gap:g-1"` → (`"lw:rm:gap:"`, `"g-1"`); a key without `:` has
-/// the empty namespace.
-fn split_key(key: &str) -> (&str, &str) {
-    key.rfind(':').map_or(("", key), |i| key.split_at(i + 1))
-}
-
-impl Keyspace {
-    fn get(&self, key: &str) -> Option<&Bytes> {
-        let (ns, name) = split_key(key);
-        self.spaces.get(ns)?.get(name)
-    }
-
-    fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
-    fn insert(&mut self, key: &str, value: Bytes) {
-        let (ns, name) = split_key(key);
-        let space = match self.spaces.get_mut(ns) {
-            Some(space) => space,
-            None => self.spaces.entry(ns.into()).or_default(),
-        };
-        match space.get_mut(name) {
-            Some(v) => *v = value,
-            None => {
-                space.insert(name.into(), value);
-            }
-        }
-    }
-
-    fn remove(&mut self, key: &str) -> Option<Bytes> {
-        let (ns, name) = split_key(key);
-        let space = self.spaces.get_mut(ns)?;
-        let old = space.remove(name);
-        if space.is_empty() {
-            self.spaces.remove(ns);
-        }
-        old
-    }
-
-    /// Every key starting with `prefix`, in order.
-    fn scan(&self, prefix: &str) -> Vec<(String, Bytes)> {
-        let mut out = Vec::new();
-        for (ns, space) in &self.spaces {
-            // A namespace under the prefix is taken whole; one the prefix
-            // reaches into is filtered by the prefix's rest.
-            let rest = if ns.starts_with(prefix) {
-                ""
-            } else if let Some(rest) = prefix.strip_prefix(&**ns) {
-                rest
-            } else {
-                continue;
-            };
-            out.extend(
-                space
-                    .iter()
-                    .filter(|(name, _)| name.starts_with(rest))
-                    .map(|(name, v)| ([&**ns, &**name].concat(), v.clone())),
-            );
-        }
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        out
-    }
 }
 
 impl MemoryStore {
@@ -374,7 +292,7 @@ impl StateStore for MemoryStore {
         self.map
             .lock()
             .unwrap()
-            .insert(key, Bytes::copy_from_slice(value));
+            .insert(key.to_owned(), Bytes::copy_from_slice(value));
         Ok(())
     }
 
@@ -386,7 +304,7 @@ impl StateStore for MemoryStore {
     async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
         let mut m = self.map.lock().unwrap();
         for (k, v) in pairs {
-            m.insert(k, Bytes::copy_from_slice(v));
+            m.insert(k.clone(), Bytes::copy_from_slice(v));
         }
         Ok(())
     }
@@ -396,7 +314,7 @@ impl StateStore for MemoryStore {
         if m.contains_key(key) {
             return Ok(false);
         }
-        m.insert(key, Bytes::copy_from_slice(value));
+        m.insert(key.to_owned(), Bytes::copy_from_slice(value));
         Ok(true)
     }
 
@@ -417,11 +335,9 @@ impl StateStore for MemoryStore {
             return Ok(false);
         }
         match new {
-            Some(v) => m.insert(key, Bytes::copy_from_slice(v)),
-            None => {
-                m.remove(key);
-            }
-        }
+            Some(v) => m.insert(key.to_owned(), Bytes::copy_from_slice(v)),
+            None => m.remove(key),
+        };
         Ok(true)
     }
 
@@ -437,7 +353,7 @@ impl StateStore for MemoryStore {
         let new = cur
             .checked_add(delta)
             .ok_or_else(|| StoreError::Invalid(format!("counter {key:?} would overflow")))?;
-        m.insert(key, Bytes::from(new.to_string()));
+        m.insert(key.to_owned(), Bytes::from(new.to_string()));
         Ok(new)
     }
 
@@ -471,70 +387,9 @@ impl StateStore for MemoryStore {
 
     async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
         let m = self.map.lock().unwrap();
-        Ok(m.scan(prefix))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The keyspace answers as an ordered map of whole keys would, for
-    /// prefixes that end inside a namespace, at its end, inside a name, and
-    /// for keys without a `:` or with several.
-    #[test]
-    fn the_keyspace_scans_like_an_ordered_map() {
-        let keys = [
-            "a",
-            "ab",
-            "a:",
-            "a:b",
-            "a:b:c",
-            "a:bc",
-            "lw:rm:gap:g-1",
-            "lw:rm:gap:g-2",
-            "lw:rm:gaps",
-            "lw:rm:region:620100",
-            "lw:own:gap:g-1",
-            "x:y:z:",
-        ];
-        let mut space = Keyspace::default();
-        let mut ordered = std::collections::BTreeMap::new();
-        for (i, k) in keys.iter().enumerate() {
-            let v = Bytes::from(i.to_string());
-            space.insert(k, v.clone());
-            ordered.insert(k.to_string(), v);
-        }
-        space.insert("a:b", Bytes::from_static(b"again"));
-        ordered.insert("a:b".into(), Bytes::from_static(b"again"));
-        assert_eq!(space.remove("lw:rm:gaps"), ordered.remove("lw:rm:gaps"));
-        assert_eq!(space.remove("lw:rm:gaps"), None);
-        let prefixes = [
-            "",
-            "a",
-            "a:",
-            "a:b",
-            "a:b:",
-            "lw",
-            "lw:rm",
-            "lw:rm:",
-            "lw:rm:g",
-            "lw:rm:gap:",
-            "lw:rm:gap:g-1",
-            "lw:rm:gap:g-10",
-            "x:y:z:",
-            "nothing",
-        ];
-        for p in prefixes {
-            let want: Vec<(String, Bytes)> = ordered
-                .range(p.to_owned()..)
-                .take_while(|(k, _)| k.starts_with(p))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            assert_eq!(space.scan(p), want, "prefix {p:?}");
-        }
-        for k in keys {
-            assert_eq!(space.get(k), ordered.get(k), "key {k:?}");
-        }
+        Ok(m.range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
