@@ -36,11 +36,21 @@ target/release/examples/trivial_server "127.0.0.1:$triv" &
 p2=$!
 trap 'kill $p1 $p2 2>/dev/null; rm -rf "$work"' EXIT
 wait_port "$triv"
+# Every request posts a new gap: wrk runs one Lua state per thread, each
+# with the same counter and the same random sequence, so the thread's
+# number is part of the id (until the seventh session it was not, and the
+# second thread re-posted the first thread's gaps: half the requests were
+# updates of an existing gap).
 cat >"$work/post.lua" <<LUA
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
 counter = 0
 request = function()
   counter = counter + 1
-  local body = '{"gap_id":"g-' .. counter .. '-' .. math.random(1e9) .. '","region":"620100","site":{"lat":36.06,"lon":103.83},"requirements":[{"skill":"forklift","min_level":2}],"certificates":[],"headcount":2,"window":{"start":"2026-04-01","end":"2026-04-30"},"hourly_wage_fen":3000}'
+  local body = '{"gap_id":"g-' .. tid .. '-' .. counter .. '","region":"620100","site":{"lat":36.06,"lon":103.83},"requirements":[{"skill":"forklift","min_level":2}],"certificates":[],"headcount":2,"window":{"start":"2026-04-01","end":"2026-04-30"},"hourly_wage_fen":3000}'
   return wrk.format("POST", nil, {["Authorization"]="Bearer $ent", ["Content-Type"]="application/json"}, body)
 end
 LUA
