@@ -310,12 +310,14 @@ impl StateStore for MemoryStore {
     }
 
     async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
-        let mut m = self.map.lock().unwrap();
-        if m.contains_key(key) {
-            return Ok(false);
+        // One search down the map, not a lookup and then an insert.
+        match self.map.lock().unwrap().entry(key.to_owned()) {
+            std::collections::btree_map::Entry::Occupied(_) => Ok(false),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(Bytes::copy_from_slice(value));
+                Ok(true)
+            }
         }
-        m.insert(key.to_owned(), Bytes::copy_from_slice(value));
-        Ok(true)
     }
 
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
