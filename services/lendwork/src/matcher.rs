@@ -1038,9 +1038,10 @@ impl Matcher {
                     continue;
                 }
             };
-            // Sized once: growing it record by record costs more than the
-            // records (on the embedded default, fresh pages for every batch).
-            let mut batch = Vec::with_capacity(self.opts.max_batch);
+            // Sized at once (up to a bound, as the batch size may be set
+            // large): grown record by record, a batch of the default 500
+            // was reallocated and copied seven times.
+            let mut batch = Vec::with_capacity(self.opts.max_batch.min(1024));
             batch.push(persist_first(&self.health.bus_ok, first)?);
             // Linger: when nothing more is there at once, sleep out the
             // linger once and then take what arrived meanwhile (up to
