@@ -473,7 +473,7 @@ async fn steady(
             next += tick;
             tokio::time::sleep_until(next.into()).await;
         }
-        stamps
+        (stamps, t0.elapsed())
     };
     let mut lat = Vec::new();
     let collector = async {
@@ -501,8 +501,10 @@ async fn steady(
         }
         arrivals
     };
-    let (stamps, arrivals) = tokio::join!(publisher, collector);
-    let offered = records.len() as f64 / t0.elapsed().as_secs_f64();
+    let ((stamps, sending), arrivals) = tokio::join!(publisher, collector);
+    // The rate the publisher held (its own time, not the drain after it).
+    let offered = records.len() as f64 / sending.as_secs_f64();
+    let drained = t0.elapsed().as_secs_f64();
     responder.abort();
     // A proposal carries the market time of the event that caused it: an
     // event of the simulation or an answer (a decline's back-fill).
@@ -520,7 +522,7 @@ async fn steady(
     }
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "steady load: offered {rate} events/s for {seconds} s (achieved {offered:.0}/s; {} answers besides), {} proposals timed",
+        "steady load: offered {rate} events/s for {seconds} s (sent at {offered:.0}/s; {} answers besides; run over {drained:.1} s after the first send, the last second a wait for quiet), {} proposals timed",
         parties.answered.load(Ordering::Relaxed),
         lat.len()
     );
