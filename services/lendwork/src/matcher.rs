@@ -50,13 +50,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
 use bytes::Bytes;
 use futures::FutureExt;
 use lendwork_domain::*;
 use lendwork_engine::{Applied, Engine, EngineConfig, Status};
 use lendwork_ports::{BusError, EventBus, Record, StateStore, StoreError, Subscription};
+use tokio::task::JoinHandle;
 
 use crate::readmodel::{GapStatus, GapView, Keys, MatchView, RegionView, Slice};
 use crate::reservations::{Answer, Origin, Reservations, Reserve, Step};
