@@ -2,7 +2,8 @@
 # Gateway load benchmark (issue 6): wrk against `lendwork serve` on the
 # embedded default — posting shortages and reading statistics — beside wrk
 # against a trivial axum handler (examples/trivial_server.rs) in the same
-# run. Prints requests/s, p99 and the ratio for each.
+# run. Prints requests/s, p99 and the ratio for each, and the server's own
+# CPU time per request (from /proc) beside the rates.
 #
 # Postings run in ROUNDS alternating pairs (trivial, then a fresh gateway):
 # this shared machine's speed drifts by tens of percent from one minute to
@@ -57,15 +58,23 @@ LUA
 cat >"$work/get.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $op"
 LUA
-run() { # name script url
-  local out
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
+run() { # name script url server-pid; prints "req/s server-µs-per-request"
+  local out t0 t1
+  t0=$(cpu_ticks "$4")
   out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$2" "$3")
-  local rps p99 non2xx
+  t1=$(cpu_ticks "$4")
+  local rps p99 non2xx n us
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  printf '%-34s %10s req/s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p99" "${non2xx:-0}" >&2
-  echo "$rps"
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  # The server's own CPU time per request (from /proc, so no profiler is
+  # needed): steadier than req/s on a shared machine, whose speed drifts.
+  us=$(python3 -c "print(f'{($t1 - $t0) / $hz * 1e6 / max($n, 1):.1f}')")
+  printf '%-34s %10s req/s   p99 %8s   non-2xx %s   server CPU %6s µs/req\n' "$1" "$rps" "$p99" "${non2xx:-0}" "$us" >&2
+  echo "$rps $us"
 }
 echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores (server and wrk share them)" >&2
 # Reads first: after the writes, the embedded matcher is still working
@@ -76,25 +85,29 @@ for r in 620100 620200 620300 620400; do
     -d '{"gap_id":"seed-'$r'","region":"'$r'","site":{"lat":36.06,"lon":103.83},"requirements":[],"certificates":[],"headcount":3,"window":{"start":"2026-04-01","end":"2026-04-30"},"hourly_wage_fen":3000}'
 done
 sleep 1
-c=$(run "gateway GET /v1/stats" "$work/get.lua" "http://127.0.0.1:$gw/v1/stats")
-d=$(run "trivial axum GET" "$work/get.lua" "http://127.0.0.1:$triv/get")
+read -r c _ < <(run "gateway GET /v1/stats" "$work/get.lua" "http://127.0.0.1:$gw/v1/stats" "$p1")
+read -r d _ < <(run "trivial axum GET" "$work/get.lua" "http://127.0.0.1:$triv/get" "$p2")
 # The trivial handler gets the very same requests (the same script, so wrk
 # spends the same on each), and goes first in each pair; the gateway is
 # started afresh for each of its runs (an earlier run's matcher may still
 # be busy with its last batches).
 ratios=()
+cpus=()
 for i in $(seq 1 "$rounds"); do
-  b=$(run "round $i: trivial axum POST" "$work/post.lua" "http://127.0.0.1:$triv/post")
+  read -r b bus < <(run "round $i: trivial axum POST" "$work/post.lua" "http://127.0.0.1:$triv/post" "$p2")
   stop_gateway
   start_gateway
-  a=$(run "round $i: gateway POST /v1/shortages" "$work/post.lua" "http://127.0.0.1:$gw/v1/shortages")
+  read -r a aus < <(run "round $i: gateway POST /v1/shortages" "$work/post.lua" "http://127.0.0.1:$gw/v1/shortages" "$p1")
   ratios+=("$(python3 -c "print(f'{$a / $b:.2f}')")")
+  cpus+=("$(python3 -c "print(f'{$aus / max($bus, 0.1):.2f}')")")
 done
-python3 - "$c" "$d" "${ratios[@]}" <<'PY'
+python3 - "$c" "$d" "${#ratios[@]}" "${ratios[@]}" "${cpus[@]}" <<'PY'
 import statistics, sys
-c, d = map(float, sys.argv[1:3])
-ratios = [float(r) for r in sys.argv[3:]]
+c, d, n = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+ratios = [float(r) for r in sys.argv[4:4 + n]]
+cpus = [float(r) for r in sys.argv[4 + n:]]
 print("ratio POST shortages / trivial, by round: " + " ".join(f"{r:.2f}" for r in ratios))
 print(f"ratio POST shortages / trivial (median): {statistics.median(ratios):.2f}")
 print(f"ratio GET stats / trivial:               {c / d:.2f}")
+print("server CPU per request, gateway POST / trivial POST, by round: " + " ".join(f"{r:.2f}" for r in cpus))
 PY
