@@ -12,6 +12,7 @@
 #
 #   benches/gateway_load.sh [SECONDS] [CONNECTIONS] [ROUNDS]  (defaults 10 32 3)
 set -euo pipefail
+shopt -s inherit_errexit # a failing wrk inside run() stops the script
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-32}
@@ -61,6 +62,8 @@ LUA
 hz=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
 run() { # name script url server-pid; prints "req/s server-µs-per-request"
+  # (called as out=$(run …): with inherit_errexit a failure in it stops the
+  # script, which a process substitution would hide)
   local out t0 t1
   t0=$(cpu_ticks "$4")
   out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$2" "$3")
@@ -85,8 +88,10 @@ for r in 620100 620200 620300 620400; do
     -d '{"gap_id":"seed-'$r'","region":"'$r'","site":{"lat":36.06,"lon":103.83},"requirements":[],"certificates":[],"headcount":3,"window":{"start":"2026-04-01","end":"2026-04-30"},"hourly_wage_fen":3000}'
 done
 sleep 1
-read -r c _ < <(run "gateway GET /v1/stats" "$work/get.lua" "http://127.0.0.1:$gw/v1/stats" "$p1")
-read -r d _ < <(run "trivial axum GET" "$work/get.lua" "http://127.0.0.1:$triv/get" "$p2")
+out=$(run "gateway GET /v1/stats" "$work/get.lua" "http://127.0.0.1:$gw/v1/stats" "$p1")
+read -r c _ <<<"$out"
+out=$(run "trivial axum GET" "$work/get.lua" "http://127.0.0.1:$triv/get" "$p2")
+read -r d _ <<<"$out"
 # The trivial handler gets the very same requests (the same script, so wrk
 # spends the same on each), and goes first in each pair; the gateway is
 # started afresh for each of its runs (an earlier run's matcher may still
@@ -94,10 +99,12 @@ read -r d _ < <(run "trivial axum GET" "$work/get.lua" "http://127.0.0.1:$triv/g
 ratios=()
 cpus=()
 for i in $(seq 1 "$rounds"); do
-  read -r b bus < <(run "round $i: trivial axum POST" "$work/post.lua" "http://127.0.0.1:$triv/post" "$p2")
+  out=$(run "round $i: trivial axum POST" "$work/post.lua" "http://127.0.0.1:$triv/post" "$p2")
+  read -r b bus <<<"$out"
   stop_gateway
   start_gateway
-  read -r a aus < <(run "round $i: gateway POST /v1/shortages" "$work/post.lua" "http://127.0.0.1:$gw/v1/shortages" "$p1")
+  out=$(run "round $i: gateway POST /v1/shortages" "$work/post.lua" "http://127.0.0.1:$gw/v1/shortages" "$p1")
+  read -r a aus <<<"$out"
   ratios+=("$(python3 -c "print(f'{$a / $b:.2f}')")")
   cpus+=("$(python3 -c "print(f'{$aus / max($bus, 0.1):.2f}')")")
 done
