@@ -559,6 +559,14 @@ impl Market {
         })
     }
 
+    /// The cost of worker `w` in gap `g` — the sum of the terms a proposal
+    /// of the pair would carry — whether or not the pair is eligible;
+    /// `None` when either is unknown here. The property tests check each
+    /// round's total against an independent solver with it.
+    pub fn pair_cost(&self, w: &WorkerId, g: &GapId) -> Option<u64> {
+        Some(Self::terms(&self.weights, self.w(w)?, self.g(g)?).total())
+    }
+
     /// Windows the worker is committed to (rule 9).
     pub fn busy(&self, w: &WorkerId) -> Vec<Window> {
         self.w(w)
