@@ -3,9 +3,11 @@
 //!
 //! The solver ([`Matcher`]) holds only what is still free: a gap's capacity
 //! is its headcount minus the positions held by standing proposals and
-//! assignments, and a worker's arcs go only to gaps it is eligible for under
-//! every rule of DESIGN §3 — rule 9 included, against its standing
-//! commitments. A *round* turns the solver's current assignment into
+//! assignments, only gaps with a free position are in it at all (a full gap
+//! leaves and comes back with a fresh scan when a position is freed; see
+//! `Market::sync_gap`), and a worker's arcs go only to those gaps it is
+//! eligible for under every rule of DESIGN §3 — rule 9 included, against its
+//! standing commitments. A *round* turns the solver's current assignment into
 //! proposals and commits them ([`Matcher::commit`] takes the pair out of
 //! the problem without a search); each committed worker is then re-added
 //! with its remaining arcs, so it can be proposed again for a gap whose
@@ -89,7 +91,9 @@ struct WorkerRec {
 
 struct GapRec {
     posting: ShortagePosted,
-    ix: GapIx,
+    /// The gap's solver index while it has a free position; `None` while
+    /// every position is held (see [`Market::sync_gap`]).
+    ix: Option<GapIx>,
     /// Positions held by proposals and finished assignments.
     taken: u32,
     /// Every proposal ever made for it.
@@ -401,7 +405,7 @@ impl GCand {
             max_commute: g.max_commute_km.map_or(f64::INFINITY, |k| k.get()),
             coslat: g.site.lat().to_radians().cos(),
             enterprise: rec.enterprise,
-            ix: rec.ix,
+            ix: rec.ix.unwrap_or(NONE),
         }
     }
 }
@@ -912,85 +916,18 @@ impl Market {
             .collect();
         let mut certs: Vec<u16> = g.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
-        let key = reqs.first().map_or(ALL, |r| u32::from(r.0));
         let enterprise = self.ent_id(&g.enterprise_id);
-        let radius = g
-            .max_commute_km
-            .map_or(self.max_commute_km, |k| k.get().min(self.max_commute_km));
-        let free = g.headcount.get().saturating_sub(taken);
-        let rec = GapRec {
+        self.gaps[slot as usize] = Some(GapRec {
             posting: g,
-            ix: 0,
+            ix: None,
             taken,
             proposals,
             reqs,
             certs,
             slot,
             enterprise,
-        };
-        let mut arcs = Vec::new();
-        let (workers, weights, ix_of, excluded) = (
-            &self.workers,
-            &self.weights,
-            &self.ix_of,
-            &self.excluded_pairs,
-        );
-        let exact = self.exact_bits();
-        // Workers are bucketed by commute class: a class is searched only as
-        // far as its workers are willing to travel.
-        let mut scanned = 0u64;
-        let me = GCand::of(slot, &rec);
-        let (wage, need) = (fen32(me.wage), rec.reqs.first().map_or(0, |r| r.1));
-        let required = me.required();
-        for class in 0..CLASSES {
-            let reach = radius.min(class_reach(class, self.max_commute_km));
-            self.worker_grid.near(
-                key * CLASSES + class,
-                &rec.posting.site,
-                reach,
-                |h: &WCols, out: &mut Vec<u32>| h.may_fit(&me, wage, need, required, out),
-                |c: &WCand| {
-                    if !c.fits(&me) {
-                        return;
-                    }
-                    let ws = c.slot;
-                    scanned += 1;
-                    let ix = ix_of.get(ws as usize).copied().unwrap_or(NONE);
-                    if ix == NONE {
-                        return;
-                    }
-                    let cost = if c.decides(exact) {
-                        if c.excl && excluded.contains(&(ws, slot)) {
-                            return;
-                        }
-                        c.cost(weights, &me)
-                    } else {
-                        let wr = workers[ws as usize]
-                            .as_ref()
-                            .expect("indexed workers are live");
-                        Self::admits(weights, wr, &rec)
-                    };
-                    if let Some(cost) = cost {
-                        arcs.push((ix, cost));
-                    }
-                },
-            );
-        }
-        self.stats.gap_scans += 1;
-        self.stats.candidates_scanned += scanned;
-        self.stats.arcs_added += arcs.len() as u64;
-        let ix = self
-            .matcher
-            .add_gap_with_arcs(free, &arcs)
-            .expect("arcs from live workers");
-        if self.gap_of.len() <= ix as usize {
-            self.gap_of.resize(ix as usize + 1, NONE);
-        }
-        self.gap_of[ix as usize] = slot;
-        let rec = GapRec { ix, ..rec };
-        self.gap_grid
-            .insert(key, &rec.posting.site, GCand::of(slot, &rec));
-        self.gaps[slot as usize] = Some(rec);
+        });
+        self.sync_gap(slot);
         self.trim_to_headcount(slot, event, at);
     }
 
@@ -1030,11 +967,125 @@ impl Market {
     }
 
     fn unindex_gap(&mut self, slot: u32, rec: &GapRec) {
-        let key = rec.reqs.first().map_or(ALL, |r| u32::from(r.0));
-        self.gap_grid
-            .remove(key, &rec.posting.site, GCand::of(slot, rec));
-        self.matcher.remove_gap(rec.ix).expect("live gap");
-        self.gap_of[rec.ix as usize] = NONE;
+        if let Some(ix) = rec.ix {
+            self.gap_grid
+                .remove(Self::gap_key(rec), &rec.posting.site, GCand::of(slot, rec));
+            self.matcher.remove_gap(ix).expect("live gap");
+            self.gap_of[ix as usize] = NONE;
+        }
+    }
+
+    /// The grid key a gap is filed under: its first requirement's skill.
+    fn gap_key(rec: &GapRec) -> u32 {
+        rec.reqs.first().map_or(ALL, |r| u32::from(r.0))
+    }
+
+    /// Brings gap `slot`'s place in the solver and the gap grid in line
+    /// with its free positions (headcount minus the positions held).
+    ///
+    /// Only a gap with a free position is in the solver and the gap grid,
+    /// with an arc from every eligible worker; a gap whose positions are
+    /// all held has neither. Such a gap could carry no flow — its arc to
+    /// the sink has no capacity and it has no members — so its arcs change
+    /// no optimum, yet they were most of the market's arcs: on a market
+    /// with more workers than positions, nearly every gap is full a round
+    /// after it is posted, and each offered worker used to scan and keep
+    /// arcs to the hundreds of full gaps in its reach. So a gap leaves the
+    /// solver when its last position is taken and comes back, with a fresh
+    /// scan of the workers, when a position is freed (a decline, expiry,
+    /// no-show, cancellation or a raised headcount).
+    fn sync_gap(&mut self, slot: u32) {
+        let rec = self.gaps[slot as usize].as_ref().expect("live");
+        let free = rec.posting.headcount.get().saturating_sub(rec.taken);
+        match (rec.ix, free) {
+            (None, 0) => {}
+            (Some(_), 0) => {
+                let rec = self.gaps[slot as usize].take().expect("live");
+                self.unindex_gap(slot, &rec);
+                self.gaps[slot as usize] = Some(GapRec { ix: None, ..rec });
+            }
+            (Some(ix), free) => self.matcher.set_capacity(ix, free).expect("live gap"),
+            (None, free) => {
+                let (arcs, scanned) = self.gap_arcs(rec);
+                self.stats.gap_scans += 1;
+                self.stats.candidates_scanned += scanned;
+                self.stats.arcs_added += arcs.len() as u64;
+                let ix = self
+                    .matcher
+                    .add_gap_with_arcs(free, &arcs)
+                    .expect("arcs from live workers");
+                if self.gap_of.len() <= ix as usize {
+                    self.gap_of.resize(ix as usize + 1, NONE);
+                }
+                self.gap_of[ix as usize] = slot;
+                let rec = self.gaps[slot as usize].as_mut().expect("live");
+                rec.ix = Some(ix);
+                let rec = self.gaps[slot as usize].as_ref().expect("live");
+                self.gap_grid
+                    .insert(Self::gap_key(rec), &rec.posting.site, GCand::of(slot, rec));
+            }
+        }
+    }
+
+    /// The arcs into gap `rec` from every worker in the solver that is
+    /// eligible for it, found through the worker grid, and the number of
+    /// candidates checked.
+    fn gap_arcs(&self, rec: &GapRec) -> (Vec<(WorkerIx, i64)>, u64) {
+        let slot = rec.slot;
+        let key = Self::gap_key(rec);
+        let radius = rec
+            .posting
+            .max_commute_km
+            .map_or(self.max_commute_km, |k| k.get().min(self.max_commute_km));
+        let mut arcs = Vec::new();
+        let (workers, weights, ix_of, excluded) = (
+            &self.workers,
+            &self.weights,
+            &self.ix_of,
+            &self.excluded_pairs,
+        );
+        let exact = self.exact_bits();
+        // Workers are bucketed by commute class: a class is searched only as
+        // far as its workers are willing to travel.
+        let mut scanned = 0u64;
+        let me = GCand::of(slot, rec);
+        let (wage, need) = (fen32(me.wage), rec.reqs.first().map_or(0, |r| r.1));
+        let required = me.required();
+        for class in 0..CLASSES {
+            let reach = radius.min(class_reach(class, self.max_commute_km));
+            self.worker_grid.near(
+                key * CLASSES + class,
+                &rec.posting.site,
+                reach,
+                |h: &WCols, out: &mut Vec<u32>| h.may_fit(&me, wage, need, required, out),
+                |c: &WCand| {
+                    if !c.fits(&me) {
+                        return;
+                    }
+                    let ws = c.slot;
+                    scanned += 1;
+                    let ix = ix_of.get(ws as usize).copied().unwrap_or(NONE);
+                    if ix == NONE {
+                        return;
+                    }
+                    let cost = if c.decides(exact) {
+                        if c.excl && excluded.contains(&(ws, slot)) {
+                            return;
+                        }
+                        c.cost(weights, &me)
+                    } else {
+                        let wr = workers[ws as usize]
+                            .as_ref()
+                            .expect("indexed workers are live");
+                        Self::admits(weights, wr, rec)
+                    };
+                    if let Some(cost) = cost {
+                        arcs.push((ix, cost));
+                    }
+                },
+            );
+        }
+        (arcs, scanned)
     }
 
     // ----- proposals -----------------------------------------------------
@@ -1095,6 +1146,16 @@ impl Market {
             let event = EventId::new(format!("evt-{match_id}")).expect("valid id");
             self.record(&p, *gs, *ws, &event, at);
             out.push(p);
+        }
+        // Gaps whose last position was just taken leave the solver (see
+        // `sync_gap`) before the committed workers come back, so that no
+        // arc to them is kept.
+        let mut last = NONE;
+        for &(_, _, gs, _, _) in &pairs {
+            if gs != last {
+                self.sync_gap(gs);
+                last = gs;
+            }
         }
         // Committed workers come back with their arcs to gaps that are
         // still live and whose windows do not overlap the new commitment.
@@ -1182,9 +1243,7 @@ impl Market {
             return Err("the gap has no free position".into());
         }
         self.record(p, gs, ws, event, at);
-        let g = self.gaps[gs as usize].as_ref().expect("live");
-        let (gix, free) = (g.ix, g.posting.headcount.get().saturating_sub(g.taken));
-        self.matcher.set_capacity(gix, free).expect("live gap");
+        self.sync_gap(gs);
         self.place_worker(ws);
         Ok(())
     }
@@ -1242,11 +1301,7 @@ impl Market {
             if let Some(&gs) = self.gslot.get(&g) {
                 if let Some(gap) = self.gaps[gs as usize].as_mut() {
                     gap.taken -= 1;
-                    let (ix, free) = (
-                        gap.ix,
-                        gap.posting.headcount.get().saturating_sub(gap.taken),
-                    );
-                    self.matcher.set_capacity(ix, free).expect("live gap");
+                    self.sync_gap(gs);
                 }
             }
         }

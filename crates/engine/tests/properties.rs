@@ -309,19 +309,36 @@ fn kuhn(pairs: &HashSet<(String, String)>, sh: &Shadow, market: &lendwork_engine
 }
 
 fn run(steps: &[Step], check_optimum: bool) -> Result<String, TestCaseError> {
-    run_on(Engine::new(EngineConfig::default()), steps, check_optimum)
+    run_on(
+        Engine::new(EngineConfig::default()),
+        steps,
+        check_optimum,
+        1,
+    )
 }
 
-fn run_on(mut e: Engine, steps: &[Step], check_optimum: bool) -> Result<String, TestCaseError> {
+/// Applies the steps' events, with a round after every `every` of them and
+/// after the last.
+fn run_on(
+    mut e: Engine,
+    steps: &[Step],
+    check_optimum: bool,
+    every: usize,
+) -> Result<String, TestCaseError> {
     let mut sh = Shadow::default();
     let mut seq = Seq(0);
     let mut log = String::new();
-    for s in steps {
+    let mut applied = 0;
+    for (i, s) in steps.iter().enumerate() {
         let Some(ev) = to_event(s, &mut seq, &e) else {
             continue;
         };
         e.apply(&ev);
         sh.apply(&ev);
+        applied += 1;
+        if applied % every != 0 && i + 1 < steps.len() {
+            continue;
+        }
         let want = if check_optimum {
             Some(best_new_pairs(&e, &sh, true))
         } else {
@@ -393,7 +410,15 @@ proptest! {
         let fast = run(&steps, false)?;
         let mut slow = Engine::new(EngineConfig::default());
         slow.decide_on_records();
-        let slow = run_on(slow, &steps, true)?;
+        let slow = run_on(slow, &steps, true, 1)?;
         prop_assert_eq!(fast, slow);
+    }
+
+    /// Rounds after every few events (as the streaming matcher batches
+    /// them): the events between rounds move the solver's uncommitted
+    /// assignment, and each round is still optimal.
+    #[test]
+    fn batched_rounds_are_optimal(steps in proptest::collection::vec(step(), 1..60), every in 2usize..6) {
+        run_on(Engine::new(EngineConfig::default()), &steps, true, every)?;
     }
 }
