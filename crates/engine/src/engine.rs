@@ -267,12 +267,13 @@ impl Engine {
             .get(m)
             .and_then(|r| self.markets.get(r))
             .and_then(|mk| mk.proposals.get(m))
+            .map(|p| &**p)
     }
 
     /// Every proposal of every region, in region and id order.
     pub fn proposals(&self) -> impl Iterator<Item = &Proposal> {
         self.markets.values().flat_map(|m| {
-            let mut v: Vec<&Proposal> = m.proposals.values().collect();
+            let mut v: Vec<&Proposal> = m.proposals.values().map(|p| &**p).collect();
             v.sort_unstable_by(|a, b| a.proposed.match_id.cmp(&b.proposed.match_id));
             v
         })

@@ -178,7 +178,9 @@ pub struct Market {
     gaps: Slots<Option<GapRec>>,
     /// By id; hashed, since lookups are hot and ids share long prefixes
     /// (reports sort: [`crate::Engine::proposals`]).
-    pub(crate) proposals: HashMap<MatchId, Proposal, Ids>,
+    /// Boxed: a proposal is a few hundred bytes, and the map's growth
+    /// moves only pointers.
+    pub(crate) proposals: HashMap<MatchId, Box<Proposal>, Ids>,
     /// How often each pair was proposed, for deterministic new ids.
     attempts: HashMap<(u32, u32), u32, Ids>,
     matcher: Matcher,
@@ -1192,12 +1194,12 @@ impl Market {
         self.unanswered.insert((at, p.match_id.clone()));
         self.proposals.insert(
             p.match_id.clone(),
-            Proposal {
+            Box::new(Proposal {
                 proposed: p.clone(),
                 status: Status::Proposed,
                 window,
                 history: vec![(event.clone(), at, "match_proposed")],
-            },
+            }),
         );
     }
 
