@@ -386,16 +386,21 @@ impl Matcher {
             p = p.min(c + self.pi_w[w as usize]);
         }
         self.pi_g[g as usize] = p;
-        // The gap is new, so the only parallel arcs are within `arcs`: keep
-        // each worker's cheapest, then build the gap's list sorted by cost.
-        let mut list: Vec<(WorkerIx, i64)> = arcs.to_vec();
-        list.sort_unstable();
-        list.dedup_by_key(|a| a.0);
-        for &(w, c) in &list {
-            self.w_arcs[w as usize].push((g, c as i32));
-        }
-        let mut gl: Vec<(WorkerIx, i32)> = list.into_iter().map(|(w, c)| (w, c as i32)).collect();
+        // The gap's list sorted by cost. The gap is new, so the only
+        // parallel arcs are within `arcs`: in cost order a worker's first
+        // arc is its cheapest, and a later one finds the gap already at
+        // the end of the worker's own list — which spares a second sort.
+        let mut gl: Vec<(WorkerIx, i32)> = arcs.iter().map(|&(w, c)| (w, c as i32)).collect();
         gl.sort_unstable_by_key(|&(w, c)| (c, w));
+        let w_arcs = &mut self.w_arcs;
+        gl.retain(|&(w, c)| {
+            let list = &mut w_arcs[w as usize];
+            if list.last().is_some_and(|a| a.0 == g) {
+                return false;
+            }
+            list.push((g, c));
+            true
+        });
         self.g_sorted[g as usize] = gl.len() as u32;
         self.g_arcs[g as usize] = gl;
         self.fill(g);
