@@ -1,10 +1,13 @@
 //! A spatial index: items bucketed by a small integer key (an interned
 //! skill, or 0 for "any") and a 0.1° × 0.1° cell, so a query touches only
 //! the cells a commute radius can reach and only the items with the right
-//! key. Keys and cells are integers hashed with a multiply-rotate hash, so
-//! a probe costs a few nanoseconds.
+//! key. Each key's occupied cells are kept in order (row, then column), so
+//! a query walks each row of its window as one range and meets only the
+//! occupied cells: probing every cell of the window by hash cost more than
+//! the scans of sparse grids (the gap grid holds only gaps with a free
+//! position). Keys are integers hashed with a multiply-rotate hash.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use lendwork_domain::Place;
@@ -91,7 +94,8 @@ impl<T: Slotted> Default for Cell<T> {
 
 /// Items of type `T` by key and cell.
 pub struct Grid<T: Slotted> {
-    cells: HashMap<(u32, i32, i32), Cell<T>, Fx>,
+    /// key → (row, column) → cell; empty cells are dropped.
+    cells: HashMap<u32, BTreeMap<(i32, i32), Cell<T>>, Fx>,
     /// (key, slot) → index of the item in its cell.
     at: HashMap<(u32, u32), u32, Fx>,
 }
@@ -115,8 +119,12 @@ fn cell(p: &Place) -> (i32, i32) {
 impl<T: Slotted> Grid<T> {
     /// Adds `item` under `key` at `place`.
     pub fn insert(&mut self, key: u32, place: &Place, item: T) {
-        let (a, b) = cell(place);
-        let c = self.cells.entry((key, a, b)).or_default();
+        let c = self
+            .cells
+            .entry(key)
+            .or_default()
+            .entry(cell(place))
+            .or_default();
         c.hot.push(item.hot(key));
         c.items.push(item);
         self.at
@@ -125,8 +133,11 @@ impl<T: Slotted> Grid<T> {
 
     /// Removes `item` from under `key` at `place`.
     pub fn remove(&mut self, key: u32, place: &Place, item: T) {
-        let (a, b) = cell(place);
-        let Some(c) = self.cells.get_mut(&(key, a, b)) else {
+        let at = cell(place);
+        let Some(cells) = self.cells.get_mut(&key) else {
+            return;
+        };
+        let Some(c) = cells.get_mut(&at) else {
             return;
         };
         let i = match self.at.get(&(key, item.slot())) {
@@ -143,6 +154,9 @@ impl<T: Slotted> Grid<T> {
         if let Some(moved) = c.items.get(i) {
             self.at.insert((key, moved.slot()), i as u32);
         }
+        if c.items.is_empty() {
+            cells.remove(&at);
+        }
     }
 
     /// Replaces `old` with `new` under `key` at `place`, in place (same
@@ -150,8 +164,11 @@ impl<T: Slotted> Grid<T> {
     /// changed, not where it is filed. Adds `new` when `old` is not there.
     pub fn replace(&mut self, key: u32, place: &Place, old: T, new: T) {
         debug_assert_eq!(old.slot(), new.slot());
-        let (a, b) = cell(place);
-        if let Some(c) = self.cells.get_mut(&(key, a, b)) {
+        if let Some(c) = self
+            .cells
+            .get_mut(&key)
+            .and_then(|cells| cells.get_mut(&cell(place)))
+        {
             if let Some(&i) = self.at.get(&(key, old.slot())) {
                 if c.items.get(i as usize) == Some(&old) {
                     c.items[i as usize] = new;
@@ -196,21 +213,22 @@ impl<T: Slotted> Grid<T> {
                 f(&c.items[i as usize]);
             }
         };
-        let span = (i64::from(a1) - i64::from(a0) + 1) * (i64::from(b1) - i64::from(b0) + 1);
-        if span > self.cells.len() as i64 {
-            // A radius wider than the occupied cells: scanning them all is cheaper.
-            for ((k, a, b), c) in &self.cells {
-                if *k == key && (a0..=a1).contains(a) && (b0..=b1).contains(b) {
+        let Some(cells) = self.cells.get(&key) else {
+            return;
+        };
+        let rows = i64::from(a1) - i64::from(a0) + 1;
+        if rows > cells.len() as i64 {
+            // A window taller than the occupied cells: walking them all is cheaper.
+            for ((a, b), c) in cells {
+                if (a0..=a1).contains(a) && (b0..=b1).contains(b) {
                     visit(c);
                 }
             }
             return;
         }
         for a in a0..=a1 {
-            for b in b0..=b1 {
-                if let Some(c) = self.cells.get(&(key, a, b)) {
-                    visit(c);
-                }
+            for (_, c) in cells.range((a, b0)..=(a, b1)) {
+                visit(c);
             }
         }
     }
