@@ -417,7 +417,8 @@ impl GCand {
 pub struct MarketStats {
     /// Candidate queries for a worker (offers, freed workers).
     pub worker_scans: u64,
-    /// Candidate queries for a gap (posts).
+    /// Candidate queries for a gap (posts, and gaps a freed position
+    /// brings back into the solver).
     pub gap_scans: u64,
     /// Candidates checked over all queries.
     pub candidates_scanned: u64,
