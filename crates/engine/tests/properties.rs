@@ -180,21 +180,18 @@ impl Shadow {
 /// open positions, pairs eligible by the domain's rules against the
 /// worker's standing commitments and not excluded by an earlier decline,
 /// expiry or no-show — by Kuhn's augmenting paths on the expanded slots;
-/// and, with `cost`, the least total cost among the sets of that many, by
+/// and the least total cost among the sets of that many, by
 /// the flow crate's network simplex (which shares no code with the
 /// engine's incremental solver) over the same pairs: source → worker → gap
 /// → sink, with a source → sink bypass whose cost outweighs any pair's, so
 /// that filling comes first.
-fn best_new_pairs(e: &Engine, sh: &Shadow, cost: bool) -> (usize, u64) {
+fn best_new_pairs(e: &Engine, sh: &Shadow) -> (usize, u64) {
     let region = Region::new("620100").unwrap();
     let Some(market) = e.market(&region) else {
         return (0, 0);
     };
     let pairs = eligible_pairs(e, sh);
     let kuhn = kuhn(&pairs, sh, market);
-    if !cost {
-        return (kuhn, 0);
-    }
     let workers: Vec<&String> = sh.workers.keys().collect();
     let gaps: Vec<&String> = sh.gaps.keys().collect();
     let (nw, ng) = (workers.len(), gaps.len());
@@ -340,7 +337,7 @@ fn run_on(
             continue;
         }
         let want = if check_optimum {
-            Some(best_new_pairs(&e, &sh, true))
+            Some(best_new_pairs(&e, &sh))
         } else {
             None
         };
