@@ -395,6 +395,44 @@ pub async fn store_suite(store: &dyn StateStore, ns: &str) {
         keys,
         (0..5).map(|i| k(&format!("scan:{i}"))).collect::<Vec<_>>()
     );
+    // Ids may hold ':': a prefix ending inside a key's last segment, at a
+    // ':', or deeper than some keys all find exactly the keys under it.
+    for s in [
+        "deep:a:b:c",
+        "deep:a:bc:d",
+        "deep:a:b",
+        "deep:ab",
+        "deep:a:b:c:d",
+    ] {
+        store.set(&k(s), s.as_bytes()).await.unwrap();
+    }
+    for (prefix, want) in [
+        (
+            "deep:a:b",
+            &["deep:a:b", "deep:a:b:c", "deep:a:b:c:d", "deep:a:bc:d"][..],
+        ),
+        ("deep:a:b:", &["deep:a:b:c", "deep:a:b:c:d"]),
+        (
+            "deep:a",
+            &[
+                "deep:a:b",
+                "deep:a:b:c",
+                "deep:a:b:c:d",
+                "deep:a:bc:d",
+                "deep:ab",
+            ],
+        ),
+        ("deep:a:b:c:", &["deep:a:b:c:d"]),
+        ("deep:a:x", &[]),
+    ] {
+        let got = store.scan_prefix(&k(prefix)).await.unwrap();
+        let keys: Vec<String> = got.iter().map(|(k, _)| k.clone()).collect();
+        let want: Vec<String> = want.iter().map(|s| k(s)).collect();
+        assert_eq!(keys, want, "scan of {prefix:?}");
+        assert!(got
+            .iter()
+            .all(|(key, v)| key.ends_with(std::str::from_utf8(v).unwrap())));
+    }
 
     // Sets: members added once, read back sorted, absent sets empty; a
     // set is not a value key and a prefix ending in ':' is not a set.
