@@ -12,6 +12,9 @@
 //!   offset commits switched off: [`Subscription::commit`] commits the
 //!   record's offset + 1 synchronously, after its effects are durable, so
 //!   delivery is at least once and nothing read-but-unfinished is lost.
+//! * Topics it creates keep every record (`retention.ms=-1`,
+//!   `retention.bytes=-1`): a matcher rebuilds a partition from its first
+//!   record. Existing topics are left as they are.
 //! * Any client setting can be passed through [`KafkaConfig::extra`]
 //!   (`security.protocol`, `sasl.*`, `ssl.*`, …) to reach a real cluster.
 //!
@@ -156,11 +159,18 @@ impl EventBus for KafkaBus {
         {
             return Ok(());
         }
+        // Retention off: Lendwork's topics are logs of record. A matcher
+        // rebuilds a partition by replaying it from offset 0 (and stops if
+        // records are missing), and the matches topic is the proposals'
+        // audit trail. A broker's default (7 days on Apache Kafka) would
+        // delete both a week later.
         let new = NewTopic::new(
             topic,
             partitions as i32,
             TopicReplication::Fixed(self.config.replication),
-        );
+        )
+        .set("retention.ms", "-1")
+        .set("retention.bytes", "-1");
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = self
             .admin

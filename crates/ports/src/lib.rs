@@ -163,7 +163,10 @@ pub trait EventBus: Send + Sync {
     /// knows `until` exactly (the offset of its first live record). Every
     /// offset below `until` must exist: the read waits for them (brokers'
     /// high watermarks are not trusted for the end: Tansu 0.x under-reports
-    /// them right after a multi-record batch).
+    /// them right after a multi-record batch). A log that has lost its
+    /// oldest records (a Kafka topic's retention) starts with what is left:
+    /// the reader does not hide the jump in offsets, and a caller that
+    /// needs the whole history checks them (the matcher does).
     async fn read_partition(
         &self,
         topic: &str,

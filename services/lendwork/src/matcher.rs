@@ -38,6 +38,13 @@
 //!   deterministic id, so every replay of the partition sees the same
 //!   decision and the gap is back-filled.
 //!
+//! * **Whole history or nothing.** A rebuild replays offsets 0, 1, 2, …
+//!   and stops the matcher with an error naming the partition if one is
+//!   missing (a topic whose retention deleted its oldest records): a
+//!   state rebuilt from part of the history is another market, whose
+//!   proposals would differ from those already published. The bus creates
+//!   its topics with retention off; an existing topic must be set so.
+//!
 //! Snapshots are not taken: a rebuild is a full replay of the partition.
 //! (A snapshot would have to carry the flow solver's internal state to
 //! reproduce the same later proposals; see the issue notes.)
@@ -1003,7 +1010,20 @@ impl Matcher {
     /// statistics, written now and then from the partitions' state, may
     /// count the batch still being made durable; its replay after a crash
     /// makes the same proposals with the same ids.)
+    ///
+    /// When it returns, for whatever reason, the matcher is no longer
+    /// [`Health::ready`]: `lendwork serve`'s `/readyz` then reports the
+    /// matcher down instead of accepting writes nobody will match.
     pub async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let r = self.run_until(stop).await;
+        self.health.running.store(false, Ordering::Relaxed);
+        r
+    }
+
+    async fn run_until(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         let mut sub = self.start().await?;
         tokio::pin!(stop);
         // The batch being made durable, and its records to commit after.
@@ -1188,6 +1208,11 @@ impl Matcher {
         })
         .await?;
         let mut scratch = Effects::default();
+        // The state is a function of *every* record of the partition: a
+        // replay that skips some (deleted by the topic's retention, or by
+        // DeleteRecords) would rebuild another market and go on to make
+        // other proposals than the instance before — so it stops here.
+        let mut expected = 0;
         loop {
             let next = loop {
                 match reader.next().await {
@@ -1199,14 +1224,38 @@ impl Matcher {
                 }
             };
             let Some(rec) = next else { break };
+            if rec.position.offset != expected {
+                return Err(missing_records(
+                    &self.opts.market_topic,
+                    p,
+                    expected,
+                    Some(rec.position.offset),
+                ));
+            }
+            expected += 1;
             state.process(&rec, &mut scratch);
             scratch.clear();
             self.health.replayed.fetch_add(1, Ordering::Relaxed);
+        }
+        if expected != until {
+            return Err(missing_records(&self.opts.market_topic, p, expected, None));
         }
         state.next_offset = until;
         self.parts.insert(p, state);
         Ok(())
     }
+}
+
+/// The error of a replay that found records missing from a partition.
+fn missing_records(topic: &str, p: u32, expected: u64, found: Option<u64>) -> anyhow::Error {
+    let found = found.map_or_else(|| "the end".to_owned(), |o| format!("offset {o}"));
+    anyhow::anyhow!(
+        "partition {p} of topic {topic}: replaying it from its start, found {found} where \
+         offset {expected} was due — records were deleted (the topic's retention, or \
+         DeleteRecords). A matcher rebuilds a partition from every record in it, so the \
+         market topic must keep them all (retention.ms=-1, retention.bytes=-1; see \
+         docs/operations.md, \"Topics\"). Stopped rather than match on a partial history."
+    )
 }
 
 impl Sink {

@@ -431,3 +431,108 @@ async fn a_batch_is_handled_while_the_one_before_is_made_durable_and_committed_o
     assert!(health.batches.load(Ordering::Relaxed) >= n / batch);
     check(&bus, &inner, &opts).await;
 }
+
+/// The memory bus with the oldest records of every partition gone from
+/// replays, as a Kafka topic's retention would delete them (neither Tansu
+/// nor the mock cluster implements DeleteRecords). Live reading is as is.
+struct Truncated {
+    inner: MemoryBus,
+    /// The first offset left in each partition.
+    from: u64,
+}
+
+#[async_trait::async_trait]
+impl EventBus for Truncated {
+    async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<(), BusError> {
+        self.inner.ensure_topic(topic, partitions).await
+    }
+    async fn publish(
+        &self,
+        topic: &str,
+        key: &[u8],
+        payload: &[u8],
+    ) -> Result<lendwork_ports::Position, BusError> {
+        self.inner.publish(topic, key, payload).await
+    }
+    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe(topic, group).await
+    }
+    async fn read_partition(
+        &self,
+        topic: &str,
+        partition: u32,
+        until: u64,
+    ) -> Result<Box<dyn lendwork_ports::PartitionReader>, BusError> {
+        let mut all = self.inner.read_partition(topic, partition, until).await?;
+        let mut kept = Vec::new();
+        while let Some(r) = all.next().await? {
+            if r.position.offset >= self.from {
+                kept.push(r);
+            }
+        }
+        Ok(Box::new(Replay(kept.into_iter())))
+    }
+}
+
+struct Replay(std::vec::IntoIter<Record>);
+
+#[async_trait::async_trait]
+impl lendwork_ports::PartitionReader for Replay {
+    async fn next(&mut self) -> Result<Option<Record>, BusError> {
+        Ok(self.0.next())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_missing_its_oldest_records_stops_the_matcher_instead_of_matching() {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let opts = options(1);
+    let events = sim_events(200, 30, 5).await;
+    let (first, second) = events.split_at(events.len() / 2);
+    bus.ensure_topic(&opts.market_topic, 1).await.unwrap();
+    bus.publish_all(&opts.market_topic, first).await.unwrap();
+    // A first instance handles and commits the first half.
+    run_until(&bus, &store, opts.clone(), first.len() as u64, false).await;
+    bus.publish_all(&opts.market_topic, second).await.unwrap();
+    let published = |bus: MemoryBus| async move {
+        drain(
+            &bus,
+            "lendwork.matches.v1",
+            &format!("count-{}", rand::random::<u32>()),
+            Duration::from_millis(50),
+            Duration::from_millis(50),
+        )
+        .await
+        .unwrap()
+        .len()
+    };
+    let before = published(bus.clone()).await;
+    // The next instance must rebuild from offset 0, which is gone.
+    let health = Arc::new(Health::default());
+    let mut m = Matcher::new(
+        Arc::new(Truncated {
+            inner: bus.clone(),
+            from: 3,
+        }),
+        Arc::new(store.clone()),
+        opts.clone(),
+        health.clone(),
+    );
+    let err = tokio::time::timeout(Duration::from_secs(60), m.run(std::future::pending()))
+        .await
+        .expect("the matcher stops by itself")
+        .expect_err("a partial history is refused");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("partition 0 of topic lendwork.market.v1")
+            && text.contains("found offset 3 where offset 0 was due")
+            && text.contains("retention.ms=-1"),
+        "{text}"
+    );
+    assert!(!health.ready(), "a stopped matcher is not ready");
+    assert_eq!(health.records.load(Ordering::Relaxed), 0, "nothing handled");
+    assert_eq!(published(bus.clone()).await, before, "nothing published");
+    // With the whole history the same records are handled.
+    run_until(&bus, &store, opts.clone(), events.len() as u64, false).await;
+    check(&bus, &store, &opts).await;
+}
