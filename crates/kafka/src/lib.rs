@@ -12,6 +12,9 @@
 //!   offset commits switched off: [`Subscription::commit`] commits the
 //!   record's offset + 1 synchronously, after its effects are durable, so
 //!   delivery is at least once and nothing read-but-unfinished is lost.
+//! * Records are partitioned by their key's murmur2 hash, as Java clients
+//!   do (librdkafka's default would be CRC32), so producers in either
+//!   agree on a key's partition.
 //! * Topics it creates keep every record (`retention.ms=-1`,
 //!   `retention.bytes=-1`): a matcher rebuilds a partition from its first
 //!   record. Existing topics are left as they are.
@@ -119,6 +122,13 @@ impl KafkaBus {
             .any(|k| config.extra.contains_key(*k))
         {
             p.set("linger.ms", "1");
+        }
+        // Keys are hashed as the Java clients hash them (murmur2), so a
+        // region's records land in one partition whether Lendwork or a Java
+        // producer wrote them; librdkafka's own default (CRC32) would send
+        // them elsewhere. A `partitioner` given in the extras wins.
+        if !config.extra.contains_key("partitioner") {
+            p.set("partitioner", "murmur2_random");
         }
         let producer: FutureProducer = p
             .create()
