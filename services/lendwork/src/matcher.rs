@@ -952,6 +952,8 @@ pub struct Matcher {
     /// Regions whose statistics changed since they were last written.
     dirty: BTreeSet<(u32, Region)>,
     regions_written: std::time::Instant,
+    /// Regions checked to live in one partition only: the partition.
+    homes: HashMap<Region, u32>,
 }
 
 /// Region statistics are written at most this often (and whenever the
@@ -977,7 +979,65 @@ impl Matcher {
             parts: HashMap::new(),
             dirty: BTreeSet::new(),
             regions_written: std::time::Instant::now(),
+            homes: HashMap::new(),
         }
+    }
+
+    /// Checks that region `r`, met in partition `p`, lives in no other
+    /// partition: the first matcher to meet a region records its partition
+    /// in the store; any later meeting elsewhere stops the matcher.
+    ///
+    /// A region's market must be one engine. Its records land in one
+    /// partition only while every producer partitions its key the same way
+    /// and the topic keeps its partition count; partitions added to the
+    /// topic, or a producer with another partitioner (Java clients hash
+    /// keys with murmur2; librdkafka's default is CRC32), would split it
+    /// into two markets that each propose the other's workers and gaps
+    /// nothing. Stopping is the safe answer: nothing of the batch is made
+    /// durable, and the operator gets the region and both partitions.
+    async fn check_home(&mut self, r: &Region, p: u32) -> anyhow::Result<()> {
+        let home = match self.homes.get(r) {
+            Some(&q) => q,
+            None => {
+                let key = self.keys.region_home(&self.opts.market_topic, r.as_str());
+                let mine = p.to_string();
+                let store = &self.store;
+                let set = persist(
+                    &self.health.store_ok,
+                    "recording a region's partition",
+                    || store.set_if_absent(&key, mine.as_bytes()),
+                )
+                .await?;
+                let q = if set {
+                    p
+                } else {
+                    let cur = persist(
+                        &self.health.store_ok,
+                        "reading a region's partition",
+                        || store.get(&key),
+                    )
+                    .await?;
+                    cur.as_deref()
+                        .and_then(|b| std::str::from_utf8(b).ok())
+                        .and_then(|s| s.parse().ok())
+                        .ok_or_else(|| anyhow::anyhow!("{key}: not a partition number"))?
+                };
+                self.homes.insert(r.clone(), q);
+                q
+            }
+        };
+        if home != p {
+            anyhow::bail!(
+                "region {r} has records in partitions {home} and {p} of topic {topic}: a \
+                 region's market must live in one partition. Either partitions were added to \
+                 the topic, or a producer partitions keys differently from Lendwork (set \
+                 librdkafka's `partitioner`, or key every market record by its region with \
+                 the same partitioner; docs/operations.md, \"Topics\"). Stopped rather than \
+                 match one region in two places.",
+                topic = self.opts.market_topic
+            );
+        }
+        Ok(())
     }
 
     /// Creates the topics when missing and joins the group.
@@ -1126,6 +1186,11 @@ impl Matcher {
             self.health.records.fetch_add(1, Ordering::Relaxed);
             last.insert(p, rec);
         }
+        for (p, e) in &fx {
+            for r in &e.regions {
+                self.check_home(r, *p).await?;
+            }
+        }
         let t = self.health.spent(0, t);
         let mut views = Views::default();
         for (p, e) in &fx {
@@ -1213,6 +1278,7 @@ impl Matcher {
         // DeleteRecords) would rebuild another market and go on to make
         // other proposals than the instance before — so it stops here.
         let mut expected = 0;
+        let mut regions = BTreeSet::new();
         loop {
             let next = loop {
                 match reader.next().await {
@@ -1234,11 +1300,15 @@ impl Matcher {
             }
             expected += 1;
             state.process(&rec, &mut scratch);
+            regions.append(&mut scratch.regions);
             scratch.clear();
             self.health.replayed.fetch_add(1, Ordering::Relaxed);
         }
         if expected != until {
             return Err(missing_records(&self.opts.market_topic, p, expected, None));
+        }
+        for r in &regions {
+            self.check_home(r, p).await?;
         }
         state.next_offset = until;
         self.parts.insert(p, state);

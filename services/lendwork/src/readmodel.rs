@@ -88,6 +88,11 @@ impl Keys {
     pub fn regions(&self) -> String {
         [self.prefix.as_str(), ":rm:region:"].concat()
     }
+    /// The partition of market topic `topic` that region `r` lives in
+    /// (recorded by the first matcher to see the region there).
+    pub fn region_home(&self, topic: &str, r: &str) -> String {
+        [self.prefix.as_str(), ":home:", topic, ":", r].concat()
+    }
     /// Prefix of worker reservations.
     pub fn reservations(&self) -> String {
         [self.prefix.as_str(), ":resv"].concat()
