@@ -1,7 +1,7 @@
 //! The engine: every region's market, fed by events in order, idempotent by
 //! event id, with time taken only from events and explicit clock arguments.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::Ids;
 
@@ -18,6 +18,14 @@ pub struct EngineConfig {
     pub weights: CostWeights,
     /// A proposal unanswered this long expires ([`Engine::expire`]).
     pub proposal_ttl_secs: i64,
+    /// Event ids are remembered for deduplication this long, in event
+    /// time: an id seen again within the window is a duplicate; after it,
+    /// the id is forgotten and an event carrying it is applied like a new
+    /// one. Seven days by default — far beyond any client's retry of a
+    /// request (the gateway derives event ids from `Idempotency-Key`s) or
+    /// a broker's redelivery, while keeping a long-running matcher's
+    /// memory bounded by a week of events instead of growing forever.
+    pub dedupe_window_secs: i64,
 }
 
 impl Default for EngineConfig {
@@ -25,6 +33,7 @@ impl Default for EngineConfig {
         Self {
             weights: CostWeights::default(),
             proposal_ttl_secs: 48 * 3600,
+            dedupe_window_secs: 7 * 24 * 3600,
         }
     }
 }
@@ -47,7 +56,15 @@ pub enum Applied {
 pub struct Engine {
     config: EngineConfig,
     markets: BTreeMap<Region, Market>,
-    seen: HashSet<EventId, Ids>,
+    /// Ids seen within the dedupe window, with their events' times.
+    seen: HashMap<EventId, i64, Ids>,
+    /// The latest event time seen, and when (in event time) the ids older
+    /// than the window are next swept out: every eighth of a window, so
+    /// the sweep's cost is spread thin and an id is kept at most 9/8 of
+    /// the window. Both follow from the records alone, so every replay
+    /// of a partition forgets the same ids at the same record.
+    latest: i64,
+    next_sweep: i64,
     worker_region: HashMap<WorkerId, Region, Ids>,
     gap_region: HashMap<GapId, Region, Ids>,
     match_region: HashMap<MatchId, Region, Ids>,
@@ -98,7 +115,7 @@ impl Engine {
 
     /// Applies one event. Processing the same id twice changes nothing.
     pub fn apply(&mut self, e: &Event) -> Applied {
-        if !self.seen.insert(e.id.clone()) {
+        if !self.remember(&e.id, e.at) {
             return Applied::Duplicate;
         }
         let (id, at) = (&e.id, e.at);
@@ -186,6 +203,36 @@ impl Engine {
         self.market_mut(&r).transition(m, to, id, at, what)
     }
 
+    /// Records `id` (of an event at `at`) as seen; false when it was seen
+    /// within the dedupe window. Sweeps out the ids older than the window
+    /// when due.
+    fn remember(&mut self, id: &EventId, at: Timestamp) -> bool {
+        let t = at.unix_seconds();
+        if t > self.latest {
+            self.latest = t;
+            if t >= self.next_sweep {
+                let window = self.config.dedupe_window_secs.max(1);
+                if self.next_sweep != 0 {
+                    let cutoff = t.saturating_sub(window);
+                    self.seen.retain(|_, seen_at| *seen_at >= cutoff);
+                }
+                self.next_sweep = t.saturating_add((window / 8).max(1));
+            }
+        }
+        match self.seen.entry(id.clone()) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(t);
+                true
+            }
+        }
+    }
+
+    /// How many event ids are remembered for deduplication.
+    pub fn remembered_ids(&self) -> usize {
+        self.seen.len()
+    }
+
     /// One matching round in every region: the optimal assignment of free
     /// workers to open positions becomes proposals, stamped `at`. The
     /// events are returned in region, gap, worker order; their ids are
@@ -198,7 +245,7 @@ impl Engine {
             }
             for p in m.round(at) {
                 let id = EventId::new(format!("evt-{}", p.match_id)).expect("valid id");
-                self.seen.insert(id.clone());
+                self.seen.insert(id.clone(), at.unix_seconds());
                 self.match_region.insert(p.match_id.clone(), r.clone());
                 out.push(Event {
                     id,

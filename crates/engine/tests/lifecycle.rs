@@ -242,6 +242,48 @@ fn duplicate_event_ids_change_nothing() {
 }
 
 #[test]
+fn event_ids_are_remembered_for_the_dedupe_window_and_then_forgotten() {
+    let day = 24 * 3600;
+    let mut e = Engine::new(EngineConfig {
+        dedupe_window_secs: 2 * day,
+        ..EngineConfig::default()
+    });
+    let at = |secs: i64| Timestamp::from_unix_seconds(1_772_352_000 + secs).unwrap();
+    let posting = |id: &str, gap_id: &str, secs: i64| Event {
+        id: EventId::new(id).unwrap(),
+        at: at(secs),
+        kind: EventKind::ShortagePosted(gap(gap_id, 1, window("2026-04-01", "2026-04-30"))),
+    };
+    let first = posting("evt-1", "g1", 0);
+    assert_eq!(e.apply(&first), Applied::Applied);
+    // Within the window, by the latest event time: a duplicate.
+    assert_eq!(
+        e.apply(&posting("evt-2", "g2", 2 * day - 1)),
+        Applied::Applied
+    );
+    assert_eq!(e.apply(&first), Applied::Duplicate);
+    // A quarter of a window past its end, the id has been swept out (ids
+    // are kept at most 9/8 of the window) and the event applies again.
+    assert_eq!(
+        e.apply(&posting("evt-3", "g3", 2 * day + day / 2)),
+        Applied::Applied
+    );
+    assert_eq!(
+        e.apply(&first),
+        Applied::Applied,
+        "forgotten after the window"
+    );
+    // A month of steady events keeps about a window's worth of ids.
+    for i in 0..30 * 24 {
+        let ev = posting(&format!("evt-h{i}"), &format!("h{i}"), 3 * day + i * 3600);
+        assert_eq!(e.apply(&ev), Applied::Applied);
+    }
+    let kept = e.remembered_ids();
+    assert!((48..=48 + 6 + 1).contains(&kept), "{kept} ids remembered");
+    e.check_invariants().unwrap();
+}
+
+#[test]
 fn foreign_proposals_are_taken_only_when_eligible() {
     let mut s = Seq(0);
     let mut e = Engine::new(EngineConfig::default());

@@ -366,6 +366,13 @@ impl Config {
         if self.engine.proposal_ttl_secs < 60 {
             return Err(err(c, "engine.proposal_ttl_secs", "must be at least 60"));
         }
+        if self.engine.dedupe_window_secs < 3600 {
+            return Err(err(
+                c,
+                "engine.dedupe_window_secs",
+                "must be at least 3600 (an hour): a shorter window would forget ids that clients and brokers still retry",
+            ));
+        }
         Ok(())
     }
 }
@@ -465,6 +472,11 @@ mod tests {
                 "LENDWORK_ENGINE__PROPOSAL_TTL_SECS",
                 "5",
                 "engine.proposal_ttl_secs",
+            ),
+            (
+                "LENDWORK_ENGINE__DEDUPE_WINDOW_SECS",
+                "60",
+                "engine.dedupe_window_secs",
             ),
         ] {
             let e = Config::load(None, env(&[(var, value)])).unwrap_err();
