@@ -535,14 +535,23 @@ pub struct RedisServer {
     /// Its port.
     pub port: u16,
     child: Option<std::process::Child>,
+    /// Settings beyond the defaults, as `redis-server` flags.
+    extra: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts one and waits until it listens.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`RedisServer::start`] with more `redis-server` flags (e.g.
+    /// `["--maxmemory", "64mb"]`).
+    pub fn start_with(extra: &[&str]) -> Self {
         let mut s = Self {
             port: free_port(),
             child: None,
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
         };
         s.resume();
         s
@@ -567,6 +576,7 @@ impl RedisServer {
         let child = std::process::Command::new(bin)
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

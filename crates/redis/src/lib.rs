@@ -12,6 +12,8 @@
 //!   matchers can never both book a worker.
 //! * `scan_prefix` uses `SCAN` (never `KEYS`), escaping glob characters in
 //!   the prefix.
+//! * A server that may evict keys (a memory limit with an `allkeys-*`
+//!   policy) is refused at [`RedisStore::connect`], naming the setting.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), lendwork_ports::StoreError> {
@@ -112,14 +114,46 @@ impl RedisStore {
             .set_max_delay(500)
             .set_connection_timeout(Duration::from_secs(2))
             .set_response_timeout(Duration::from_secs(5));
-        let conn = ConnectionManager::new_with_config(client, cfg)
+        let mut conn = ConnectionManager::new_with_config(client, cfg)
             .await
             .map_err(map_err)?;
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        refuse_eviction(&info)?;
         Ok(Self {
             conn,
             cas: Script::new(CAS),
             cas_many: Script::new(CAS_MANY),
         })
+    }
+}
+
+/// Refuses a server that may evict keys Lendwork wrote: a memory limit
+/// with an `allkeys-*` policy (a common setting for caches) would drop
+/// worker reservations — the guard against double booking — and gap and
+/// worker owners — the tenants' isolation — without a word. Lendwork sets
+/// no expiry on its keys, so `volatile-*` policies never touch them, and
+/// `noeviction` answers writes with an error when memory is full, which
+/// Lendwork reports and retries.
+fn refuse_eviction(info: &str) -> Result<(), StoreError> {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let limit = field("maxmemory").and_then(|v| v.parse::<u64>().ok());
+    match (limit, field("maxmemory_policy")) {
+        (Some(limit), Some(policy)) if limit > 0 && policy.starts_with("allkeys") => {
+            Err(StoreError::Invalid(format!(
+                "redis maxmemory-policy is {policy} with maxmemory {limit}: it may evict \
+                 worker reservations and owners, which must never vanish; set \
+                 maxmemory-policy to noeviction (or maxmemory to 0)"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 

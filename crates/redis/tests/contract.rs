@@ -30,3 +30,29 @@ async fn a_wrong_url_is_refused_and_an_absent_server_is_unavailable() {
         Err(lendwork_ports::StoreError::Unavailable(_))
     ));
 }
+
+/// A server that may evict Lendwork's keys is refused with the setting
+/// named; the policies that never touch keys without expiry are taken.
+#[tokio::test]
+async fn a_server_that_may_evict_keys_is_refused() {
+    use lendwork_ports::contract::RedisServer;
+    let evicting =
+        RedisServer::start_with(&["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
+    match RedisStore::connect(&evicting.url()).await {
+        Err(lendwork_ports::StoreError::Invalid(m)) => assert!(
+            m.contains("maxmemory-policy is allkeys-lru") && m.contains("noeviction"),
+            "{m}"
+        ),
+        Err(e) => panic!("refused for the wrong reason: {e}"),
+        Ok(_) => panic!("an evicting server was taken"),
+    }
+    for policy in ["noeviction", "volatile-lru"] {
+        let fine = RedisServer::start_with(&["--maxmemory", "64mb", "--maxmemory-policy", policy]);
+        RedisStore::connect(&fine.url())
+            .await
+            .unwrap_or_else(|e| panic!("{policy}: {e}"));
+    }
+    // No limit, no eviction, whatever the policy says.
+    let unlimited = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]);
+    RedisStore::connect(&unlimited.url()).await.unwrap();
+}
