@@ -8,7 +8,11 @@
 //!    topic, an in-process matcher (engine, reservations and read models in
 //!    Redis, proposals to the matches topic, commits) — market records per
 //!    second, and the ratio to (1);
-//! 3. latency at a steady offered load: events published at `RATE` per
+//! 3. a rebuild: the market topic (2) filled, replayed from offset 0
+//!    partition by partition through the bus and applied without effects,
+//!    as a matcher does when it takes partitions over — records per
+//!    second;
+//! 4. latency at a steady offered load: events published at `RATE` per
 //!    second; each proposal's latency is the time from the publication of
 //!    the event that caused it (proposals carry that event's time) to its
 //!    arrival on the matches topic — p50, p99, max; then the same at a
@@ -40,7 +44,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lendwork::matcher::{Health, Matcher, MatcherOptions};
+use lendwork::matcher::{Effects, Health, Matcher, MatcherOptions, PartitionState};
 use lendwork::route::Router;
 use lendwork_domain::{Event, EventKind};
 use lendwork_engine::EngineConfig;
@@ -402,7 +406,52 @@ async fn main() {
         health.batches.load(Ordering::Relaxed)
     );
 
-    // 3. Latency at a steady offered load: the load asked for, and a
+    // 3. A rebuild: what a matcher
+    // taking over these partitions replays before it goes live — each
+    // partition read from offset 0 through the bus and applied without
+    // effects, as `Matcher` does on assignment.
+    let ends = {
+        let c = assigned(&kafka, &opts.market_topic);
+        (0..PARTITIONS)
+            .map(|p| {
+                c.fetch_watermarks(&opts.market_topic, p as i32, Duration::from_secs(10))
+                    .unwrap()
+                    .1 as u64
+            })
+            .collect::<Vec<_>>()
+    };
+    let t0 = Instant::now();
+    let (mut replayed, mut first_waits) = (0u64, 0.0);
+    for (p, &end) in ends.iter().enumerate() {
+        let t = Instant::now();
+        let mut reader = bus
+            .read_partition(&opts.market_topic, p as u32, end)
+            .await
+            .unwrap();
+        let mut state = PartitionState::new(opts.engine.clone());
+        let mut fx = Effects::default();
+        // A bound on each wait: a broker whose high watermark ran ahead of
+        // its records would otherwise keep the reader waiting for ever.
+        while let Ok(Some(rec)) = tokio::time::timeout(Duration::from_secs(10), reader.next())
+            .await
+            .map(Result::unwrap)
+        {
+            if rec.position.offset == 0 {
+                first_waits += t.elapsed().as_secs_f64();
+            }
+            state.process(&rec, &mut fx);
+            fx = Effects::default();
+            replayed += 1;
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "rebuild (replay of the topic):  {:>9.0} records/s ({replayed} of {} records of {PARTITIONS} partitions in {secs:.2} s, {first_waits:.2} s of it until each partition's first record)",
+        replayed as f64 / secs,
+        ends.iter().sum::<u64>()
+    );
+
+    // 4. Latency at a steady offered load: the load asked for, and a
     // quarter of the event rate (2) measured — the load generator, the
     // parties and the collector share the machine with the matcher, Tansu
     // and Redis, and the latency run's market is larger.
