@@ -245,7 +245,6 @@ impl Engine {
             }
             for p in m.round(at) {
                 let id = EventId::new(format!("evt-{}", p.match_id)).expect("valid id");
-                self.seen.insert(id.clone(), at.unix_seconds());
                 self.match_region.insert(p.match_id.clone(), r.clone());
                 out.push(Event {
                     id,
@@ -253,6 +252,9 @@ impl Engine {
                     kind: EventKind::MatchProposed(p),
                 });
             }
+        }
+        for e in &out {
+            self.remember(&e.id, e.at);
         }
         out
     }
