@@ -41,7 +41,11 @@ pub struct RedisStore {
 
 /// Maps a Redis error: connection trouble is retryable, the rest is not.
 fn map_err(e: RedisError) -> StoreError {
-    if e.is_io_error()
+    // A server out of memory (`noeviction` refusing a write) is an outage
+    // to wait out, not a request to refuse: callers retry until an
+    // operator frees memory, as while the server is down.
+    if e.code() == Some("OOM")
+        || e.is_io_error()
         || e.is_connection_dropped()
         || e.is_connection_refusal()
         || e.is_timeout()

@@ -56,3 +56,30 @@ async fn a_server_that_may_evict_keys_is_refused() {
     let unlimited = RedisServer::start_with(&["--maxmemory-policy", "allkeys-lru"]);
     RedisStore::connect(&unlimited.url()).await.unwrap();
 }
+
+/// A full server under `noeviction` refuses writes with OOM: the store
+/// reports it as unavailable (retried, a 503 at the gateway), not as a
+/// refused request.
+#[tokio::test]
+async fn a_full_server_is_unavailable_not_a_refusal() {
+    use lendwork_ports::{StateStore, StoreError};
+    let full = lendwork_ports::contract::RedisServer::start_with(&[
+        "--maxmemory",
+        "2mb",
+        "--maxmemory-policy",
+        "noeviction",
+    ]);
+    let store = RedisStore::connect(&full.url()).await.unwrap();
+    let value = vec![b'x'; 64 * 1024];
+    let mut refused = None;
+    for i in 0..1000 {
+        if let Err(e) = store.set(&format!("fill:{i}"), &value).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    match refused {
+        Some(StoreError::Unavailable(m)) => assert!(m.contains("OOM"), "{m}"),
+        other => panic!("a full server should be unavailable, got {other:?}"),
+    }
+}
