@@ -51,8 +51,41 @@ pub enum Applied {
     Ignored(String),
 }
 
+/// The version of [`Engine::snapshot`]'s format (and of the engine's
+/// serialized form inside other snapshots); a snapshot of another version
+/// is refused, and its owner rebuilds by replay.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+/// The first bytes of an [`Engine::snapshot`].
+pub const SNAPSHOT_MAGIC: &[u8; 4] = b"LWEN";
+
+/// Why a snapshot was not restored.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Not a snapshot of this format version.
+    #[error("snapshot format {found}, this engine reads format {SNAPSHOT_FORMAT}")]
+    Format {
+        /// The version found.
+        found: u32,
+    },
+    /// Taken by an engine with other settings, whose later proposals would
+    /// differ from this one's.
+    #[error("snapshot taken with other engine settings")]
+    Config,
+    /// The bytes do not decode.
+    #[error("snapshot does not decode: {0}")]
+    Decode(String),
+}
+
 /// Every region's market.
-#[derive(Default)]
+///
+/// Serializable whole ([`Engine::snapshot`]): every index, the solver's
+/// assignment, potentials and arc order, and the counters that make ids,
+/// so that a restored engine makes the same proposals with the same ids as
+/// the engine it was taken from, event for event. The hash maps are keyed
+/// by ids and never iterated into output (see [`crate::Ids`]), so their
+/// order, which a round trip does not keep, does not matter.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     config: EngineConfig,
     markets: BTreeMap<Region, Market>,
@@ -78,6 +111,43 @@ impl Engine {
             config,
             ..Self::default()
         }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The whole state as bytes: [`SNAPSHOT_MAGIC`], the format version
+    /// (`u32`, little-endian), then the engine in MessagePack with named
+    /// fields; [`Engine::restore`] reads it back.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(1 << 16);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&SNAPSHOT_FORMAT.to_le_bytes());
+        rmp_serde::encode::write_named(&mut out, self).expect("an engine always serializes");
+        out
+    }
+
+    /// An engine from [`Engine::snapshot`]'s bytes, refused unless it was
+    /// taken in this format by an engine with `config`.
+    pub fn restore(bytes: &[u8], config: &EngineConfig) -> Result<Engine, SnapshotError> {
+        let body = bytes
+            .strip_prefix(SNAPSHOT_MAGIC)
+            .ok_or_else(|| SnapshotError::Decode("not an engine snapshot".into()))?;
+        let (format, body) = body
+            .split_first_chunk::<4>()
+            .ok_or_else(|| SnapshotError::Decode("cut short".into()))?;
+        let found = u32::from_le_bytes(*format);
+        if found != SNAPSHOT_FORMAT {
+            return Err(SnapshotError::Format { found });
+        }
+        let engine: Engine =
+            rmp_serde::from_slice(body).map_err(|e| SnapshotError::Decode(e.to_string()))?;
+        if engine.config != *config {
+            return Err(SnapshotError::Config);
+        }
+        Ok(engine)
     }
 
     /// The markets, by region.

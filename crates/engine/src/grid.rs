@@ -78,6 +78,11 @@ pub trait Columns: Default {
     fn set(&mut self, i: usize, r: Self::Row);
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "T: serde::Serialize, T::Hot: serde::Serialize",
+    deserialize = "T: serde::Deserialize<'de>, T::Hot: serde::Deserialize<'de>"
+))]
 struct Cell<T: Slotted> {
     hot: T::Hot,
     items: Vec<T>,
@@ -93,6 +98,11 @@ impl<T: Slotted> Default for Cell<T> {
 }
 
 /// Items of type `T` by key and cell.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "T: serde::Serialize, T::Hot: serde::Serialize",
+    deserialize = "T: serde::Deserialize<'de>, T::Hot: serde::Deserialize<'de>"
+))]
 pub struct Grid<T: Slotted> {
     /// key → (row, column) → cell; empty cells are dropped.
     cells: HashMap<u32, BTreeMap<(i32, i32), Cell<T>>, Fx>,

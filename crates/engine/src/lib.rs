@@ -48,5 +48,5 @@ pub use cost::{CostWeights, Terms};
 /// few times faster than SipHash on short ids. Nothing iterates these maps
 /// into output, so the seed never shows.
 pub(crate) type Ids = foldhash::fast::RandomState;
-pub use engine::{Applied, Engine, EngineConfig};
+pub use engine::{Applied, Engine, EngineConfig, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_MAGIC};
 pub use market::{match_id, Market, Proposal, Status, WhyNot};

@@ -25,7 +25,7 @@ use crate::cost::{CostWeights, Terms, MAX_COST};
 use crate::grid::{Columns, Fx, Grid, Slotted};
 
 /// Where a proposal stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Made, not yet answered.
@@ -72,6 +72,7 @@ pub struct Proposal {
     pub history: Vec<(EventId, Timestamp, &'static str)>,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct WorkerRec {
     profile: WorkerOffered,
     ix: Option<WorkerIx>,
@@ -89,6 +90,7 @@ struct WorkerRec {
     employer: u32,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct GapRec {
     posting: ShortagePosted,
     /// The gap's solver index while it has a free position; `None` while
@@ -167,6 +169,7 @@ fn class_reach(class: u32, max_km: f64) -> f64 {
 /// it); the indexes and the solver speak slots and solver indices, and ids
 /// appear only at the edges. That keeps string hashing and comparison out
 /// of the hot loops.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Market {
     /// Work counters, for benchmarks and tuning.
     pub stats: MarketStats,
@@ -180,6 +183,7 @@ pub struct Market {
     /// (reports sort: [`crate::Engine::proposals`]).
     /// Boxed: a proposal is a few hundred bytes, and the map's growth
     /// moves only pointers.
+    #[serde(with = "proposals_snapshot")]
     pub(crate) proposals: HashMap<MatchId, Box<Proposal>, Ids>,
     /// How often each pair was proposed, for deterministic new ids.
     attempts: HashMap<(u32, u32), u32, Ids>,
@@ -233,7 +237,7 @@ pub struct Market {
 /// its own ([`WCand::cost`]) for a worker with at most one commitment and
 /// no exclusions — the common case, and the one that keeps candidate scans
 /// inside the grid's memory instead of chasing every worker's record.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct WCand {
     slot: u32,
     from: i32,
@@ -361,7 +365,7 @@ impl WCand {
 }
 
 /// A gap as the grid stores it.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct GCand {
     slot: u32,
     start: i32,
@@ -413,7 +417,7 @@ impl GCand {
 }
 
 /// Work counters of a market.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MarketStats {
     /// Candidate queries for a worker (offers, freed workers).
     pub worker_scans: u64,
@@ -1298,6 +1302,10 @@ impl Market {
         if before == Status::Proposed && to != Status::Proposed {
             self.unanswered.remove(&(p.history[0].1, m.clone()));
         }
+        debug_assert!(
+            HISTORY_WHATS.contains(&what),
+            "{what} missing from HISTORY_WHATS"
+        );
         p.history.push((event.clone(), at, what));
         let (g, w) = (p.proposed.gap_id.clone(), p.proposed.worker_id.clone());
         if before.holds_position() && !to.holds_position() {
@@ -1483,6 +1491,83 @@ fn take_live<K: Eq + std::hash::Hash, V>(
     items[slot as usize].take().map(|v| (slot, v))
 }
 
+/// What can touch a proposal, as its history names it: the one list the
+/// snapshot restores `&'static str`s from.
+const HISTORY_WHATS: [&str; 9] = [
+    "match_proposed",
+    "match_accepted",
+    "match_declined",
+    "match_expired",
+    "assignment_started",
+    "assignment_ended",
+    "worker_withdrawn",
+    "headcount_lowered",
+    "shortage_withdrawn",
+];
+
+/// A market's proposals in a snapshot: whole, window included (the
+/// public [`Proposal`] serialization is the audit trail's, which leaves
+/// the window out), as a sequence in the map's order.
+mod proposals_snapshot {
+    use super::*;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize)]
+    struct Out<'a> {
+        proposed: &'a MatchProposed,
+        status: Status,
+        window: &'a Window,
+        history: &'a [(EventId, Timestamp, &'static str)],
+    }
+
+    #[derive(Deserialize)]
+    struct In {
+        proposed: MatchProposed,
+        status: Status,
+        window: Window,
+        history: Vec<(EventId, Timestamp, String)>,
+    }
+
+    pub fn serialize<S: Serializer>(
+        map: &HashMap<MatchId, Box<Proposal>, Ids>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.values().map(|p| Out {
+            proposed: &p.proposed,
+            status: p.status,
+            window: &p.window,
+            history: &p.history,
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<HashMap<MatchId, Box<Proposal>, Ids>, D::Error> {
+        let all = Vec::<In>::deserialize(d)?;
+        let mut map = HashMap::with_capacity_and_hasher(all.len(), Ids::default());
+        for p in all {
+            let mut history = Vec::with_capacity(p.history.len());
+            for (e, at, what) in p.history {
+                let what = HISTORY_WHATS.iter().find(|w| **w == what).ok_or_else(|| {
+                    serde::de::Error::custom(format!("unknown history entry {what:?}"))
+                })?;
+                history.push((e, at, *what));
+            }
+            let id = p.proposed.match_id.clone();
+            let proposal = Proposal {
+                proposed: p.proposed,
+                status: p.status,
+                window: p.window,
+                history,
+            };
+            if map.insert(id.clone(), Box::new(proposal)).is_some() {
+                return Err(serde::de::Error::custom(format!("proposal {id} twice")));
+            }
+        }
+        Ok(map)
+    }
+}
+
 /// A proposal's id: `m-` and 16 hex digits of FNV-1a over region, gap,
 /// worker and attempt number — the same on every replay and every
 /// instance, so consumers can dedupe redelivered proposals by id.
@@ -1537,7 +1622,7 @@ fn fold32(bits: u64) -> u32 {
 }
 
 /// [`WHot`] by columns.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct WCols {
     from: Vec<i32>,
     until: Vec<i32>,
@@ -1680,7 +1765,7 @@ struct GHot {
 }
 
 /// [`GHot`] by columns.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct GCols {
     start: Vec<i32>,
     end: Vec<i32>,

@@ -70,8 +70,55 @@ fn event(seq: &mut Seq, e: &Engine, (k, id, region, a, b): (u8, u8, u8, u8, u8))
     seq.ev(kind)
 }
 
+/// Runs the sequence as the property below does, restoring the engine from
+/// its own snapshot after every `restore_every` events when given, and
+/// returns everything the engine said.
+fn transcript(
+    steps: &[(u8, u8, u8, u8, u8)],
+    every: usize,
+    restore_every: Option<usize>,
+) -> String {
+    let config = EngineConfig::default();
+    let mut e = Engine::new(config.clone());
+    let mut seq = Seq(0);
+    let mut log = String::new();
+    for (i, s) in steps.iter().enumerate() {
+        let ev = event(&mut seq, &e, *s);
+        log.push_str(&format!("{:?} {:?}\n", e.apply(&ev), e.apply(&ev)));
+        let mut out = Vec::new();
+        if i % every == 0 {
+            out = e.round(ev.at);
+        }
+        if i % 7 == 0 {
+            out.extend(
+                e.expire(Timestamp::from_unix_seconds(ev.at.unix_seconds() + 3 * 86_400).unwrap()),
+            );
+        }
+        for o in &out {
+            log.push_str(&o.to_json());
+            log.push('\n');
+        }
+        if restore_every.is_some_and(|n| (i + 1) % n == 0) {
+            e = Engine::restore(&e.snapshot(), &config).expect("restores");
+        }
+    }
+    for p in e.proposals() {
+        log.push_str(&serde_json::to_string(p).unwrap());
+        log.push('\n');
+    }
+    log
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Workers and gaps moving between regions, duplicates and decisions
+    /// on unknown proposals, with snapshots restored along the way: the
+    /// restored engine says what the original says.
+    #[test]
+    fn a_restored_snapshot_goes_on_as_the_original(steps in proptest::collection::vec(kinds(), 1..80), every in 1usize..4, restore in 1usize..15) {
+        prop_assert_eq!(transcript(&steps, every, None), transcript(&steps, every, Some(restore)));
+    }
 
     #[test]
     fn any_valid_sequence_keeps_the_invariants(steps in proptest::collection::vec(kinds(), 1..80), every in 1usize..4) {

@@ -83,6 +83,7 @@ const INF: i64 = i64::MAX / 4;
 
 /// Node ids inside searches: workers, then gaps (tagged), then U and T.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 enum Node {
     W(u32),
     G(u32),
@@ -112,6 +113,7 @@ impl Node {
 
 /// Per-node search scratch, reset only where touched.
 #[derive(Clone, Copy)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct Mark {
     dist: i64,
     /// Previous node on the path (forward) or next node (backward).
@@ -127,6 +129,7 @@ const FRESH: Mark = Mark {
 
 /// The incremental bipartite solver. See the module docs.
 #[derive(Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Matcher {
     unassigned_cost: i64,
     max_abs_cost: i64,
@@ -186,6 +189,7 @@ pub struct Matcher {
 
 /// Work counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stats {
     /// Searches run.
     pub searches: u64,
