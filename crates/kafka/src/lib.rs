@@ -263,6 +263,7 @@ impl EventBus for KafkaBus {
         &self,
         topic: &str,
         partition: u32,
+        from: u64,
         until: u64,
     ) -> Result<Box<dyn PartitionReader>, BusError> {
         let consumer: StreamConsumer = {
@@ -279,12 +280,16 @@ impl EventBus for KafkaBus {
             c.create()
                 .map_err(|e| BusError::Invalid(format!("consumer: {e}")))?
         };
-        // Read from the beginning to the bound, which the caller knows
-        // exists (the trait's contract); the broker's high watermark is not
-        // consulted (Tansu under-reports it right after a batch).
-        let (low, end) = (0, until);
+        // Read from `from` to the bound, which the caller knows exists (the
+        // trait's contract); the broker's high watermark is not consulted
+        // (Tansu under-reports it right after a batch). An offset the log
+        // no longer has starts the read at its earliest record
+        // (`auto.offset.reset`), and the caller sees the jump.
+        let (low, end) = (from, until);
+        let start = i64::try_from(from)
+            .map_err(|_| BusError::Invalid(format!("offset {from} is out of range")))?;
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, partition as i32, Offset::Beginning)
+        tpl.add_partition_offset(topic, partition as i32, Offset::Offset(start))
             .map_err(map_err)?;
         if low < end {
             consumer.assign(&tpl).map_err(map_err)?;

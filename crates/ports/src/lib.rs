@@ -157,20 +157,22 @@ pub trait EventBus: Send + Sync {
     /// group's last committed offset in each partition (or at the beginning).
     async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError>;
 
-    /// Reads one partition from its first record up to, not including,
+    /// Reads one partition from offset `from` up to, not including,
     /// offset `until`, outside any consumer group (commits nothing). A
-    /// matcher rebuilds a region's state this way before it goes live; it
-    /// knows `until` exactly (the offset of its first live record). Every
-    /// offset below `until` must exist: the read waits for them (brokers'
-    /// high watermarks are not trusted for the end: Tansu 0.x under-reports
-    /// them right after a multi-record batch). A log that has lost its
-    /// oldest records (a Kafka topic's retention) starts with what is left:
-    /// the reader does not hide the jump in offsets, and a caller that
-    /// needs the whole history checks them (the matcher does).
+    /// matcher rebuilds a region's state this way before it goes live
+    /// (from 0, or from just before its snapshot's offset); it knows
+    /// `until` exactly (the offset of its first live record). Every offset
+    /// below `until` must exist: the read waits for them (brokers' high
+    /// watermarks are not trusted for the end: Tansu 0.x under-reports them
+    /// right after a multi-record batch). A log that has lost records
+    /// before `from` or after it (a Kafka topic's retention) starts with
+    /// what is left: the reader does not hide the jump in offsets, and a
+    /// caller that needs every record checks them (the matcher does).
     async fn read_partition(
         &self,
         topic: &str,
         partition: u32,
+        from: u64,
         until: u64,
     ) -> Result<Box<dyn PartitionReader>, BusError>;
 }

@@ -155,6 +155,7 @@ impl EventBus for MemoryBus {
         &self,
         topic: &str,
         partition: u32,
+        from: u64,
         until: u64,
     ) -> Result<Box<dyn PartitionReader>, BusError> {
         let st = self.state.lock().unwrap();
@@ -169,6 +170,7 @@ impl EventBus for MemoryBus {
             .iter()
             .take(until as usize)
             .enumerate()
+            .skip(from as usize)
             .map(|(i, (k, v, _))| Record {
                 topic: topic.to_owned(),
                 position: Position {

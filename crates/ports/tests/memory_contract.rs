@@ -61,6 +61,6 @@ async fn memory_bus_hands_decoded_values_to_the_first_reader() {
     }
     let mut other = bus.subscribe("t", "b").await.unwrap();
     assert_eq!(value(&other.next().await.unwrap()), None);
-    let mut rebuild = bus.read_partition("t", 0, 1).await.unwrap();
+    let mut rebuild = bus.read_partition("t", 0, 0, 1).await.unwrap();
     assert_eq!(value(&rebuild.next().await.unwrap().unwrap()), None);
 }

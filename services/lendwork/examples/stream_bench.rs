@@ -175,6 +175,7 @@ fn options(ns: &str) -> MatcherOptions {
         engine: EngineConfig::default(),
         max_batch: 500,
         linger: std::time::Duration::from_millis(5),
+        snapshot_every: 0,
     }
 }
 
@@ -425,7 +426,7 @@ async fn main() {
     for (p, &end) in ends.iter().enumerate() {
         let t = Instant::now();
         let mut reader = bus
-            .read_partition(&opts.market_topic, p as u32, end)
+            .read_partition(&opts.market_topic, p as u32, 0, end)
             .await
             .unwrap();
         let mut state = PartitionState::new(opts.engine.clone());

@@ -45,9 +45,32 @@
 //!   proposals would differ from those already published. The bus creates
 //!   its topics with retention off; an existing topic must be set so.
 //!
-//! Snapshots are not taken: a rebuild is a full replay of the partition.
-//! (A snapshot would have to carry the flow solver's internal state to
-//! reproduce the same later proposals; see the issue notes.)
+//! ## Snapshots
+//!
+//! A rebuild that replays a partition from offset 0 grows with the topic's
+//! age (about 40 s per million records on the benchmark machine). So every
+//! `snapshot_every` records of a partition ([`MatcherOptions`]) the matcher
+//! serializes the partition's whole state — the engine with its solver,
+//! indexes, id counters and dedupe window ([`Engine::snapshot`]), and the
+//! read models' counters — at the end of a batch, and writes it to the
+//! store under [`Keys::snapshot`] once that batch is committed. A snapshot
+//! at offset `n` therefore means: the state after records `0..n`, whose
+//! effects are durable and committed.
+//!
+//! A rebuild up to a live record at offset `until` reads the snapshot and
+//! uses it when it decodes, was taken of this topic and partition by an
+//! engine in this format with the same settings, is not ahead of `until`
+//! (an operator may have moved the group's offsets back), and the record
+//! at offset `n − 1` is still the one it was taken after (a digest of its
+//! key and payload: a topic deleted and created again has other records
+//! there). Then only records `n..until` are replayed; otherwise the
+//! snapshot is refused with the reason on stderr and in
+//! `lendwork_matcher_snapshots_refused_total`, and the partition is
+//! replayed from 0 as before. A restored engine goes on exactly as the one
+//! it was taken from (the engine's property tests), so the guarantees
+//! above hold either way. Writing a snapshot is best effort: one that
+//! fails is reported and the next one is taken `snapshot_every` records
+//! later.
 //!
 //! Proposals expire by event time: a region with no events keeps its
 //! proposals standing until its next event arrives.
@@ -87,10 +110,14 @@ pub struct MatcherOptions {
     pub max_batch: usize,
     /// How long a batch waits for more records after its first.
     pub linger: Duration,
+    /// Records of a partition between its snapshots; 0 takes none and
+    /// always rebuilds by a full replay (see "Snapshots" above).
+    pub snapshot_every: u64,
 }
 
 impl MatcherOptions {
-    /// The options a [`crate::config::Config`] gives.
+    /// The options a [`crate::config::Config`] gives (no snapshots on the
+    /// embedded bus).
     pub fn from_config(c: &crate::config::Config) -> Self {
         Self {
             market_topic: c.topics.market.clone(),
@@ -101,6 +128,13 @@ impl MatcherOptions {
             engine: c.engine.clone(),
             max_batch: c.matcher.batch as usize,
             linger: Duration::from_millis(u64::from(c.matcher.linger_ms)),
+            // The embedded bus lives and dies with the process: nothing
+            // ever rebuilds from it, so a snapshot would only cost.
+            snapshot_every: if c.kafka.brokers.is_some() {
+                c.matcher.snapshot_every
+            } else {
+                0
+            },
         }
     }
 }
@@ -130,13 +164,19 @@ pub struct Health {
     pub batches: AtomicU64,
     /// Commits that failed (the records will be delivered again).
     pub commit_failures: AtomicU64,
+    /// Partition snapshots written.
+    pub snapshots_written: AtomicU64,
+    /// Rebuilds that started from a snapshot.
+    pub snapshots_restored: AtomicU64,
+    /// Snapshots found but not used (the reason goes to stderr).
+    pub snapshots_refused: AtomicU64,
     /// Microseconds spent per stage: applying and matching, reservations,
-    /// publishing, read models, committing.
-    pub stage_micros: [AtomicU64; 5],
+    /// publishing, read models, committing, taking and writing snapshots.
+    pub stage_micros: [AtomicU64; 6],
 }
 
 /// Names of [`Health::stage_micros`].
-pub const STAGES: [&str; 5] = ["match", "reserve", "publish", "views", "commit"];
+pub const STAGES: [&str; 6] = ["match", "reserve", "publish", "views", "commit", "snapshot"];
 
 impl Health {
     /// Ready to do work: joined, and both servers answering.
@@ -209,6 +249,21 @@ impl Health {
                 "lendwork_matcher_commit_failures_total",
                 "failed offset commits",
                 &self.commit_failures,
+            ),
+            (
+                "lendwork_matcher_snapshots_written_total",
+                "partition snapshots written",
+                &self.snapshots_written,
+            ),
+            (
+                "lendwork_matcher_snapshots_restored_total",
+                "rebuilds started from a snapshot",
+                &self.snapshots_restored,
+            ),
+            (
+                "lendwork_matcher_snapshots_refused_total",
+                "snapshots found but not used",
+                &self.snapshots_refused,
             ),
         ] {
             prometheus(&mut out, "counter", name, help, v.load(Ordering::Relaxed));
@@ -354,7 +409,7 @@ struct Sink {
 
 /// Folded counters of one region (the parts of [`RegionView`] that are
 /// not read off the market itself).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Counters {
     view: RegionView,
     accepted_by_industry: BTreeMap<String, u64>,
@@ -363,7 +418,7 @@ struct Counters {
 
 /// Positions and open positions of live gaps, with how many gaps count
 /// towards them (an entry with no gaps left is dropped).
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Supply {
     gaps: u64,
     positions: u64,
@@ -382,7 +437,7 @@ impl Supply {
 
 /// A region's supply, kept up to date gap by gap so the region statistics
 /// cost as much as the number of industries and skills, not of gaps.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct RegionSupply {
     all: Supply,
     by_industry: BTreeMap<String, Supply>,
@@ -391,7 +446,7 @@ struct RegionSupply {
 
 /// What one live gap adds to its region's supply, its names interned
 /// (a live gap costs a few words here, not three strings).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct GapSupply {
     region: u32,
     industry: u32,
@@ -401,7 +456,7 @@ struct GapSupply {
 }
 
 /// Region, industry and skill names by a dense id.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Names {
     ids: HashMap<String, u32, Ids>,
     names: Vec<String>,
@@ -428,7 +483,9 @@ impl Names {
 }
 
 /// One partition's state: its regions' engine and counters. A pure
-/// function of the partition's records (see the module docs).
+/// function of the partition's records (see the module docs); serialized
+/// whole in a snapshot.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct PartitionState {
     engine: Engine,
     /// The next offset expected.
@@ -442,6 +499,34 @@ pub struct PartitionState {
     /// Each gap's first posting time and borrower (kept after withdrawal,
     /// for the views of its proposals).
     posted: HashMap<GapId, (Timestamp, EnterpriseId), Ids>,
+}
+
+/// The first bytes of a partition snapshot.
+const SNAPSHOT_MAGIC: &[u8; 4] = b"LWPS";
+/// The version of the partition snapshot's format (the engine's own
+/// version, [`lendwork_engine::SNAPSHOT_FORMAT`], is checked beside it).
+const SNAPSHOT_FORMAT: u32 = 1;
+
+/// What a partition snapshot says of itself.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SnapshotMeta {
+    engine_format: u32,
+    topic: String,
+    partition: u32,
+    /// The record at `next_offset - 1`: the last one in the snapshot.
+    last_digest: u64,
+}
+
+/// FNV-1a over a record's key and payload: the identity of the record a
+/// snapshot was taken after.
+fn digest(rec: &Record) -> u64 {
+    rec.key
+        .iter()
+        .chain(&[0xff])
+        .chain(rec.payload.iter())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 fn industry_of(g: &ShortagePosted) -> String {
@@ -472,6 +557,69 @@ impl PartitionState {
             names: Names::default(),
             posted: HashMap::default(),
         }
+    }
+
+    /// The state as a snapshot of partition `partition` of `topic`, taken
+    /// after `last` (the record at `next_offset - 1`): [`SNAPSHOT_MAGIC`],
+    /// the format version (`u32`, little-endian), then MessagePack.
+    pub fn snapshot(&self, topic: &str, partition: u32, last: &Record) -> Vec<u8> {
+        debug_assert_eq!(last.position.offset + 1, self.next_offset);
+        let meta = SnapshotMeta {
+            engine_format: lendwork_engine::SNAPSHOT_FORMAT,
+            topic: topic.to_owned(),
+            partition,
+            last_digest: digest(last),
+        };
+        let mut out = Vec::with_capacity(1 << 16);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&SNAPSHOT_FORMAT.to_le_bytes());
+        rmp_serde::encode::write_named(&mut out, &(meta, self))
+            .expect("a partition's state always serializes");
+        out
+    }
+
+    /// A state from [`PartitionState::snapshot`]'s bytes, with the digest
+    /// of the record it was taken after; refused (with the reason) unless
+    /// it is a snapshot of partition `partition` of `topic`, in this
+    /// format, by an engine with `config`.
+    fn restore(
+        bytes: &[u8],
+        topic: &str,
+        partition: u32,
+        config: &EngineConfig,
+    ) -> Result<(PartitionState, u64), String> {
+        let body = bytes
+            .strip_prefix(SNAPSHOT_MAGIC)
+            .ok_or("not a partition snapshot")?;
+        let (format, body) = body.split_first_chunk::<4>().ok_or("cut short")?;
+        let format = u32::from_le_bytes(*format);
+        if format != SNAPSHOT_FORMAT {
+            return Err(format!(
+                "snapshot format {format}, this matcher reads format {SNAPSHOT_FORMAT}"
+            ));
+        }
+        let (meta, state): (SnapshotMeta, PartitionState) =
+            rmp_serde::from_slice(body).map_err(|e| format!("does not decode: {e}"))?;
+        if meta.engine_format != lendwork_engine::SNAPSHOT_FORMAT {
+            return Err(format!(
+                "engine format {}, this engine reads format {}",
+                meta.engine_format,
+                lendwork_engine::SNAPSHOT_FORMAT
+            ));
+        }
+        if (meta.topic.as_str(), meta.partition) != (topic, partition) {
+            return Err(format!(
+                "taken of partition {} of topic {}",
+                meta.partition, meta.topic
+            ));
+        }
+        if state.engine.config() != config {
+            return Err("taken with other engine settings".into());
+        }
+        if state.next_offset == 0 {
+            return Err("taken before any record".into());
+        }
+        Ok((state, meta.last_digest))
     }
 
     /// Takes gap `g`'s old contribution out of its region's supply and
@@ -954,6 +1102,17 @@ pub struct Matcher {
     regions_written: std::time::Instant,
     /// Regions checked to live in one partition only: the partition.
     homes: HashMap<Region, u32>,
+    /// Records handled per partition since its last snapshot (or rebuild).
+    since_snapshot: HashMap<u32, u64>,
+}
+
+/// A handled batch's records to commit once its effects are durable, and
+/// the snapshots to write once they are committed.
+struct Done {
+    /// The last record of each partition.
+    records: Vec<Record>,
+    /// (partition, snapshot).
+    snapshots: Vec<(u32, Vec<u8>)>,
 }
 
 /// Region statistics are written at most this often (and whenever the
@@ -980,6 +1139,7 @@ impl Matcher {
             dirty: BTreeSet::new(),
             regions_written: std::time::Instant::now(),
             homes: HashMap::new(),
+            since_snapshot: HashMap::new(),
         }
     }
 
@@ -1087,7 +1247,7 @@ impl Matcher {
         let mut sub = self.start().await?;
         tokio::pin!(stop);
         // The batch being made durable, and its records to commit after.
-        let mut inflight: Option<(JoinHandle<anyhow::Result<()>>, Vec<Record>)> = None;
+        let mut inflight: Option<(JoinHandle<anyhow::Result<()>>, Done)> = None;
         loop {
             let first = tokio::select! {
                 r = sub.next() => r,
@@ -1164,8 +1324,8 @@ impl Matcher {
 
     /// Applies a batch to the partitions' state and computes its effects;
     /// returns them with the last record of each partition (to commit once
-    /// the effects are durable).
-    async fn prepare(&mut self, batch: Vec<Record>) -> anyhow::Result<(Batch, Vec<Record>)> {
+    /// the effects are durable) and the partitions' snapshots that are due.
+    async fn prepare(&mut self, batch: Vec<Record>) -> anyhow::Result<(Batch, Done)> {
         let t = std::time::Instant::now();
         let mut fx: BTreeMap<u32, Effects> = BTreeMap::new();
         let mut last: BTreeMap<u32, Record> = BTreeMap::new();
@@ -1184,6 +1344,7 @@ impl Matcher {
             let state = self.parts.get_mut(&p).expect("rebuilt");
             state.process(&rec, fx.entry(p).or_default());
             self.health.records.fetch_add(1, Ordering::Relaxed);
+            *self.since_snapshot.entry(p).or_default() += 1;
             last.insert(p, rec);
         }
         for (p, e) in &fx {
@@ -1201,25 +1362,60 @@ impl Matcher {
                 self.dirty.insert((*p, r.clone()));
             }
         }
-        self.health.spent(3, t);
-        Ok((Batch { fx, views }, last.into_values().collect()))
+        let t = self.health.spent(3, t);
+        let mut snapshots = Vec::new();
+        let every = self.opts.snapshot_every;
+        for p in fx.keys() {
+            let since = self.since_snapshot.entry(*p).or_default();
+            if every == 0 || *since < every {
+                continue;
+            }
+            if let (Some(state), Some(rec)) = (self.parts.get(p), last.get(p)) {
+                *since = 0;
+                let bytes = state.snapshot(&self.opts.market_topic, *p, rec);
+                snapshots.push((*p, bytes));
+            }
+        }
+        if !snapshots.is_empty() {
+            self.health.spent(5, t);
+        }
+        let records = last.into_values().collect();
+        Ok((Batch { fx, views }, Done { records, snapshots }))
     }
 
     /// After a batch's effects are durable: region statistics when due,
-    /// then the commit.
-    async fn settle(
-        &mut self,
-        sub: &mut dyn Subscription,
-        done: Vec<Record>,
-    ) -> anyhow::Result<()> {
+    /// then the commit, then the batch's snapshots.
+    async fn settle(&mut self, sub: &mut dyn Subscription, done: Done) -> anyhow::Result<()> {
         if self.regions_written.elapsed() >= REGION_VIEW_EVERY {
             self.write_regions().await?;
         }
         let t = std::time::Instant::now();
-        match sub.commit_all(&done).await {
+        match sub.commit_all(&done.records).await {
             Ok(()) => {
                 self.health.batches.fetch_add(1, Ordering::Relaxed);
-                self.health.spent(4, t);
+                let t = self.health.spent(4, t);
+                for (p, bytes) in &done.snapshots {
+                    let key = self.keys.snapshot(&self.opts.market_topic, *p);
+                    // Best effort, one try: a snapshot only shortens a
+                    // later rebuild, and an outage must not hold up the
+                    // matcher here (the next one comes `snapshot_every`
+                    // records later).
+                    match self.store.set(&key, bytes).await {
+                        Ok(()) => {
+                            self.health
+                                .snapshots_written
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => eprintln!(
+                            "lendwork matcher: writing the snapshot of partition {p} failed ({e}); \
+                             the next one is taken {} records later",
+                            self.opts.snapshot_every
+                        ),
+                    }
+                }
+                if !done.snapshots.is_empty() {
+                    self.health.spent(5, t);
+                }
             }
             Err(e) => {
                 // Not fatal: the next commit covers these offsets, and if
@@ -1264,32 +1460,137 @@ impl Matcher {
         Ok(())
     }
 
-    /// Replays partition `p` up to `until` into a fresh state.
+    /// The partition's snapshot, if there is one this rebuild may start
+    /// from (see "Snapshots" above), with the digest of the record it was
+    /// taken after. A refusal is reported and counted.
+    async fn read_snapshot(
+        &self,
+        p: u32,
+        until: u64,
+    ) -> anyhow::Result<Option<(PartitionState, u64)>> {
+        if self.opts.snapshot_every == 0 {
+            return Ok(None);
+        }
+        let key = self.keys.snapshot(&self.opts.market_topic, p);
+        let Some(bytes) = persist(&self.health.store_ok, "reading a snapshot", || {
+            self.store.get(&key)
+        })
+        .await?
+        else {
+            return Ok(None);
+        };
+        let restored =
+            PartitionState::restore(&bytes, &self.opts.market_topic, p, &self.opts.engine)
+                .and_then(|(state, d)| {
+                    if state.next_offset > until {
+                        Err(format!(
+                            "taken at offset {}, past the first record to handle ({until}): \
+                             the group's offsets were moved back",
+                            state.next_offset
+                        ))
+                    } else {
+                        Ok((state, d))
+                    }
+                });
+        match restored {
+            Ok(found) => Ok(Some(found)),
+            Err(why) => {
+                self.refuse_snapshot(p, &why);
+                Ok(None)
+            }
+        }
+    }
+
+    fn refuse_snapshot(&self, p: u32, why: &str) {
+        self.health
+            .snapshots_refused
+            .fetch_add(1, Ordering::Relaxed);
+        eprintln!(
+            "lendwork matcher: partition {p} of topic {}: snapshot not used ({why}); replaying \
+             the partition from offset 0",
+            self.opts.market_topic
+        );
+    }
+
+    async fn read_from(
+        &self,
+        p: u32,
+        from: u64,
+        until: u64,
+    ) -> anyhow::Result<Box<dyn lendwork_ports::PartitionReader>> {
+        Ok(persist(&self.health.bus_ok, "replaying a partition", || {
+            self.bus
+                .read_partition(&self.opts.market_topic, p, from, until)
+        })
+        .await?)
+    }
+
+    /// The next record of a replay, waiting out outages.
+    async fn replayed(
+        &self,
+        reader: &mut dyn lendwork_ports::PartitionReader,
+    ) -> anyhow::Result<Option<Record>> {
+        loop {
+            match reader.next().await {
+                Err(e) if e.retryable() => {
+                    self.health.bus_ok.store(false, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+
+    /// Rebuilds partition `p`'s state up to `until`: from its snapshot and
+    /// the records after it when it has a usable one, otherwise by
+    /// replaying it from offset 0.
     async fn rebuild(&mut self, p: u32, until: u64) -> anyhow::Result<()> {
         self.health.rebuilds.fetch_add(1, Ordering::Relaxed);
-        let mut state = PartitionState::new(self.opts.engine.clone());
-        let mut reader = persist(&self.health.bus_ok, "replaying a partition", || {
-            self.bus.read_partition(&self.opts.market_topic, p, until)
-        })
-        .await?;
+        self.since_snapshot.insert(p, 0);
+        let t = std::time::Instant::now();
+        let mut start = None;
+        if let Some((state, last_digest)) = self.read_snapshot(p, until).await? {
+            // The replay starts one record early, at the record the
+            // snapshot was taken after, to check that it is still that one.
+            let n = state.next_offset;
+            let mut reader = self.read_from(p, n - 1, until).await?;
+            match self.replayed(reader.as_mut()).await? {
+                Some(r) if r.position.offset == n - 1 && digest(&r) == last_digest => {
+                    self.health
+                        .snapshots_restored
+                        .fetch_add(1, Ordering::Relaxed);
+                    start = Some((state, reader));
+                }
+                Some(r) if r.position.offset == n - 1 => self.refuse_snapshot(
+                    p,
+                    &format!(
+                        "offset {} holds another record than the one it was taken after \
+                         (was the topic deleted and created again?)",
+                        n - 1
+                    ),
+                ),
+                _ => self.refuse_snapshot(p, &format!("the record at offset {} is gone", n - 1)),
+            }
+        }
+        self.health.spent(5, t);
+        let (mut state, mut reader) = match start {
+            Some(found) => found,
+            None => (
+                PartitionState::new(self.opts.engine.clone()),
+                self.read_from(p, 0, until).await?,
+            ),
+        };
         let mut scratch = Effects::default();
         // The state is a function of *every* record of the partition: a
         // replay that skips some (deleted by the topic's retention, or by
         // DeleteRecords) would rebuild another market and go on to make
         // other proposals than the instance before — so it stops here.
-        let mut expected = 0;
+        let mut expected = state.next_offset;
         let mut regions = BTreeSet::new();
         loop {
-            let next = loop {
-                match reader.next().await {
-                    Err(e) if e.retryable() => {
-                        self.health.bus_ok.store(false, Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    other => break other?,
-                }
+            let Some(rec) = self.replayed(reader.as_mut()).await? else {
+                break;
             };
-            let Some(rec) = next else { break };
             if rec.position.offset != expected {
                 return Err(missing_records(
                     &self.opts.market_topic,
@@ -1320,7 +1621,7 @@ impl Matcher {
 fn missing_records(topic: &str, p: u32, expected: u64, found: Option<u64>) -> anyhow::Error {
     let found = found.map_or_else(|| "the end".to_owned(), |o| format!("offset {o}"));
     anyhow::anyhow!(
-        "partition {p} of topic {topic}: replaying it from its start, found {found} where \
+        "partition {p} of topic {topic}: replaying it, found {found} where \
          offset {expected} was due — records were deleted (the topic's retention, or \
          DeleteRecords). A matcher rebuilds a partition from every record in it, so the \
          market topic must keep them all (retention.ms=-1, retention.bytes=-1; see \

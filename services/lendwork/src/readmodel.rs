@@ -93,6 +93,10 @@ impl Keys {
     pub fn region_home(&self, topic: &str, r: &str) -> String {
         [self.prefix.as_str(), ":home:", topic, ":", r].concat()
     }
+    /// A partition's snapshot (see [`crate::matcher`], "Snapshots").
+    pub fn snapshot(&self, topic: &str, partition: u32) -> String {
+        format!("{}:snap:{topic}:{partition}", self.prefix)
+    }
     /// Prefix of worker reservations.
     pub fn reservations(&self) -> String {
         [self.prefix.as_str(), ":resv"].concat()

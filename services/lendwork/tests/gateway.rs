@@ -66,6 +66,7 @@ async fn app_with(
                 engine: EngineConfig::default(),
                 max_batch: 100,
                 linger: std::time::Duration::from_millis(5),
+                snapshot_every: 0,
             },
             health,
         );

@@ -29,6 +29,7 @@ fn options(partitions: u32) -> MatcherOptions {
         engine: EngineConfig::default(),
         max_batch: 64,
         linger: std::time::Duration::from_millis(5),
+        snapshot_every: 0,
     }
 }
 
@@ -51,12 +52,27 @@ async fn sim_events(workers: u64, gaps: u64, seed: u64) -> Vec<(Bytes, Bytes)> {
     out
 }
 
+/// Runs a matcher until it has handled or replayed `records` records.
 async fn run_until(
     bus: &MemoryBus,
     store: &MemoryStore,
     opts: MatcherOptions,
     records: u64,
     fail_commits: bool,
+) -> Arc<Health> {
+    run_to(bus, store, opts, fail_commits, move |h: &Health| {
+        h.records.load(Ordering::Relaxed) + h.replayed.load(Ordering::Relaxed) >= records
+    })
+    .await
+}
+
+/// Runs a matcher until `done` says so.
+async fn run_to(
+    bus: &MemoryBus,
+    store: &MemoryStore,
+    opts: MatcherOptions,
+    fail_commits: bool,
+    done: impl Fn(&Health) -> bool + Send + 'static,
 ) -> Arc<Health> {
     let health = Arc::new(Health::default());
     let mut m = Matcher::new(
@@ -67,7 +83,7 @@ async fn run_until(
     );
     let h = health.clone();
     let stop = async move {
-        while h.records.load(Ordering::Relaxed) + h.replayed.load(Ordering::Relaxed) < records {
+        while !done(&h) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
@@ -461,9 +477,13 @@ impl EventBus for Truncated {
         &self,
         topic: &str,
         partition: u32,
+        from: u64,
         until: u64,
     ) -> Result<Box<dyn lendwork_ports::PartitionReader>, BusError> {
-        let mut all = self.inner.read_partition(topic, partition, until).await?;
+        let mut all = self
+            .inner
+            .read_partition(topic, partition, from, until)
+            .await?;
         let mut kept = Vec::new();
         while let Some(r) = all.next().await? {
             if r.position.offset >= self.from {
@@ -535,4 +555,173 @@ async fn a_partition_missing_its_oldest_records_stops_the_matcher_instead_of_mat
     // With the whole history the same records are handled.
     run_until(&bus, &store, opts.clone(), events.len() as u64, false).await;
     check(&bus, &store, &opts).await;
+}
+
+fn snapshotting(partitions: u32, every: u64) -> MatcherOptions {
+    MatcherOptions {
+        snapshot_every: every,
+        ..options(partitions)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_takeover_starts_from_the_snapshot_and_publishes_what_a_full_replay_would() {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let opts = snapshotting(3, 40);
+    let events = sim_events(500, 70, 11).await;
+    let (first, second) = events.split_at(events.len() * 2 / 3);
+    bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
+    bus.publish_all(&opts.market_topic, first).await.unwrap();
+    let h = run_until(&bus, &store, opts.clone(), first.len() as u64, false).await;
+    assert!(
+        h.snapshots_written.load(Ordering::Relaxed) >= 3,
+        "snapshots taken"
+    );
+    assert_eq!(
+        store
+            .scan_prefix("lw:snap:lendwork.market.v1:")
+            .await
+            .unwrap()
+            .len(),
+        3,
+        "one per partition"
+    );
+    // The next instance starts each partition from its snapshot and
+    // replays only the records after it.
+    bus.publish_all(&opts.market_topic, second).await.unwrap();
+    let live = second.len() as u64;
+    let h = run_to(&bus, &store, opts.clone(), false, move |h: &Health| {
+        h.records.load(Ordering::Relaxed) >= live
+    })
+    .await;
+    assert_eq!(
+        h.records.load(Ordering::Relaxed),
+        live,
+        "the second part, live"
+    );
+    assert_eq!(h.snapshots_restored.load(Ordering::Relaxed), 3);
+    assert_eq!(h.snapshots_refused.load(Ordering::Relaxed), 0);
+    let replayed = h.replayed.load(Ordering::Relaxed);
+    assert!(
+        replayed < first.len() as u64 / 3,
+        "{replayed} of {} records replayed",
+        first.len()
+    );
+    // What it published equals a replay of the whole topic from offset 0.
+    let report = check(&bus, &store, &opts).await;
+    assert!(report.published_ids > 50, "{report:#?}");
+}
+
+/// A matcher with snapshots every `every` records over `events`, on a
+/// fresh bus and store; returns the snapshots it left.
+async fn snapshots_of(events: &[(Bytes, Bytes)], every: u64) -> Vec<(String, Bytes)> {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let opts = snapshotting(3, every);
+    bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
+    bus.publish_all(&opts.market_topic, events).await.unwrap();
+    run_until(&bus, &store, opts, events.len() as u64, false).await;
+    store.scan_prefix("lw:snap:").await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_that_does_not_fit_is_refused_and_the_partition_replayed_in_full() {
+    let small = sim_events(300, 40, 11).await;
+    let large = sim_events(900, 120, 99).await;
+    let foreign = snapshots_of(&small, 30).await;
+    assert_eq!(foreign.len(), 3);
+    let key = |p: u32| Keys::new("lw").snapshot("lendwork.market.v1", p);
+    // Each case: what the store holds under the snapshot keys when a
+    // matcher takes over the large market's topic after its first half
+    // was handled and committed (without snapshots), and how many
+    // partitions must refuse theirs.
+    let cases: Vec<(&str, Vec<(String, Bytes)>)> = vec![
+        // Another topic's history: the records the snapshots were taken
+        // after are not those at their offsets here.
+        ("other records", foreign.clone()),
+        (
+            "garbage",
+            (0..3)
+                .map(|p| (key(p), Bytes::from_static(b"junk")))
+                .collect(),
+        ),
+        // Partition 0's snapshot under every partition's key: right for
+        // partition 0 only (whose digest check then refuses it too).
+        (
+            "another partition",
+            (0..3)
+                .map(|p| {
+                    (
+                        key(p),
+                        foreign
+                            .iter()
+                            .find(|(k, _)| *k == key(0))
+                            .unwrap()
+                            .1
+                            .clone(),
+                    )
+                })
+                .collect(),
+        ),
+    ];
+    for (name, seeded) in cases {
+        let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+        let (first, second) = large.split_at(large.len() / 2);
+        bus.ensure_topic("lendwork.market.v1", 3).await.unwrap();
+        bus.publish_all("lendwork.market.v1", first).await.unwrap();
+        run_until(&bus, &store, snapshotting(3, 0), first.len() as u64, false).await;
+        for (k, v) in &seeded {
+            store.set(k, v).await.unwrap();
+        }
+        bus.publish_all("lendwork.market.v1", second).await.unwrap();
+        let opts = snapshotting(3, 1_000_000);
+        let h = run_until(&bus, &store, opts.clone(), large.len() as u64, false).await;
+        assert_eq!(h.snapshots_refused.load(Ordering::Relaxed), 3, "{name}");
+        assert_eq!(h.snapshots_restored.load(Ordering::Relaxed), 0, "{name}");
+        assert_eq!(
+            h.replayed.load(Ordering::Relaxed),
+            first.len() as u64,
+            "{name}: every partition replayed from offset 0"
+        );
+        check(&bus, &store, &opts).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_ahead_of_the_groups_offsets_or_of_other_settings_is_refused() {
+    let events = sim_events(400, 60, 21).await;
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    bus.ensure_topic("lendwork.market.v1", 3).await.unwrap();
+    bus.publish_all("lendwork.market.v1", &events)
+        .await
+        .unwrap();
+    let opts = snapshotting(3, 30);
+    run_until(&bus, &store, opts.clone(), events.len() as u64, false).await;
+    // Another group starts at offset 0 of every partition: the snapshots
+    // are ahead of it (as after an operator moved the offsets back), so
+    // it handles every record itself.
+    let again = MatcherOptions {
+        group: "again".into(),
+        ..opts.clone()
+    };
+    let h = run_until(&bus, &store, again, events.len() as u64, false).await;
+    assert_eq!(h.snapshots_refused.load(Ordering::Relaxed), 3);
+    assert_eq!(h.records.load(Ordering::Relaxed), events.len() as u64);
+    check(&bus, &store, &opts).await;
+    // A matcher with other engine settings would make other proposals
+    // from the same records: it refuses the snapshots and replays.
+    let more = sim_events(60, 10, 22).await;
+    bus.publish_all("lendwork.market.v1", &more).await.unwrap();
+    let mut other = snapshotting(3, 30);
+    other.engine.proposal_ttl_secs += 60;
+    let h = run_until(
+        &bus,
+        &store,
+        other,
+        (events.len() + more.len()) as u64,
+        false,
+    )
+    .await;
+    assert_eq!(h.snapshots_refused.load(Ordering::Relaxed), 3);
+    assert_eq!(h.snapshots_restored.load(Ordering::Relaxed), 0);
+    assert_eq!(h.replayed.load(Ordering::Relaxed), events.len() as u64);
 }

@@ -33,6 +33,7 @@ fn options() -> MatcherOptions {
         engine: EngineConfig::default(),
         max_batch: 200,
         linger: std::time::Duration::from_millis(5),
+        snapshot_every: 0,
     }
 }
 

@@ -32,6 +32,7 @@ async fn a_region_split_over_two_partitions_stops_the_matcher() {
         engine: EngineConfig::default(),
         max_batch: 100,
         linger: Duration::from_millis(5),
+        snapshot_every: 0,
     };
     let bus = Arc::new(KafkaBus::new(&KafkaConfig::new(brokers.clone())).unwrap());
     for t in [&opts.market_topic, &opts.matches_topic] {
