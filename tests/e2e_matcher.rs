@@ -5,7 +5,8 @@
 //! * events in, proposals out, read models right — across a SIGKILL of the
 //!   matcher in the middle of the stream and a restart;
 //! * two matchers in one group split the partitions, and the survivor takes
-//!   over when one is killed;
+//!   over when one is killed, starting from the partitions' snapshots in
+//!   Redis and replaying only the records after them from Tansu;
 //! * Redis stopped under a running matcher: readiness says so, the matcher
 //!   waits, and resumes by itself when Redis is back.
 //!
@@ -86,8 +87,11 @@ async fn two_matchers_split_the_regions_and_one_survives_the_other() {
     let events = sim_events(2000, 260, 8, 33);
     let (first, second) = events.split_at(events.len() * 2 / 3);
 
-    let a = MatcherProcess::start(&d);
-    let mut b = MatcherProcess::start(&d);
+    // Snapshots every 100 records of a partition, so the survivor's
+    // takeover starts from the ones the killed matcher wrote.
+    let every = [("LENDWORK_MATCHER__SNAPSHOT_EVERY", "100")];
+    let a = MatcherProcess::start_with(&d, &every);
+    let mut b = MatcherProcess::start_with(&d, &every);
     for m in [&a, &b] {
         wait_for("both matchers ready", Duration::from_secs(90), || {
             m.get("/readyz").is_some_and(|(code, _)| code == 200)
@@ -114,6 +118,15 @@ async fn two_matchers_split_the_regions_and_one_survives_the_other() {
     assert!(
         a.metric("lendwork_matcher_rebuilds_total") >= 1,
         "a took over b's partitions"
+    );
+    assert!(
+        a.metric("lendwork_matcher_snapshots_restored_total") >= 1,
+        "from b's snapshots"
+    );
+    assert_eq!(a.metric("lendwork_matcher_snapshots_refused_total"), 0);
+    assert!(
+        a.metric("lendwork_matcher_replayed_total") < rb,
+        "replaying less than b had handled"
     );
     reliability(
         "one of two matchers SIGKILLed",

@@ -60,8 +60,14 @@ pub struct MatcherProcess {
 
 impl MatcherProcess {
     pub fn start(d: &Deployment) -> Self {
+        Self::start_with(d, &[])
+    }
+
+    /// Started with `LENDWORK_*` settings in its environment.
+    pub fn start_with(d: &Deployment, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_lendwork"))
+            .envs(env.iter().copied())
             .arg("matcher")
             .args(d.args())
             .args([
