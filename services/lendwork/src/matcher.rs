@@ -582,7 +582,7 @@ impl PartitionState {
     /// of the record it was taken after; refused (with the reason) unless
     /// it is a snapshot of partition `partition` of `topic`, in this
     /// format, by an engine with `config`.
-    fn restore(
+    pub fn restore(
         bytes: &[u8],
         topic: &str,
         partition: u32,
