@@ -6,7 +6,9 @@ scripts/test-infra, which installs helm-python-sdk and kubernetes-validate):
    validates against values.schema.json, and a file with a typo is refused;
 3. each renders, and every rendered manifest validates against the
    Kubernetes schemas (kubernetes-validate, strict: unknown fields fail);
-4. the chart refuses more matchers than partitions.
+4. the chart refuses more matchers than partitions;
+5. with LENDWORK_CHART_OUT set, each rendering's lendwork.toml is written
+   there (tests/helm_chart.rs loads them with Lendwork's config loader).
 
 Prints one line per check; exit 1 on the first failure.
 """
@@ -62,6 +64,17 @@ with helm.Chart.load(chart_dir) as chart:
                 docs += 1
         if docs < 7:
             fail(f"{name}: only {docs} manifests rendered")
+        # The rendered lendwork.toml, for the test to load with Lendwork's
+        # own configuration loader.
+        out_dir = os.environ.get("LENDWORK_CHART_OUT")
+        if out_dir:
+            for path, text in manifests.items():
+                for doc in yaml.safe_load_all(text):
+                    if doc and doc.get("kind") == "ConfigMap" and "lendwork.toml" in doc.get("data", {}):
+                        target = os.path.join(out_dir, name.replace(".yaml", "") + ".toml")
+                        with open(target, "w") as fh:
+                            fh.write(doc["data"]["lendwork.toml"])
+                        print(f"ok   {name}: rendered {target}")
         rendered_total += docs
         print(f"ok   {name}: schema, {docs} manifests valid for Kubernetes {KUBE}")
     for f in bad:
