@@ -6,7 +6,9 @@
 //! (workers, gaps[, batch]; one region). Every event is applied and, after
 //! every `batch` events (default 1), a matching round runs; each event's
 //! apply (+ round) is timed alone. Prints events per second over the whole
-//! stream and the median, p99 and max latency of one event's apply + round.
+//! stream and the median, p99 and max latency of one event's apply + round,
+//! then the size of the final engine's snapshot and the time to take and
+//! restore it.
 //!
 //! It allocates with mimalloc, as the `lendwork` binary that runs the engine
 //! does (glibc's malloc was a tenth of this example's time).
@@ -79,4 +81,20 @@ fn main() {
     let mut second_half = lat[n / 2..].to_vec();
     report("apply + round, all events", &mut lat);
     report("apply + round, second half", &mut second_half);
+    // What a snapshot of this market costs (the streaming matcher's
+    // rebuilds start from one).
+    let t = Instant::now();
+    let bytes = engine.snapshot();
+    let take = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let restored = Engine::restore(&bytes, &EngineConfig::default()).expect("restores");
+    let restore = t.elapsed().as_secs_f64();
+    drop(restored);
+    println!(
+        "snapshot                     {:.1} MB ({:.0} bytes per event), take {:.3} s, restore {:.3} s (the replay took {total:.2} s)",
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / n as f64,
+        take,
+        restore
+    );
 }

@@ -561,7 +561,8 @@ impl PartitionState {
 
     /// The state as a snapshot of partition `partition` of `topic`, taken
     /// after `last` (the record at `next_offset - 1`): [`SNAPSHOT_MAGIC`],
-    /// the format version (`u32`, little-endian), then MessagePack.
+    /// the format version (`u32`, little-endian), then MessagePack (structs
+    /// by position, as the engine's own).
     pub fn snapshot(&self, topic: &str, partition: u32, last: &Record) -> Vec<u8> {
         debug_assert_eq!(last.position.offset + 1, self.next_offset);
         let meta = SnapshotMeta {
@@ -573,7 +574,7 @@ impl PartitionState {
         let mut out = Vec::with_capacity(1 << 16);
         out.extend_from_slice(SNAPSHOT_MAGIC);
         out.extend_from_slice(&SNAPSHOT_FORMAT.to_le_bytes());
-        rmp_serde::encode::write_named(&mut out, &(meta, self))
+        rmp_serde::encode::write(&mut out, &(meta, self))
             .expect("a partition's state always serializes");
         out
     }
