@@ -725,3 +725,99 @@ async fn a_snapshot_ahead_of_the_groups_offsets_or_of_other_settings_is_refused(
     assert_eq!(h.snapshots_restored.load(Ordering::Relaxed), 0);
     assert_eq!(h.replayed.load(Ordering::Relaxed), events.len() as u64);
 }
+
+/// A store whose snapshot writes fail (a Redis that refuses a value that
+/// large, or is down at that moment); everything else passes through.
+struct NoSnapshots(MemoryStore);
+
+#[async_trait::async_trait]
+impl StateStore for NoSnapshots {
+    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        if key.contains(":snap:") {
+            return Err(StoreError::Unavailable("snapshot refused".into()));
+        }
+        self.0.set(key, value).await
+    }
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
+        self.0.get_many(keys).await
+    }
+    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
+        self.0.set_many(pairs).await
+    }
+    async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
+        self.0.set_if_absent(key, value).await
+    }
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        self.0.delete(key).await
+    }
+    async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
+        self.0.compare_and_swap(key, expected, new).await
+    }
+    async fn compare_and_swap_many(&self, ops: &[Swap]) -> Result<Vec<bool>, StoreError> {
+        self.0.compare_and_swap_many(ops).await
+    }
+    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
+        self.0.incr_by(key, delta).await
+    }
+    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
+        self.0.scan_prefix(prefix).await
+    }
+    async fn add_to_sets(&self, adds: &[(String, String)]) -> Result<(), StoreError> {
+        self.0.add_to_sets(adds).await
+    }
+    async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
+        self.0.members_many(keys).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_that_cannot_be_written_holds_nothing_up() {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let opts = snapshotting(3, 20);
+    let events = sim_events(400, 60, 31).await;
+    bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
+    bus.publish_all(&opts.market_topic, &events).await.unwrap();
+    let health = Arc::new(Health::default());
+    let mut m = Matcher::new(
+        Arc::new(bus.clone()),
+        Arc::new(NoSnapshots(store.clone())),
+        opts.clone(),
+        health.clone(),
+    );
+    let (h, n) = (health.clone(), events.len() as u64);
+    let stop = async move {
+        while h.records.load(Ordering::Relaxed) < n {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), m.run(stop))
+        .await
+        .expect("the matcher goes on without its snapshots")
+        .unwrap();
+    assert!(health.store_ok.load(Ordering::Relaxed), "the store is fine");
+    assert_eq!(health.snapshots_written.load(Ordering::Relaxed), 0);
+    assert!(store.scan_prefix("lw:snap:").await.unwrap().is_empty());
+    check(&bus, &store, &opts).await;
+    // The next owner finds no snapshot and replays in full.
+    let more = sim_events(40, 10, 32).await;
+    bus.publish_all(&opts.market_topic, &more).await.unwrap();
+    let h = run_until(
+        &bus,
+        &store,
+        opts.clone(),
+        (events.len() + more.len()) as u64,
+        false,
+    )
+    .await;
+    assert_eq!(h.snapshots_restored.load(Ordering::Relaxed), 0);
+    assert_eq!(h.replayed.load(Ordering::Relaxed), events.len() as u64);
+    check(&bus, &store, &opts).await;
+}
