@@ -87,9 +87,10 @@ async fn two_matchers_split_the_regions_and_one_survives_the_other() {
     let events = sim_events(2000, 260, 8, 33);
     let (first, second) = events.split_at(events.len() * 2 / 3);
 
-    // Snapshots every 100 records of a partition, so the survivor's
-    // takeover starts from the ones the killed matcher wrote.
-    let every = [("LENDWORK_MATCHER__SNAPSHOT_EVERY", "100")];
+    // Snapshots after 50 records of a partition (at the latest after 100,
+    // with the records flowing), so the survivor's takeover starts from
+    // the ones the killed matcher wrote.
+    let every = [("LENDWORK_MATCHER__SNAPSHOT_EVERY", "50")];
     let a = MatcherProcess::start_with(&d, &every);
     let mut b = MatcherProcess::start_with(&d, &every);
     for m in [&a, &b] {

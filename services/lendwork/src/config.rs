@@ -125,10 +125,12 @@ pub struct MatcherSettings {
     /// Records of a partition between two snapshots of its state in
     /// Redis, from which a matcher taking the partition over rebuilds it
     /// instead of replaying every record since offset 0 (see
-    /// `lendwork::matcher`, "Snapshots"). 0 takes no snapshots. The
-    /// default, 50,000, is about two seconds of replay on the benchmark
-    /// machine, while a snapshot of the benchmark's 20,000-worker market
-    /// costs tens of milliseconds to take.
+    /// `lendwork::matcher`, "Snapshots"): one is taken at the first quiet
+    /// moment after this many records, or after twice as many under a
+    /// load that leaves none. 0 takes no snapshots. The default, 50,000,
+    /// is one to three seconds of replay on the benchmark machine, while a
+    /// snapshot of the benchmark's 20,000-worker market costs tens of
+    /// milliseconds to take.
     pub snapshot_every: u64,
 }
 

@@ -48,12 +48,16 @@
 //! ## Snapshots
 //!
 //! A rebuild that replays a partition from offset 0 grows with the topic's
-//! age (about 40 s per million records on the benchmark machine). So every
-//! `snapshot_every` records of a partition ([`MatcherOptions`]) the matcher
-//! serializes the partition's whole state — the engine with its solver,
-//! indexes, id counters and dedupe window ([`Engine::snapshot`]), and the
-//! read models' counters — at the end of a batch, and writes it to the
-//! store under [`Keys::snapshot`] once that batch is committed. A snapshot
+//! age (17–40 s per million records on the benchmark machine). So after
+//! every `snapshot_every` records of a partition ([`MatcherOptions`]) the
+//! matcher serializes the partition's whole state — the engine with its
+//! solver, indexes, id counters and dedupe window ([`Engine::snapshot`]),
+//! and the read models' counters — and writes it to the store under
+//! [`Keys::snapshot`]. Serializing holds the matcher up (about half a
+//! second for a region of 100k workers), so it waits for a quiet moment
+//! (no record for 100 ms, every batch committed); under a load that leaves
+//! none it is taken at the end of the batch that reaches twice
+//! `snapshot_every` and written once that batch is committed. A snapshot
 //! at offset `n` therefore means: the state after records `0..n`, whose
 //! effects are durable and committed.
 //!
@@ -1105,6 +1109,8 @@ pub struct Matcher {
     homes: HashMap<Region, u32>,
     /// Records handled per partition since its last snapshot (or rebuild).
     since_snapshot: HashMap<u32, u64>,
+    /// The last record handled live per partition (a snapshot names it).
+    last_handled: HashMap<u32, Record>,
 }
 
 /// A handled batch's records to commit once its effects are durable, and
@@ -1141,6 +1147,7 @@ impl Matcher {
             regions_written: std::time::Instant::now(),
             homes: HashMap::new(),
             since_snapshot: HashMap::new(),
+            last_handled: HashMap::new(),
         }
     }
 
@@ -1270,11 +1277,15 @@ impl Matcher {
                     }
                     return Ok(());
                 }
-                // Idle for a moment: bring the region statistics up to date.
+                // Idle for a moment, every batch committed: bring the
+                // region statistics up to date, take the snapshots due.
                 () = tokio::time::sleep(Duration::from_millis(100)),
-                    if inflight.is_none() && !self.dirty.is_empty() =>
+                    if inflight.is_none() && (!self.dirty.is_empty() || self.snapshots_due()) =>
                 {
-                    self.write_regions().await?;
+                    if !self.dirty.is_empty() {
+                        self.write_regions().await?;
+                    }
+                    self.snapshot_idle().await;
                     continue;
                 }
             };
@@ -1367,11 +1378,14 @@ impl Matcher {
         let mut snapshots = Vec::new();
         let every = self.opts.snapshot_every;
         for p in fx.keys() {
+            let Some(rec) = last.get(p) else { continue };
+            self.last_handled.insert(*p, rec.clone());
+            // Overdue: the load left no quiet moment (see "Snapshots").
             let since = self.since_snapshot.entry(*p).or_default();
-            if every == 0 || *since < every {
+            if every == 0 || *since < every.saturating_mul(2) {
                 continue;
             }
-            if let (Some(state), Some(rec)) = (self.parts.get(p), last.get(p)) {
+            if let Some(state) = self.parts.get(p) {
                 *since = 0;
                 let bytes = state.snapshot(&self.opts.market_topic, *p, rec);
                 snapshots.push((*p, bytes));
@@ -1396,23 +1410,7 @@ impl Matcher {
                 self.health.batches.fetch_add(1, Ordering::Relaxed);
                 let t = self.health.spent(4, t);
                 for (p, bytes) in &done.snapshots {
-                    let key = self.keys.snapshot(&self.opts.market_topic, *p);
-                    // Best effort, one try: a snapshot only shortens a
-                    // later rebuild, and an outage must not hold up the
-                    // matcher here (the next one comes `snapshot_every`
-                    // records later).
-                    match self.store.set(&key, bytes).await {
-                        Ok(()) => {
-                            self.health
-                                .snapshots_written
-                                .fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => eprintln!(
-                            "lendwork matcher: writing the snapshot of partition {p} failed ({e}); \
-                             the next one is taken {} records later",
-                            self.opts.snapshot_every
-                        ),
-                    }
+                    self.write_snapshot(*p, bytes).await;
                 }
                 if !done.snapshots.is_empty() {
                     self.health.spent(5, t);
@@ -1426,6 +1424,62 @@ impl Matcher {
             }
         }
         Ok(())
+    }
+
+    /// Writes partition `p`'s snapshot. Best effort, one try: a snapshot
+    /// only shortens a later rebuild, and an outage must not hold up the
+    /// matcher here (the next one comes `snapshot_every` records later).
+    async fn write_snapshot(&self, p: u32, bytes: &[u8]) {
+        let key = self.keys.snapshot(&self.opts.market_topic, p);
+        match self.store.set(&key, bytes).await {
+            Ok(()) => {
+                self.health
+                    .snapshots_written
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => eprintln!(
+                "lendwork matcher: writing the snapshot of partition {p} failed ({e}); the next \
+                 one is taken {} records later",
+                self.opts.snapshot_every
+            ),
+        }
+    }
+
+    /// Whether a partition has handled `snapshot_every` records since its
+    /// last snapshot.
+    fn snapshots_due(&self) -> bool {
+        let every = self.opts.snapshot_every;
+        every > 0 && self.since_snapshot.values().any(|&n| n >= every)
+    }
+
+    /// Takes and writes the snapshots due, while the matcher is idle and
+    /// every batch it handled is committed.
+    async fn snapshot_idle(&mut self) {
+        let every = self.opts.snapshot_every;
+        if every == 0 {
+            return;
+        }
+        let t = std::time::Instant::now();
+        let due: Vec<u32> = self
+            .since_snapshot
+            .iter()
+            .filter(|(_, &n)| n >= every)
+            .map(|(&p, _)| p)
+            .collect();
+        for p in due {
+            // Counted as taken even if the write fails, so a store that
+            // refuses snapshots is not asked again every 100 ms.
+            self.since_snapshot.insert(p, 0);
+            let (Some(state), Some(rec)) = (self.parts.get(&p), self.last_handled.get(&p)) else {
+                continue;
+            };
+            if rec.position.offset + 1 != state.next_offset {
+                continue;
+            }
+            let bytes = state.snapshot(&self.opts.market_topic, p, rec);
+            self.write_snapshot(p, &bytes).await;
+        }
+        self.health.spent(5, t);
     }
 
     fn sink(&self) -> Sink {
