@@ -1377,12 +1377,12 @@ impl Matcher {
         let t = self.health.spent(3, t);
         let mut snapshots = Vec::new();
         let every = self.opts.snapshot_every;
-        for p in fx.keys() {
+        for p in fx.keys().filter(|_| every > 0) {
             let Some(rec) = last.get(p) else { continue };
             self.last_handled.insert(*p, rec.clone());
             // Overdue: the load left no quiet moment (see "Snapshots").
             let since = self.since_snapshot.entry(*p).or_default();
-            if every == 0 || *since < every.saturating_mul(2) {
+            if *since < every.saturating_mul(2) {
                 continue;
             }
             if let Some(state) = self.parts.get(p) {
