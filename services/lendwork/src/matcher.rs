@@ -1517,22 +1517,22 @@ impl Matcher {
 
     /// The partition's snapshot, if there is one this rebuild may start
     /// from (see "Snapshots" above), with the digest of the record it was
-    /// taken after. A refusal is reported and counted.
-    async fn read_snapshot(
-        &self,
-        p: u32,
-        until: u64,
-    ) -> anyhow::Result<Option<(PartitionState, u64)>> {
+    /// taken after. A refusal is reported and counted. One try: a
+    /// snapshot that cannot be read now (the store down, or a value too
+    /// large for the client's response timeout over a slow link) is
+    /// refused, and the replay from offset 0 needs no store.
+    async fn read_snapshot(&self, p: u32, until: u64) -> Option<(PartitionState, u64)> {
         if self.opts.snapshot_every == 0 {
-            return Ok(None);
+            return None;
         }
         let key = self.keys.snapshot(&self.opts.market_topic, p);
-        let Some(bytes) = persist(&self.health.store_ok, "reading a snapshot", || {
-            self.store.get(&key)
-        })
-        .await?
-        else {
-            return Ok(None);
+        let bytes = match self.store.get(&key).await {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return None,
+            Err(e) => {
+                self.refuse_snapshot(p, &format!("it could not be read: {e}"));
+                return None;
+            }
         };
         let restored =
             PartitionState::restore(&bytes, &self.opts.market_topic, p, &self.opts.engine)
@@ -1548,10 +1548,10 @@ impl Matcher {
                     }
                 });
         match restored {
-            Ok(found) => Ok(Some(found)),
+            Ok(found) => Some(found),
             Err(why) => {
                 self.refuse_snapshot(p, &why);
-                Ok(None)
+                None
             }
         }
     }
@@ -1604,7 +1604,7 @@ impl Matcher {
         self.since_snapshot.insert(p, 0);
         let t = std::time::Instant::now();
         let mut start = None;
-        if let Some((state, last_digest)) = self.read_snapshot(p, until).await? {
+        if let Some((state, last_digest)) = self.read_snapshot(p, until).await {
             // The replay starts one record early, at the record the
             // snapshot was taken after, to check that it is still that one.
             let n = state.next_offset;

@@ -730,17 +730,21 @@ async fn a_snapshot_ahead_of_the_groups_offsets_or_of_other_settings_is_refused(
     assert_eq!(h.replayed.load(Ordering::Relaxed), events.len() as u64);
 }
 
-/// A store whose snapshot writes fail (a Redis that refuses a value that
-/// large, or is down at that moment); everything else passes through.
-struct NoSnapshots(MemoryStore);
+/// A store whose snapshot writes (`.1`) or reads (`.2`) fail — a Redis that
+/// refuses a value that large, times out on it, or is down at that moment;
+/// everything else passes through.
+struct NoSnapshots(MemoryStore, bool, bool);
 
 #[async_trait::async_trait]
 impl StateStore for NoSnapshots {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        if self.2 && key.contains(":snap:") {
+            return Err(StoreError::Unavailable("response timed out".into()));
+        }
         self.0.get(key).await
     }
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        if key.contains(":snap:") {
+        if self.1 && key.contains(":snap:") {
             return Err(StoreError::Unavailable("snapshot refused".into()));
         }
         self.0.set(key, value).await
@@ -792,7 +796,7 @@ async fn a_snapshot_that_cannot_be_written_holds_nothing_up() {
     let health = Arc::new(Health::default());
     let mut m = Matcher::new(
         Arc::new(bus.clone()),
-        Arc::new(NoSnapshots(store.clone())),
+        Arc::new(NoSnapshots(store.clone(), true, false)),
         opts.clone(),
         health.clone(),
     );
@@ -884,5 +888,42 @@ async fn a_snapshot_waits_for_a_quiet_moment_and_is_overdue_at_twice_the_interva
     assert!(written >= 1 && written <= live / 100, "{written} snapshots");
     let at = offset(store.get(&key).await.unwrap().unwrap());
     assert!(at >= 60 + 100 && at <= n, "the last overdue one at {at}");
+    check(&bus, &store, &opts).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_that_cannot_be_read_is_refused_and_the_partition_replayed() {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let opts = snapshotting(2, 20);
+    let events = sim_events(300, 40, 51).await;
+    bus.ensure_topic(&opts.market_topic, 2).await.unwrap();
+    bus.publish_all(&opts.market_topic, &events).await.unwrap();
+    let n = events.len() as u64;
+    run_to(&bus, &store, opts.clone(), false, handled_then_quiet(n)).await;
+    assert_eq!(store.scan_prefix("lw:snap:").await.unwrap().len(), 2);
+    // The next owner cannot read them: it replays, without waiting for
+    // the store to give them up.
+    let more = sim_events(40, 10, 52).await;
+    bus.publish_all(&opts.market_topic, &more).await.unwrap();
+    let health = Arc::new(Health::default());
+    let mut m = Matcher::new(
+        Arc::new(bus.clone()),
+        Arc::new(NoSnapshots(store.clone(), false, true)),
+        opts.clone(),
+        health.clone(),
+    );
+    let (h, live) = (health.clone(), more.len() as u64);
+    let stop = async move {
+        while h.records.load(Ordering::Relaxed) < live {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), m.run(stop))
+        .await
+        .expect("the rebuild does not wait for the snapshot")
+        .unwrap();
+    assert_eq!(health.snapshots_refused.load(Ordering::Relaxed), 2);
+    assert_eq!(health.snapshots_restored.load(Ordering::Relaxed), 0);
+    assert_eq!(health.replayed.load(Ordering::Relaxed), n);
     check(&bus, &store, &opts).await;
 }
