@@ -16,9 +16,10 @@
 //! * **Rebuild on arrival.** When a record arrives for a partition this
 //!   instance has no state for, or whose offset is past the next one it
 //!   expects (someone else handled records in between), the matcher first
-//!   replays the partition from its start up to that record
-//!   ([`EventBus::read_partition`]), without effects: they were made by
-//!   whoever handled those records before committing them. A record below
+//!   rebuilds the partition up to that record — from its snapshot and the
+//!   records after it ("Snapshots", below), or by replaying it from its
+//!   start ([`EventBus::read_partition`]) — without effects: they were
+//!   made by whoever handled those records before committing them. A record below
 //!   the expected offset is a redelivery of one whose effects are already
 //!   durable, and is skipped.
 //! * **Effects, then commit.** For each batch of records: reserve the
@@ -38,9 +39,9 @@
 //!   deterministic id, so every replay of the partition sees the same
 //!   decision and the gap is back-filled.
 //!
-//! * **Whole history or nothing.** A rebuild replays offsets 0, 1, 2, …
-//!   and stops the matcher with an error naming the partition if one is
-//!   missing (a topic whose retention deleted its oldest records): a
+//! * **Whole history or nothing.** A replay reads offsets 0, 1, 2, … (or
+//!   n, n + 1, … after a snapshot at n) and stops the matcher with an
+//!   error naming the partition if one is missing (a topic whose retention deleted its oldest records): a
 //!   state rebuilt from part of the history is another market, whose
 //!   proposals would differ from those already published. The bus creates
 //!   its topics with retention off; an existing topic must be set so.
