@@ -565,7 +565,7 @@ impl PartitionState {
     }
 
     /// The state as a snapshot of partition `partition` of `topic`, taken
-    /// after `last` (the record at `next_offset - 1`): [`SNAPSHOT_MAGIC`],
+    /// after `last` (the record at `next_offset - 1`): `LWPS`,
     /// the format version (`u32`, little-endian), then MessagePack (structs
     /// by position, as the engine's own).
     pub fn snapshot(&self, topic: &str, partition: u32, last: &Record) -> Vec<u8> {
