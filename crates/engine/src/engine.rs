@@ -83,7 +83,8 @@ pub enum SnapshotError {
 /// assignment, potentials and arc order, and the counters that make ids,
 /// so that a restored engine makes the same proposals with the same ids as
 /// the engine it was taken from, event for event. The hash maps are keyed
-/// by ids and never iterated into output (see [`crate::Ids`]), so their
+/// by ids and never iterated into output (their hasher is seeded per
+/// process, and replays agree across processes), so their
 /// order, which a round trip does not keep, does not matter.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct Engine {
