@@ -956,7 +956,7 @@ impl Market {
                 .cloned()
                 .collect();
             for m in victims {
-                self.finish(&m, Status::Cancelled, event, at, "headcount_lowered");
+                self.finish(&m, Status::Cancelled, event, at, HEADCOUNT_LOWERED);
                 excess -= 1;
             }
         }
@@ -1304,10 +1304,7 @@ impl Market {
         if before == Status::Proposed && to != Status::Proposed {
             self.unanswered.remove(&(p.history[0].1, m.clone()));
         }
-        debug_assert!(
-            HISTORY_WHATS.contains(&what),
-            "{what} missing from HISTORY_WHATS"
-        );
+        debug_assert!(history_name(what).is_some(), "{what}: not a history name");
         p.history.push((event.clone(), at, what));
         let (g, w) = (p.proposed.gap_id.clone(), p.proposed.worker_id.clone());
         if before.holds_position() && !to.holds_position() {
@@ -1493,19 +1490,20 @@ fn take_live<K: Eq + std::hash::Hash, V>(
     items[slot as usize].take().map(|v| (slot, v))
 }
 
-/// What can touch a proposal, as its history names it: the one list the
-/// snapshot restores `&'static str`s from.
-const HISTORY_WHATS: [&str; 9] = [
-    "match_proposed",
-    "match_accepted",
-    "match_declined",
-    "match_expired",
-    "assignment_started",
-    "assignment_ended",
-    "worker_withdrawn",
-    "headcount_lowered",
-    "shortage_withdrawn",
-];
+/// A proposal's history names what touched it by the event type's tag
+/// ([`EVENT_TYPES`]), or by this: a shortage re-posted with fewer
+/// positions than its proposals hold.
+const HEADCOUNT_LOWERED: &str = "headcount_lowered";
+
+/// The `&'static str` a history entry's name stands for (a snapshot
+/// restores them by name).
+fn history_name(what: &str) -> Option<&'static str> {
+    EVENT_TYPES
+        .iter()
+        .copied()
+        .chain([HEADCOUNT_LOWERED])
+        .find(|w| *w == what)
+}
 
 /// An event body in a snapshot, as its JSON text. Snapshots encode structs
 /// by position (a third smaller and faster than by field name), which a
@@ -1569,10 +1567,10 @@ mod proposals_snapshot {
         for p in all {
             let mut history = Vec::with_capacity(p.history.len());
             for (e, at, what) in p.history {
-                let what = HISTORY_WHATS.iter().find(|w| **w == what).ok_or_else(|| {
+                let what = history_name(&what).ok_or_else(|| {
                     serde::de::Error::custom(format!("unknown history entry {what:?}"))
                 })?;
-                history.push((e, at, *what));
+                history.push((e, at, what));
             }
             let id = p.proposed.match_id.clone();
             let proposal = Proposal {

@@ -730,6 +730,30 @@ async fn a_snapshot_ahead_of_the_groups_offsets_or_of_other_settings_is_refused(
     assert_eq!(h.replayed.load(Ordering::Relaxed), events.len() as u64);
 }
 
+/// Runs a matcher over `store` until it has handled `live` records live;
+/// `what` says what a timeout means.
+async fn run_live(
+    bus: &MemoryBus,
+    store: Arc<dyn StateStore>,
+    opts: &MatcherOptions,
+    live: u64,
+    what: &str,
+) -> Arc<Health> {
+    let health = Arc::new(Health::default());
+    let mut m = Matcher::new(Arc::new(bus.clone()), store, opts.clone(), health.clone());
+    let h = health.clone();
+    let stop = async move {
+        while h.records.load(Ordering::Relaxed) < live {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), m.run(stop))
+        .await
+        .expect(what)
+        .unwrap();
+    health
+}
+
 /// A store whose snapshot writes (`.1`) or reads (`.2`) fail — a Redis that
 /// refuses a value that large, times out on it, or is down at that moment;
 /// everything else passes through.
@@ -793,23 +817,14 @@ async fn a_snapshot_that_cannot_be_written_holds_nothing_up() {
     let events = sim_events(400, 60, 31).await;
     bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
     bus.publish_all(&opts.market_topic, &events).await.unwrap();
-    let health = Arc::new(Health::default());
-    let mut m = Matcher::new(
-        Arc::new(bus.clone()),
+    let health = run_live(
+        &bus,
         Arc::new(NoSnapshots(store.clone(), true, false)),
-        opts.clone(),
-        health.clone(),
-    );
-    let (h, n) = (health.clone(), events.len() as u64);
-    let stop = async move {
-        while h.records.load(Ordering::Relaxed) < n {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(120), m.run(stop))
-        .await
-        .expect("the matcher goes on without its snapshots")
-        .unwrap();
+        &opts,
+        events.len() as u64,
+        "the matcher goes on without its snapshots",
+    )
+    .await;
     assert!(health.store_ok.load(Ordering::Relaxed), "the store is fine");
     assert_eq!(health.snapshots_written.load(Ordering::Relaxed), 0);
     assert!(store.scan_prefix("lw:snap:").await.unwrap().is_empty());
@@ -905,23 +920,14 @@ async fn a_snapshot_that_cannot_be_read_is_refused_and_the_partition_replayed() 
     // the store to give them up.
     let more = sim_events(40, 10, 52).await;
     bus.publish_all(&opts.market_topic, &more).await.unwrap();
-    let health = Arc::new(Health::default());
-    let mut m = Matcher::new(
-        Arc::new(bus.clone()),
+    let health = run_live(
+        &bus,
         Arc::new(NoSnapshots(store.clone(), false, true)),
-        opts.clone(),
-        health.clone(),
-    );
-    let (h, live) = (health.clone(), more.len() as u64);
-    let stop = async move {
-        while h.records.load(Ordering::Relaxed) < live {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(120), m.run(stop))
-        .await
-        .expect("the rebuild does not wait for the snapshot")
-        .unwrap();
+        &opts,
+        more.len() as u64,
+        "the rebuild does not wait for the snapshot",
+    )
+    .await;
     assert_eq!(health.snapshots_refused.load(Ordering::Relaxed), 2);
     assert_eq!(health.snapshots_restored.load(Ordering::Relaxed), 0);
     assert_eq!(health.replayed.load(Ordering::Relaxed), n);
