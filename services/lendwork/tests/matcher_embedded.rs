@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use lendwork::audit::{audit, drain};
-use lendwork::matcher::{Health, Matcher, MatcherOptions};
+use lendwork::matcher::{Health, Matcher, MatcherOptions, PartitionState};
 use lendwork::readmodel::{GapView, Keys, RegionView};
 use lendwork::route::Router;
 use lendwork_domain::*;
@@ -577,7 +577,7 @@ async fn a_takeover_starts_from_the_snapshot_and_publishes_what_a_full_replay_wo
         &store,
         opts.clone(),
         false,
-        handled_then_quiet(first.len() as u64),
+        snapshotted_at_ends(&bus, &store, &opts, first.len() as u64).await,
     )
     .await;
     assert!(
@@ -845,16 +845,44 @@ async fn a_snapshot_that_cannot_be_written_holds_nothing_up() {
     check(&bus, &store, &opts).await;
 }
 
-/// Done once `records` records were handled live and the matcher then
-/// had a quiet moment (a snapshot's chance: 100 ms without a record).
-fn handled_then_quiet(records: u64) -> impl Fn(&Health) -> bool + Send + 'static {
-    let since = std::sync::Mutex::new(None::<std::time::Instant>);
-    move |h: &Health| {
-        if h.records.load(Ordering::Relaxed) < records {
-            return false;
+/// Done once `records` records were handled live and every partition's
+/// snapshot stands at the partition's last record — the one a matcher
+/// takes in its first quiet moment after them.
+async fn snapshotted_at_ends(
+    bus: &MemoryBus,
+    store: &MemoryStore,
+    opts: &MatcherOptions,
+    records: u64,
+) -> impl Fn(&Health) -> bool + Send + 'static {
+    let mut ends = Vec::new();
+    for p in 0..opts.partitions {
+        let mut r = bus
+            .read_partition(&opts.market_topic, p, 0, u64::MAX)
+            .await
+            .unwrap();
+        let mut end = 0;
+        while let Some(rec) = r.next().await.unwrap() {
+            end = rec.position.offset + 1;
         }
-        let mut t = since.lock().unwrap();
-        t.get_or_insert_with(std::time::Instant::now).elapsed() > Duration::from_millis(400)
+        let key = Keys::new(opts.prefix.clone()).snapshot(&opts.market_topic, p);
+        ends.push((key, p, end));
+    }
+    let (store, topic, engine) = (
+        store.clone(),
+        opts.market_topic.clone(),
+        opts.engine.clone(),
+    );
+    move |h: &Health| {
+        h.records.load(Ordering::Relaxed) >= records
+            && ends
+                .iter()
+                .filter(|(_, _, end)| *end > 0)
+                .all(|(key, p, end)| {
+                    futures::executor::block_on(store.get(key))
+                        .unwrap()
+                        .and_then(|b| PartitionState::restore(&b, &topic, *p, &engine).ok())
+                        .is_some_and(|(state, _)| state.next_offset == *end)
+                })
     }
 }
 
@@ -869,19 +897,15 @@ async fn a_snapshot_waits_for_a_quiet_moment_and_is_overdue_at_twice_the_interva
     let opts = snapshotting(1, 50);
     let key = Keys::new("lw").snapshot("lendwork.market.v1", 0);
     let offset = |bytes: Bytes| {
-        let (state, _) = lendwork::matcher::PartitionState::restore(
-            &bytes,
-            "lendwork.market.v1",
-            0,
-            &opts.engine,
-        )
-        .unwrap();
+        let (state, _) =
+            PartitionState::restore(&bytes, "lendwork.market.v1", 0, &opts.engine).unwrap();
         state.next_offset
     };
     // 60 records: more than 50, fewer than the 100 that would make a
     // snapshot overdue, so it is taken in the quiet moment after them.
     bus.publish_all("lendwork.market.v1", first).await.unwrap();
-    let h = run_to(&bus, &store, opts.clone(), false, handled_then_quiet(60)).await;
+    let done = snapshotted_at_ends(&bus, &store, &opts, 60).await;
+    let h = run_to(&bus, &store, opts.clone(), false, done).await;
     assert_eq!(h.snapshots_written.load(Ordering::Relaxed), 1);
     assert_eq!(offset(store.get(&key).await.unwrap().unwrap()), 60);
     // The rest in one go, stopped as soon as they are handled: the batches
@@ -914,7 +938,8 @@ async fn a_snapshot_that_cannot_be_read_is_refused_and_the_partition_replayed() 
     bus.ensure_topic(&opts.market_topic, 2).await.unwrap();
     bus.publish_all(&opts.market_topic, &events).await.unwrap();
     let n = events.len() as u64;
-    run_to(&bus, &store, opts.clone(), false, handled_then_quiet(n)).await;
+    let done = snapshotted_at_ends(&bus, &store, &opts, n).await;
+    run_to(&bus, &store, opts.clone(), false, done).await;
     assert_eq!(store.scan_prefix("lw:snap:").await.unwrap().len(), 2);
     // The next owner cannot read them: it replays, without waiting for
     // the store to give them up.
