@@ -122,7 +122,7 @@ impl Engine {
     /// The whole state as bytes: [`SNAPSHOT_MAGIC`], the format version
     /// (`u32`, little-endian), then the engine in MessagePack, structs by
     /// position; [`Engine::restore`] reads it back. (On a market of 100k
-    /// workers and 20k gaps: 96 MB, a few tenths of a second each way.)
+    /// workers and 20k gaps: 122 MB, a few tenths of a second each way.)
     pub fn snapshot(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(1 << 16);
         out.extend_from_slice(SNAPSHOT_MAGIC);

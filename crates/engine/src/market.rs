@@ -1506,7 +1506,7 @@ fn history_name(what: &str) -> Option<&'static str> {
 }
 
 /// An event body in a snapshot, as its JSON text. Snapshots encode structs
-/// by position (a third smaller and faster than by field name), which a
+/// by position (a quarter smaller and faster than by field name), which a
 /// body whose optional fields are left out when empty cannot survive; its
 /// own JSON form, the one the event contract defines, can.
 mod json_text {
