@@ -58,9 +58,10 @@
 //! second for a region of 100k workers), so it waits for a quiet moment
 //! (no record for 100 ms, every batch committed); under a load that leaves
 //! none it is taken at the end of the batch that reaches twice
-//! `snapshot_every` and written once that batch is committed. A snapshot
-//! at offset `n` therefore means: the state after records `0..n`, whose
-//! effects are durable and committed.
+//! `snapshot_every` and written once that batch is committed. Records
+//! replayed in a rebuild count too, so a long replay is followed by a
+//! snapshot. A snapshot at offset `n` therefore means: the state after
+//! records `0..n`, whose effects are durable and committed.
 //!
 //! A rebuild up to a live record at offset `until` reads the snapshot and
 //! uses it when it decodes, was taken of this topic and partition by an
@@ -1602,7 +1603,6 @@ impl Matcher {
     /// replaying it from offset 0.
     async fn rebuild(&mut self, p: u32, until: u64) -> anyhow::Result<()> {
         self.health.rebuilds.fetch_add(1, Ordering::Relaxed);
-        self.since_snapshot.insert(p, 0);
         let t = std::time::Instant::now();
         let mut start = None;
         if let Some((state, last_digest)) = self.read_snapshot(p, until).await {
@@ -1641,7 +1641,8 @@ impl Matcher {
         // replay that skips some (deleted by the topic's retention, or by
         // DeleteRecords) would rebuild another market and go on to make
         // other proposals than the instance before — so it stops here.
-        let mut expected = state.next_offset;
+        let from = state.next_offset;
+        let mut expected = from;
         let mut regions = BTreeSet::new();
         loop {
             let Some(rec) = self.replayed(reader.as_mut()).await? else {
@@ -1667,6 +1668,11 @@ impl Matcher {
         for r in &regions {
             self.check_home(r, p).await?;
         }
+        // The records replayed count towards the next snapshot: a long
+        // replay (no snapshot yet, or one refused after an upgrade) is
+        // followed by a snapshot at the first quiet moment, so the next
+        // owner need not repeat it.
+        self.since_snapshot.insert(p, until - from);
         state.next_offset = until;
         self.parts.insert(p, state);
         Ok(())

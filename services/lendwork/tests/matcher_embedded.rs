@@ -958,3 +958,33 @@ async fn a_snapshot_that_cannot_be_read_is_refused_and_the_partition_replayed() 
     assert_eq!(health.replayed.load(Ordering::Relaxed), n);
     check(&bus, &store, &opts).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_replay_is_followed_by_a_snapshot_so_the_next_owner_need_not_repeat_it() {
+    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
+    let events = sim_events(300, 40, 61).await;
+    let (first, second) = events.split_at(events.len() - 5);
+    bus.ensure_topic("lendwork.market.v1", 1).await.unwrap();
+    bus.publish_all("lendwork.market.v1", first).await.unwrap();
+    // Handled and committed without snapshots.
+    run_until(&bus, &store, snapshotting(1, 0), first.len() as u64, false).await;
+    // The next owner replays them all, handles five records live, and in
+    // its first quiet moment takes a snapshot: the replay counts.
+    bus.publish_all("lendwork.market.v1", second).await.unwrap();
+    let opts = snapshotting(1, 100);
+    let done = snapshotted_at_ends(&bus, &store, &opts, 5).await;
+    let h = run_to(&bus, &store, opts.clone(), false, done).await;
+    assert_eq!(h.replayed.load(Ordering::Relaxed), first.len() as u64);
+    assert_eq!(h.snapshots_written.load(Ordering::Relaxed), 1);
+    // So the owner after it replays nothing.
+    let more = sim_events(20, 5, 62).await;
+    bus.publish_all("lendwork.market.v1", &more).await.unwrap();
+    let live = more.len() as u64;
+    let h = run_to(&bus, &store, opts.clone(), false, move |h: &Health| {
+        h.records.load(Ordering::Relaxed) >= live
+    })
+    .await;
+    assert_eq!(h.snapshots_restored.load(Ordering::Relaxed), 1);
+    assert_eq!(h.replayed.load(Ordering::Relaxed), 0);
+    check(&bus, &store, &opts).await;
+}
