@@ -54,8 +54,8 @@
 //! matcher serializes the partition's whole state — the engine with its
 //! solver, indexes, id counters and dedupe window ([`Engine::snapshot`]),
 //! and the read models' counters — and writes it to the store under
-//! [`Keys::snapshot`]. Serializing holds the matcher up (about half a
-//! second for a region of 100k workers), so it waits for a quiet moment
+//! [`Keys::snapshot`]. Serializing holds the matcher up (about 0.4 s
+//! for a region of 100k workers), so it waits for a quiet moment
 //! (no record for 100 ms, every batch committed); under a load that leaves
 //! none it is taken at the end of the batch that reaches twice
 //! `snapshot_every` and written once that batch is committed. Records
