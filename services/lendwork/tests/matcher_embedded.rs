@@ -52,6 +52,19 @@ async fn sim_events(workers: u64, gaps: u64, seed: u64) -> Vec<(Bytes, Bytes)> {
     out
 }
 
+/// A fresh bus and store, the market topic made with `partitions`
+/// partitions and `records` published on it.
+async fn market_with(partitions: u32, records: &[(Bytes, Bytes)]) -> (MemoryBus, MemoryStore) {
+    let bus = MemoryBus::new();
+    bus.ensure_topic("lendwork.market.v1", partitions)
+        .await
+        .unwrap();
+    bus.publish_all("lendwork.market.v1", records)
+        .await
+        .unwrap();
+    (bus, MemoryStore::new())
+}
+
 /// Runs a matcher until it has handled or replayed `records` records.
 async fn run_until(
     bus: &MemoryBus,
@@ -151,11 +164,9 @@ async fn check(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn published_outputs_equal_a_replay_and_views_follow() {
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = options(4);
     let events = sim_events(600, 80, 7).await;
-    bus.ensure_topic(&opts.market_topic, 4).await.unwrap();
-    bus.publish_all(&opts.market_topic, &events).await.unwrap();
+    let (bus, store) = market_with(4, &events).await;
     let health = run_until(&bus, &store, opts.clone(), events.len() as u64, false).await;
     assert_eq!(health.records.load(Ordering::Relaxed), events.len() as u64);
     let report = check(&bus, &store, &opts).await;
@@ -199,12 +210,10 @@ async fn published_outputs_equal_a_replay_and_views_follow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_loses_nothing_and_changes_no_id() {
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = options(3);
     let events = sim_events(500, 70, 11).await;
     let (first, second) = events.split_at(events.len() / 2);
-    bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
-    bus.publish_all(&opts.market_topic, first).await.unwrap();
+    let (bus, store) = market_with(3, first).await;
     // The first instance's commits never land: the next one gets every
     // record again, rebuilds nothing and republishes the same ids.
     run_until(&bus, &store, opts.clone(), first.len() as u64, true).await;
@@ -505,12 +514,10 @@ impl lendwork_ports::PartitionReader for Replay {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_missing_its_oldest_records_stops_the_matcher_instead_of_matching() {
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = options(1);
     let events = sim_events(200, 30, 5).await;
     let (first, second) = events.split_at(events.len() / 2);
-    bus.ensure_topic(&opts.market_topic, 1).await.unwrap();
-    bus.publish_all(&opts.market_topic, first).await.unwrap();
+    let (bus, store) = market_with(1, first).await;
     // A first instance handles and commits the first half.
     run_until(&bus, &store, opts.clone(), first.len() as u64, false).await;
     bus.publish_all(&opts.market_topic, second).await.unwrap();
@@ -566,12 +573,10 @@ fn snapshotting(partitions: u32, every: u64) -> MatcherOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_takeover_starts_from_the_snapshot_and_publishes_what_a_full_replay_would() {
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = snapshotting(3, 40);
     let events = sim_events(500, 70, 11).await;
     let (first, second) = events.split_at(events.len() * 2 / 3);
-    bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
-    bus.publish_all(&opts.market_topic, first).await.unwrap();
+    let (bus, store) = market_with(3, first).await;
     let h = run_to(
         &bus,
         &store,
@@ -619,10 +624,8 @@ async fn a_takeover_starts_from_the_snapshot_and_publishes_what_a_full_replay_wo
 /// A matcher with snapshots every `every` records over `events`, on a
 /// fresh bus and store; returns the snapshots it left.
 async fn snapshots_of(events: &[(Bytes, Bytes)], every: u64) -> Vec<(String, Bytes)> {
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = snapshotting(3, every);
-    bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
-    bus.publish_all(&opts.market_topic, events).await.unwrap();
+    let (bus, store) = market_with(3, events).await;
     run_until(&bus, &store, opts, events.len() as u64, false).await;
     store.scan_prefix("lw:snap:").await.unwrap()
 }
@@ -668,10 +671,8 @@ async fn a_snapshot_that_does_not_fit_is_refused_and_the_partition_replayed_in_f
         ),
     ];
     for (name, seeded) in cases {
-        let (bus, store) = (MemoryBus::new(), MemoryStore::new());
         let (first, second) = large.split_at(large.len() / 2);
-        bus.ensure_topic("lendwork.market.v1", 3).await.unwrap();
-        bus.publish_all("lendwork.market.v1", first).await.unwrap();
+        let (bus, store) = market_with(3, first).await;
         run_until(&bus, &store, snapshotting(3, 0), first.len() as u64, false).await;
         for (k, v) in &seeded {
             store.set(k, v).await.unwrap();
@@ -693,11 +694,7 @@ async fn a_snapshot_that_does_not_fit_is_refused_and_the_partition_replayed_in_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_ahead_of_the_groups_offsets_or_of_other_settings_is_refused() {
     let events = sim_events(400, 60, 21).await;
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
-    bus.ensure_topic("lendwork.market.v1", 3).await.unwrap();
-    bus.publish_all("lendwork.market.v1", &events)
-        .await
-        .unwrap();
+    let (bus, store) = market_with(3, &events).await;
     let opts = snapshotting(3, 30);
     run_until(&bus, &store, opts.clone(), events.len() as u64, false).await;
     // Another group starts at offset 0 of every partition: the snapshots
@@ -812,11 +809,9 @@ impl StateStore for NoSnapshots {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_that_cannot_be_written_holds_nothing_up() {
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = snapshotting(3, 20);
     let events = sim_events(400, 60, 31).await;
-    bus.ensure_topic(&opts.market_topic, 3).await.unwrap();
-    bus.publish_all(&opts.market_topic, &events).await.unwrap();
+    let (bus, store) = market_with(3, &events).await;
     let health = run_live(
         &bus,
         Arc::new(NoSnapshots(store.clone(), true, false)),
@@ -932,11 +927,9 @@ async fn a_snapshot_waits_for_a_quiet_moment_and_is_overdue_at_twice_the_interva
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_that_cannot_be_read_is_refused_and_the_partition_replayed() {
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let opts = snapshotting(2, 20);
     let events = sim_events(300, 40, 51).await;
-    bus.ensure_topic(&opts.market_topic, 2).await.unwrap();
-    bus.publish_all(&opts.market_topic, &events).await.unwrap();
+    let (bus, store) = market_with(2, &events).await;
     let n = events.len() as u64;
     let done = snapshotted_at_ends(&bus, &store, &opts, n).await;
     run_to(&bus, &store, opts.clone(), false, done).await;
@@ -961,11 +954,9 @@ async fn a_snapshot_that_cannot_be_read_is_refused_and_the_partition_replayed() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_replay_is_followed_by_a_snapshot_so_the_next_owner_need_not_repeat_it() {
-    let (bus, store) = (MemoryBus::new(), MemoryStore::new());
     let events = sim_events(300, 40, 61).await;
     let (first, second) = events.split_at(events.len() - 5);
-    bus.ensure_topic("lendwork.market.v1", 1).await.unwrap();
-    bus.publish_all("lendwork.market.v1", first).await.unwrap();
+    let (bus, store) = market_with(1, first).await;
     // Handled and committed without snapshots.
     run_until(&bus, &store, snapshotting(1, 0), first.len() as u64, false).await;
     // The next owner replays them all, handles five records live, and in
