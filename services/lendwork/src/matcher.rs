@@ -1358,7 +1358,9 @@ impl Matcher {
             let state = self.parts.get_mut(&p).expect("rebuilt");
             state.process(&rec, fx.entry(p).or_default());
             self.health.records.fetch_add(1, Ordering::Relaxed);
-            *self.since_snapshot.entry(p).or_default() += 1;
+            if self.opts.snapshot_every > 0 {
+                *self.since_snapshot.entry(p).or_default() += 1;
+            }
             last.insert(p, rec);
         }
         for (p, e) in &fx {
