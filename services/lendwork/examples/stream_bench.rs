@@ -88,7 +88,88 @@ async fn keyed(store: &dyn StateStore, prefix: &str, evs: &[Event]) -> Vec<(Byte
     out
 }
 
-async fn raw(kafka: &str, topic: &str, records: &[(Bytes, Bytes)]) -> f64 {
+/// CPU time used by the processes of a run: this one (the matcher, the
+/// parties, the load generator and the raw clients), the broker and
+/// redis-server, found by the port in their command lines (`/proc`, Linux).
+struct Meter {
+    tansu: Option<u32>,
+    redis: Option<u32>,
+}
+
+/// CPU seconds (user + system) by process, at one moment or over a span.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    bench: f64,
+    tansu: f64,
+    redis: f64,
+}
+
+impl Meter {
+    fn new(kafka: &str, redis: &str) -> Self {
+        let port = |addr: &str| {
+            let tail = addr.trim_end_matches('/').rsplit(':').next().unwrap_or("");
+            format!(":{tail}")
+        };
+        Meter {
+            tansu: server_pid("tansu", &port(kafka)),
+            redis: server_pid("redis-server", &port(redis)),
+        }
+    }
+
+    fn read(&self) -> Cpu {
+        let of = |pid: Option<u32>| pid.and_then(cpu_secs).unwrap_or(f64::NAN);
+        Cpu {
+            bench: of(Some(std::process::id())),
+            tansu: of(self.tansu),
+            redis: of(self.redis),
+        }
+    }
+}
+
+impl Cpu {
+    fn since(self, before: Cpu) -> Cpu {
+        Cpu {
+            bench: self.bench - before.bench,
+            tansu: self.tansu - before.tansu,
+            redis: self.redis - before.redis,
+        }
+    }
+
+    /// Microseconds of CPU per record, by process.
+    fn per(&self, records: u64) -> String {
+        let us = |s: f64| s * 1e6 / records as f64;
+        format!(
+            "this process {:.1} µs, Tansu {:.1} µs, redis-server {:.1} µs",
+            us(self.bench),
+            us(self.tansu),
+            us(self.redis)
+        )
+    }
+}
+
+/// The process whose command line holds `name` and `port` (`:PORT`).
+fn server_pid(name: &str, port: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|d| {
+        let pid: u32 = d.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(d.path().join("cmdline")).ok()?;
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        (cmd.contains(name) && cmd.contains(port)).then_some(pid)
+    })
+}
+
+/// CPU seconds (user + system) process `pid` has used: fields 14 and 15 of
+/// `/proc/PID/stat`, in ticks of `USER_HZ`, which is 100 on every Linux ABI.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which may hold spaces.
+    let f: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+/// Raw produce-and-consume throughput in records per second, and the CPU
+/// the timed part used.
+async fn raw(kafka: &str, topic: &str, records: &[(Bytes, Bytes)], meter: &Meter) -> (f64, Cpu) {
     let bus = KafkaBus::new(&KafkaConfig::new(kafka)).unwrap();
     bus.ensure_topic(topic, PARTITIONS).await.unwrap();
     // Both clients warm, as the matcher's are when it is timed: the
@@ -103,6 +184,7 @@ async fn raw(kafka: &str, topic: &str, records: &[(Bytes, Bytes)]) -> f64 {
         .await
         .unwrap();
     consumer.recv().await.unwrap();
+    let cpu0 = meter.read();
     let t0 = Instant::now();
     let n = records.len();
     let consume = async {
@@ -135,7 +217,8 @@ async fn raw(kafka: &str, topic: &str, records: &[(Bytes, Bytes)]) -> f64 {
         }
     };
     tokio::join!(consume, produce);
-    n as f64 / t0.elapsed().as_secs_f64()
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    (rate, meter.read().since(cpu0))
 }
 
 /// A consumer reading every partition of `topic` from the start, without a
@@ -189,7 +272,7 @@ async fn start_matcher(
     kafka: &str,
     store: Arc<dyn StateStore>,
     opts: MatcherOptions,
-) -> Arc<Health> {
+) -> (Arc<Health>, Running) {
     let bus: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&KafkaConfig::new(kafka)).unwrap());
     bus.ensure_topic(&opts.market_topic, PARTITIONS)
         .await
@@ -200,11 +283,33 @@ async fn start_matcher(
         .unwrap();
     let health = Arc::new(Health::default());
     let mut m = Matcher::new(bus, store, opts, health.clone());
-    tokio::spawn(async move { m.run(std::future::pending()).await.unwrap() });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        m.run(async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap()
+    });
     while health.records.load(Ordering::Relaxed) < 1 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    health
+    (health, Running { stop, task })
+}
+
+/// A step's matcher, stopped when the step ends: one left running would
+/// go on polling the broker through the later steps (an idle consumer
+/// costs Tansu about 5 % of a core) and skew their CPU figures.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap();
+    }
 }
 
 /// The simulated parties' side of the market (see the module docs).
@@ -335,9 +440,15 @@ async fn main() {
         workers / 8
     );
 
+    let meter = Meter::new(&kafka, &redis);
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+
     // 1. raw rdkafka.
-    let raw_rate = raw(&kafka, &format!("{nonce}.raw"), &records).await;
-    println!("raw rdkafka produce+consume:   {raw_rate:>9.0} records/s");
+    let (raw_rate, raw_cpu) = raw(&kafka, &format!("{nonce}.raw"), &records, &meter).await;
+    println!(
+        "raw rdkafka produce+consume:   {raw_rate:>9.0} records/s (CPU per record: {})",
+        raw_cpu.per(records.len() as u64)
+    );
 
     // 2. Lendwork end to end, as fast as it goes.
     let opts = options(&format!("{nonce}-a"));
@@ -348,11 +459,12 @@ async fn main() {
     bus.ensure_topic(&opts.matches_topic, PARTITIONS)
         .await
         .unwrap();
-    let health = start_matcher(&kafka, store.clone(), opts.clone()).await;
+    let (health, matcher) = start_matcher(&kafka, store.clone(), opts.clone()).await;
     let parties = Arc::new(Parties::default());
     let responder = respond(&kafka, &opts, parties.clone()).await;
     let prod = warm(&kafka, &opts.market_topic).await;
     let n = records.len() as u64;
+    let cpu0 = meter.read();
     let t0 = Instant::now();
     let mut published = 0u64;
     for chunk in records.chunks(250) {
@@ -375,7 +487,9 @@ async fn main() {
         calm = if settled { calm + 1 } else { 0 };
     }
     let secs = t0.elapsed().as_secs_f64() - 0.01;
+    let cpu = meter.read().since(cpu0);
     responder.abort();
+    matcher.stop().await;
     let answers = parties.answered.load(Ordering::Relaxed);
     let e2e = (n + answers) as f64 / secs;
     println!(
@@ -386,13 +500,29 @@ async fn main() {
     // Raw again: on this shared machine raw throughput has swung between
     // runs (24k and 44k records/s from one minute to the next), so the
     // ratio is taken to the better of the two raw runs around Lendwork's.
-    let raw_again = raw(&kafka, &format!("{nonce}.raw2"), &records).await;
+    println!(
+        "  CPU per market record:       {} ({:.0} % of the machine's {cores} cores busy)",
+        cpu.per(n + answers),
+        (cpu.bench + cpu.tansu + cpu.redis) / secs / cores as f64 * 100.0
+    );
+    let (raw_again, _) = raw(&kafka, &format!("{nonce}.raw2"), &records, &meter).await;
     println!("raw rdkafka again:             {raw_again:>9.0} records/s");
     let best = raw_rate.max(raw_again);
     println!(
         "ratio lendwork / raw (better):  {:>9.2} (market records; events alone {:.2})",
         e2e / best,
         n as f64 / secs / best
+    );
+    // The ceiling the servers alone set: the broker's and Redis' CPU per
+    // market record in (2) — the market's records, the proposals and the
+    // answers through the broker, the reservations and views in Redis —
+    // on every core, with a matcher and parties that cost nothing.
+    let servers = (cpu.tansu + cpu.redis) / (n + answers) as f64;
+    println!(
+        "servers' ceiling:              {:>9.0} market records/s (ratio {:.2}) if the broker and Redis had all {cores} cores at (2)'s {:.1} µs per record and the matcher and parties cost nothing",
+        cores as f64 / servers,
+        cores as f64 / servers / best,
+        servers * 1e6
     );
     let stages: Vec<String> = lendwork::matcher::STAGES
         .iter()
@@ -484,13 +614,23 @@ async fn main() {
     // quarter of the event rate (2) measured — the load generator, the
     // parties and the collector share the machine with the matcher, Tansu
     // and Redis, and the latency run's market is larger.
-    steady(&kafka, &store, &bus, format!("{nonce}-c"), rate, seconds).await;
+    steady(
+        &kafka,
+        &store,
+        &bus,
+        &meter,
+        format!("{nonce}-c"),
+        rate,
+        seconds,
+    )
+    .await;
     let sustainable = ((n as f64 / secs / 4.0 / 500.0).round() as u64 * 500).max(500);
     if sustainable < rate {
         steady(
             &kafka,
             &store,
             &bus,
+            &meter,
             format!("{nonce}-d"),
             sustainable,
             seconds,
@@ -505,6 +645,7 @@ async fn steady(
     kafka: &str,
     store: &Arc<dyn StateStore>,
     bus: &KafkaBus,
+    meter: &Meter,
     ns: String,
     rate: u64,
     seconds: u64,
@@ -519,12 +660,13 @@ async fn steady(
     bus.ensure_topic(&opts.matches_topic, PARTITIONS)
         .await
         .unwrap();
-    let health = start_matcher(kafka, store.clone(), opts.clone()).await;
+    let (health, matcher) = start_matcher(kafka, store.clone(), opts.clone()).await;
     let parties = Arc::new(Parties::default());
     let responder = respond(kafka, &opts, parties.clone()).await;
     let consumer = assigned(kafka, &opts.matches_topic);
     let prod = warm(kafka, &opts.market_topic).await;
     let mut sent_at: HashMap<String, Instant> = HashMap::new();
+    let cpu0 = meter.read();
     let t0 = Instant::now();
     let tick = Duration::from_millis(10);
     let per_tick = ((rate as f64) * tick.as_secs_f64()).ceil() as usize;
@@ -580,10 +722,21 @@ async fn steady(
         arrivals
     };
     let ((stamps, sending), arrivals) = tokio::join!(publisher, collector);
+    let expected = records.len() as u64 + parties.answered.load(Ordering::Relaxed);
+    if handled(&health) < expected {
+        println!(
+            "  NOT SETTLED: the matcher handled {} of the {expected} records published ({} proposals published, {} read by the parties)",
+            handled(&health),
+            health.proposals.load(Ordering::Relaxed),
+            parties.seen.load(Ordering::Relaxed)
+        );
+    }
     // The rate the publisher held (its own time, not the drain after it).
     let offered = records.len() as f64 / sending.as_secs_f64();
     let drained = t0.elapsed().as_secs_f64();
+    let cpu = meter.read().since(cpu0);
     responder.abort();
+    matcher.stop().await;
     // A proposal carries the market time of the event that caused it: an
     // event of the simulation or an answer (a decline's back-fill).
     let answered = std::mem::take(&mut *parties.stamps.lock().unwrap());
@@ -609,5 +762,11 @@ async fn steady(
         pct(&lat, 0.5),
         pct(&lat, 0.99),
         lat.last().copied().unwrap_or(f64::NAN)
+    );
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    println!(
+        "  CPU over the run:            {:.0} % of {cores} cores busy; per market record {}",
+        (cpu.bench + cpu.tansu + cpu.redis) / drained / cores as f64 * 100.0,
+        cpu.per(records.len() as u64 + parties.answered.load(Ordering::Relaxed))
     );
 }
