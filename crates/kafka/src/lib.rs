@@ -320,12 +320,16 @@ impl EventBus for KafkaBus {
             .create()
             .map_err(|e| BusError::Invalid(format!("consumer: {e}")))?;
         consumer.subscribe(&[topic]).map_err(map_err)?;
-        Ok(Box::new(KafkaSubscription { consumer }))
+        Ok(Box::new(KafkaSubscription {
+            consumer,
+            topic: topic.to_owned(),
+        }))
     }
 }
 
 struct KafkaSubscription {
     consumer: StreamConsumer,
+    topic: String,
 }
 
 #[async_trait]
@@ -345,6 +349,25 @@ impl Subscription for KafkaSubscription {
                 },
             }
         }
+    }
+
+    async fn committed(&mut self, partition: u32) -> Result<Option<u64>, BusError> {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(&self.topic, partition as i32);
+        let got = tokio::task::block_in_place(|| {
+            self.consumer
+                .committed_offsets(tpl, Duration::from_secs(10))
+        })
+        .map_err(map_err)?;
+        Ok(
+            match got
+                .find_partition(&self.topic, partition as i32)
+                .map(|e| e.offset())
+            {
+                Some(Offset::Offset(n)) if n >= 0 => Some(n as u64),
+                _ => None,
+            },
+        )
     }
 
     async fn commit(&mut self, record: &Record) -> Result<(), BusError> {

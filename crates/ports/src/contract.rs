@@ -80,8 +80,16 @@ pub async fn committed_offsets_resume_and_uncommitted_redeliver(bus: &dyn EventB
         for i in 0..6 {
             let r = next_record(sub.as_mut()).await;
             assert_eq!(&r.payload[..], format!("{i}").as_bytes());
+            if i == 0 {
+                assert_eq!(
+                    sub.committed(0).await.unwrap(),
+                    None,
+                    "nothing committed yet"
+                );
+            }
             if i == 3 {
                 sub.commit(&r).await.unwrap();
+                assert_eq!(sub.committed(0).await.unwrap(), Some(4));
             }
         }
     }
@@ -92,6 +100,11 @@ pub async fn committed_offsets_resume_and_uncommitted_redeliver(bus: &dyn EventB
         b"4",
         "resumes right after the committed record"
     );
+    sub.commit(&r).await.unwrap();
+    drop(sub);
+    // A member that has committed nothing itself reads the group's offset.
+    let mut later = bus.subscribe(&topic, &group).await.unwrap();
+    assert_eq!(later.committed(0).await.unwrap(), Some(5));
 }
 
 /// Two groups each see every record.

@@ -196,6 +196,12 @@ pub trait Subscription: Send {
     /// next member after a restart: delivery is at least once.
     async fn commit(&mut self, record: &Record) -> Result<(), BusError>;
 
+    /// The group's committed offset in `partition` of the subscribed topic
+    /// (the next offset the group will read there), or `None` when the
+    /// group has committed nothing there. Read from the broker: it includes
+    /// other members' commits.
+    async fn committed(&mut self, partition: u32) -> Result<Option<u64>, BusError>;
+
     /// Commits several records at once (typically the last one done of each
     /// partition), with [`Subscription::commit`]'s meaning for each.
     async fn commit_all(&mut self, records: &[Record]) -> Result<(), BusError> {

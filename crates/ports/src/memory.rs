@@ -257,6 +257,15 @@ impl Subscription for MemorySubscription {
         }
     }
 
+    async fn committed(&mut self, partition: u32) -> Result<Option<u64>, BusError> {
+        let st = self.bus.state.lock().unwrap();
+        Ok(st
+            .committed
+            .get(&(self.topic.clone(), self.group.clone()))
+            .and_then(|c| c.get(partition as usize).copied())
+            .filter(|&c| c > 0))
+    }
+
     async fn commit(&mut self, record: &Record) -> Result<(), BusError> {
         let mut st = self.bus.state.lock().unwrap();
         let n = st.topics[&self.topic].len();

@@ -116,6 +116,22 @@ impl Meter {
         }
     }
 
+    /// The CPU used in one second with no traffic: with a step's clients
+    /// attached, the consumers' fetches (which Tansu parks for
+    /// `fetch.wait.max.ms`) and heartbeats — a cost by the second, not by
+    /// the record. Printed, and returned.
+    async fn idle(&self) -> Cpu {
+        let before = self.read();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let idle = self.read().since(before);
+        println!(
+            "  idle, these clients attached: Tansu {:.0} % of a core, redis-server {:.0} %",
+            idle.tansu * 100.0,
+            idle.redis * 100.0
+        );
+        idle
+    }
+
     fn read(&self) -> Cpu {
         let of = |pid: Option<u32>| pid.and_then(cpu_secs).unwrap_or(f64::NAN);
         Cpu {
@@ -463,6 +479,7 @@ async fn main() {
     let parties = Arc::new(Parties::default());
     let responder = respond(&kafka, &opts, parties.clone()).await;
     let prod = warm(&kafka, &opts.market_topic).await;
+    let idle = meter.idle().await;
     let n = records.len() as u64;
     let cpu0 = meter.read();
     let t0 = Instant::now();
@@ -513,16 +530,19 @@ async fn main() {
         e2e / best,
         n as f64 / secs / best
     );
-    // The ceiling the servers alone set: the broker's and Redis' CPU per
-    // market record in (2) — the market's records, the proposals and the
-    // answers through the broker, the reservations and views in Redis —
-    // on every core, with a matcher and parties that cost nothing.
-    let servers = (cpu.tansu + cpu.redis) / (n + answers) as f64;
+    // The ceiling the servers alone set, with a matcher and parties that
+    // cost nothing: their CPU by the second with these clients idle, plus
+    // their CPU per market record in (2) beyond that — the market's
+    // records, the proposals and the answers through the broker, the
+    // reservations and views in Redis.
+    let fixed = idle.tansu + idle.redis;
+    let per_record = (cpu.tansu + cpu.redis - fixed * secs) / (n + answers) as f64;
+    let ceiling = (cores as f64 - fixed) / per_record;
     println!(
-        "servers' ceiling:              {:>9.0} market records/s (ratio {:.2}) if the broker and Redis had all {cores} cores at (2)'s {:.1} µs per record and the matcher and parties cost nothing",
-        cores as f64 / servers,
-        cores as f64 / servers / best,
-        servers * 1e6
+        "servers' ceiling:              {ceiling:>9.0} market records/s (ratio {:.2}) if the matcher and parties cost nothing: Tansu and redis-server use {:.0} % of a core with these clients idle, and {:.1} µs per market record beyond that in (2)",
+        ceiling / best,
+        fixed * 100.0,
+        per_record * 1e6
     );
     let stages: Vec<String> = lendwork::matcher::STAGES
         .iter()
@@ -666,6 +686,7 @@ async fn steady(
     let consumer = assigned(kafka, &opts.matches_topic);
     let prod = warm(kafka, &opts.market_topic).await;
     let mut sent_at: HashMap<String, Instant> = HashMap::new();
+    meter.idle().await;
     let cpu0 = meter.read();
     let t0 = Instant::now();
     let tick = Duration::from_millis(10);
@@ -725,11 +746,33 @@ async fn steady(
     let expected = records.len() as u64 + parties.answered.load(Ordering::Relaxed);
     if handled(&health) < expected {
         println!(
-            "  NOT SETTLED: the matcher handled {} of the {expected} records published ({} proposals published, {} read by the parties)",
+            "  NOT SETTLED: the matcher handled {} of the {expected} records published ({} proposals published, {} read by the parties; {} rebuilds, {} records replayed)",
             handled(&health),
             health.proposals.load(Ordering::Relaxed),
-            parties.seen.load(Ordering::Relaxed)
+            parties.seen.load(Ordering::Relaxed),
+            health.rebuilds.load(Ordering::Relaxed),
+            health.replayed.load(Ordering::Relaxed)
         );
+        // Where the records are: on the broker (its end offsets, with the
+        // warm-up record) and the group's commits.
+        let c = assigned(kafka, &opts.market_topic);
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        for p in 0..PARTITIONS as i32 {
+            let (_, hi) = c
+                .fetch_watermarks(&opts.market_topic, p, Duration::from_secs(10))
+                .unwrap();
+            tpl.add_partition(&opts.market_topic, p);
+            print!("  partition {p}: end offset {hi}");
+        }
+        let group: rdkafka::consumer::BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", kafka)
+            .set("group.id", &opts.group)
+            .create()
+            .unwrap();
+        let committed = group
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .unwrap();
+        println!("; committed {:?}", committed.to_topic_map().values());
     }
     // The rate the publisher held (its own time, not the drain after it).
     let offered = records.len() as f64 / sending.as_secs_f64();

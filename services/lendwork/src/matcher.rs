@@ -15,13 +15,16 @@
 //!   the same ids on any instance.
 //! * **Rebuild on arrival.** When a record arrives for a partition this
 //!   instance has no state for, or whose offset is past the next one it
-//!   expects (someone else handled records in between), the matcher first
-//!   rebuilds the partition up to that record — from its snapshot and the
-//!   records after it ("Snapshots", below), or by replaying it from its
-//!   start ([`EventBus::read_partition`]) — without effects: they were
-//!   made by whoever handled those records before committing them. A record below
-//!   the expected offset is a redelivery of one whose effects are already
-//!   durable, and is skipped.
+//!   expects, the matcher asks the group's committed offset there. The
+//!   records below it were handled by a member (another instance while the
+//!   partition was away), so the matcher first rebuilds the partition up
+//!   to it — from its snapshot and the records after it ("Snapshots",
+//!   below), or by replaying it from its start
+//!   ([`EventBus::read_partition`]) — without effects: they were made by
+//!   whoever handled those records before committing them. Records between
+//!   there and the one that arrived were handled by nobody: see "Skipped
+//!   records". A record below the expected offset is a redelivery of one
+//!   whose effects are already durable, and is skipped.
 //! * **Effects, then commit.** For each batch of records: reserve the
 //!   proposed workers in the store (atomically per worker,
 //!   [`Reservations`]), publish proposals and lifecycle events to the
@@ -45,6 +48,24 @@
 //!   state rebuilt from part of the history is another market, whose
 //!   proposals would differ from those already published. The bus creates
 //!   its topics with retention off; an existing topic must be set so.
+//!
+//! ## Skipped records
+//!
+//! A consumer may deliver a partition's records with a hole: on Tansu
+//! under load, librdkafka was seen to deliver offset 3445 of a partition
+//! right after 3431 (`benches/streaming.sh`, 2026-11-28; the records were
+//! in the log, and a replay read them). Kafka allows holes in offsets
+//! (compaction, transaction markers), so a client passes them on. Taking
+//! such a hole for another member's work, as the matcher did until then,
+//! folded the skipped records into a rebuild without effects: their
+//! proposals were never published, silently. Now the group's committed
+//! offset decides: this instance commits only what it handled, so a hole
+//! above the committed offset was handled by nobody. Its records are read
+//! from the partition ([`EventBus::read_partition`]) and handled with their
+//! effects, in order, before the record that arrived; each such read is
+//! reported on stderr and counted in
+//! `lendwork_matcher_skipped_reads_total`. If the log itself lacks them,
+//! the matcher stops as a replay does ("Whole history or nothing").
 //!
 //! ## Snapshots
 //!
@@ -160,6 +181,9 @@ pub struct Health {
     pub replayed: AtomicU64,
     /// Partition rebuilds.
     pub rebuilds: AtomicU64,
+    /// Records the consumer skipped, read from the partition and handled
+    /// (see "Skipped records").
+    pub skipped_reads: AtomicU64,
     /// Records that broke the event contract (skipped).
     pub invalid: AtomicU64,
     /// Proposals published.
@@ -230,6 +254,11 @@ impl Health {
                 "lendwork_matcher_rebuilds_total",
                 "partition rebuilds",
                 &self.rebuilds,
+            ),
+            (
+                "lendwork_matcher_skipped_reads_total",
+                "records the consumer skipped, read from the partition and handled",
+                &self.skipped_reads,
             ),
             (
                 "lendwork_matcher_invalid_total",
@@ -1315,7 +1344,7 @@ impl Matcher {
                     }
                 }
             }
-            let (b, done) = self.prepare(batch).await?;
+            let (b, done) = self.prepare(sub.as_mut(), batch).await?;
             if let Some((durable, prev)) = inflight.take() {
                 durable.await??;
                 self.settle(sub.as_mut(), prev).await?;
@@ -1331,7 +1360,7 @@ impl Matcher {
         sub: &mut dyn Subscription,
         batch: Vec<Record>,
     ) -> anyhow::Result<()> {
-        let (b, done) = self.prepare(batch).await?;
+        let (b, done) = self.prepare(sub, batch).await?;
         self.sink().make_durable(b).await?;
         self.settle(sub, done).await
     }
@@ -1339,7 +1368,11 @@ impl Matcher {
     /// Applies a batch to the partitions' state and computes its effects;
     /// returns them with the last record of each partition (to commit once
     /// the effects are durable) and the partitions' snapshots that are due.
-    async fn prepare(&mut self, batch: Vec<Record>) -> anyhow::Result<(Batch, Done)> {
+    async fn prepare(
+        &mut self,
+        sub: &mut dyn Subscription,
+        batch: Vec<Record>,
+    ) -> anyhow::Result<(Batch, Done)> {
         let t = std::time::Instant::now();
         let mut fx: BTreeMap<u32, Effects> = BTreeMap::new();
         let mut last: BTreeMap<u32, Record> = BTreeMap::new();
@@ -1353,15 +1386,13 @@ impl Matcher {
                     continue;
                 }
                 Some(next) if rec.position.offset == next => {}
-                _ => self.rebuild(p, rec.position.offset).await?,
+                _ => {
+                    let until = rec.position.offset;
+                    self.catch_up(sub, p, expected, until, &mut fx, &mut last)
+                        .await?
+                }
             }
-            let state = self.parts.get_mut(&p).expect("rebuilt");
-            state.process(&rec, fx.entry(p).or_default());
-            self.health.records.fetch_add(1, Ordering::Relaxed);
-            if self.opts.snapshot_every > 0 {
-                *self.since_snapshot.entry(p).or_default() += 1;
-            }
-            last.insert(p, rec);
+            self.handle_one(rec, &mut fx, &mut last);
         }
         for (p, e) in &fx {
             for r in &e.regions {
@@ -1400,6 +1431,109 @@ impl Matcher {
         }
         let records = last.into_values().collect();
         Ok((Batch { fx, views }, Done { records, snapshots }))
+    }
+
+    /// Applies one record, the next of its partition, to the partition's
+    /// state; its effects join the batch's.
+    fn handle_one(
+        &mut self,
+        rec: Record,
+        fx: &mut BTreeMap<u32, Effects>,
+        last: &mut BTreeMap<u32, Record>,
+    ) {
+        let p = rec.position.partition;
+        let state = self.parts.get_mut(&p).expect("rebuilt");
+        state.process(&rec, fx.entry(p).or_default());
+        self.health.records.fetch_add(1, Ordering::Relaxed);
+        if self.opts.snapshot_every > 0 {
+            *self.since_snapshot.entry(p).or_default() += 1;
+        }
+        last.insert(p, rec);
+    }
+
+    /// Brings partition `p` up to offset `until`, the first record the
+    /// consumer delivered past what this instance holds (`expected`: the
+    /// next offset of its state, if it has one). The records below the
+    /// group's committed offset were handled by a member, their effects
+    /// durable: they are replayed without effects ([`Matcher::rebuild`]).
+    /// The records from there (or from `expected`) to `until` were handled
+    /// by nobody — the consumer skipped them — and are read from the
+    /// partition and handled with their effects. See "Skipped records".
+    async fn catch_up(
+        &mut self,
+        sub: &mut dyn Subscription,
+        p: u32,
+        expected: Option<u64>,
+        until: u64,
+        fx: &mut BTreeMap<u32, Effects>,
+        last: &mut BTreeMap<u32, Record>,
+    ) -> anyhow::Result<()> {
+        let committed = self.committed(sub, p).await?.unwrap_or(0).min(until);
+        let from = match expected {
+            // This instance's own commits never pass what it handled.
+            Some(next) if committed <= next => next,
+            _ => {
+                self.rebuild(p, committed).await?;
+                committed
+            }
+        };
+        if from < until {
+            for missed in self.skipped(p, from, until).await? {
+                self.handle_one(missed, fx, last);
+            }
+        }
+        Ok(())
+    }
+
+    /// The group's committed offset in partition `p` (what the group has
+    /// handled below it), waiting out outages.
+    async fn committed(&self, sub: &mut dyn Subscription, p: u32) -> anyhow::Result<Option<u64>> {
+        loop {
+            match sub.committed(p).await {
+                Ok(c) => {
+                    self.health.bus_ok.store(true, Ordering::Relaxed);
+                    return Ok(c);
+                }
+                Err(e) if e.retryable() => {
+                    self.health.bus_ok.store(false, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Records `from..until` of partition `p`, which the consumer skipped:
+    /// read from the partition, every one of them, or an error (records
+    /// missing from the log) — see "Skipped records".
+    async fn skipped(&self, p: u32, from: u64, until: u64) -> anyhow::Result<Vec<Record>> {
+        eprintln!(
+            "lendwork matcher: partition {p} of {}: the consumer delivered offset {until} \
+             where {from} was due; reading offsets {from}..{until} from the partition",
+            self.opts.market_topic
+        );
+        self.health
+            .skipped_reads
+            .fetch_add(until - from, Ordering::Relaxed);
+        let mut reader = self.read_from(p, from, until).await?;
+        let mut out = Vec::with_capacity((until - from) as usize);
+        while let Some(rec) = self.replayed(reader.as_mut()).await? {
+            let due = from + out.len() as u64;
+            if rec.position.offset != due {
+                return Err(missing_records(
+                    &self.opts.market_topic,
+                    p,
+                    due,
+                    Some(rec.position.offset),
+                ));
+            }
+            out.push(rec);
+        }
+        let due = from + out.len() as u64;
+        if due != until {
+            return Err(missing_records(&self.opts.market_topic, p, due, None));
+        }
+        Ok(out)
     }
 
     /// After a batch's effects are durable: region statistics when due,
