@@ -289,7 +289,9 @@ async fn start_matcher(
     store: Arc<dyn StateStore>,
     opts: MatcherOptions,
 ) -> (Arc<Health>, Running) {
-    let bus: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&KafkaConfig::new(kafka)).unwrap());
+    let mut config = KafkaConfig::new(kafka);
+    config.extra = matcher_client_settings();
+    let bus: Arc<dyn EventBus> = Arc::new(KafkaBus::new(&config).unwrap());
     bus.ensure_topic(&opts.market_topic, PARTITIONS)
         .await
         .unwrap();
@@ -311,6 +313,18 @@ async fn start_matcher(
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     (health, Running { stop, task })
+}
+
+/// librdkafka settings for the matcher's clients, as `[kafka.client]`
+/// would give them: `STREAM_BENCH_CLIENT="key=value,key=value"` (none by
+/// default).
+fn matcher_client_settings() -> std::collections::BTreeMap<String, String> {
+    std::env::var("STREAM_BENCH_CLIENT")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
 }
 
 /// A step's matcher, stopped when the step ends: one left running would
