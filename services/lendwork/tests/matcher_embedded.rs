@@ -88,13 +88,7 @@ async fn run_to(
     fail_commits: bool,
     done: impl Fn(&Health) -> bool + Send + 'static,
 ) -> Arc<Health> {
-    let health = Arc::new(Health::default());
-    let mut m = Matcher::new(
-        Arc::new(bus.clone()),
-        Arc::new(store.clone()),
-        opts,
-        health.clone(),
-    );
+    let (mut m, health) = matcher_on(bus, store, &opts);
     let h = health.clone();
     let stop = async move {
         while !done(&h) {
@@ -1010,6 +1004,22 @@ impl Subscription for Skipping {
     }
 }
 
+/// A matcher on the memory bus and store, and its health.
+fn matcher_on(
+    bus: &MemoryBus,
+    store: &MemoryStore,
+    opts: &MatcherOptions,
+) -> (Matcher, Arc<Health>) {
+    let health = Arc::new(Health::default());
+    let m = Matcher::new(
+        Arc::new(bus.clone()),
+        Arc::new(store.clone()),
+        opts.clone(),
+        health.clone(),
+    );
+    (m, health)
+}
+
 /// Handles what `sub` delivers, batch by batch, until `records` records
 /// have been handled.
 async fn handle_all(m: &mut Matcher, sub: &mut dyn Subscription, h: &Health, records: u64) {
@@ -1031,13 +1041,7 @@ async fn records_the_consumer_skips_are_read_and_handled_with_their_effects() {
     let opts = options(2);
     let events = sim_events(300, 40, 21).await;
     let (bus, store) = market_with(2, &events).await;
-    let health = Arc::new(Health::default());
-    let mut m = Matcher::new(
-        Arc::new(bus.clone()),
-        Arc::new(store.clone()),
-        opts.clone(),
-        health.clone(),
-    );
+    let (mut m, health) = matcher_on(&bus, &store, &opts);
     // Three runs of records dropped mid-partition, one at the very start.
     let drop: BTreeSet<(u32, u64)> = [(0, 0), (0, 40), (0, 41), (0, 42), (1, 77)]
         .into_iter()
@@ -1069,13 +1073,7 @@ async fn records_another_member_handled_meanwhile_are_replayed_without_effects()
     let (a, rest) = events.split_at(events.len() / 3);
     let (b, c) = rest.split_at(rest.len() / 2);
     let (bus, store) = market_with(1, a).await;
-    let health = Arc::new(Health::default());
-    let mut first = Matcher::new(
-        Arc::new(bus.clone()),
-        Arc::new(store.clone()),
-        opts.clone(),
-        health.clone(),
-    );
+    let (mut first, health) = matcher_on(&bus, &store, &opts);
     let mut sub = first.start().await.unwrap();
     handle_all(&mut first, sub.as_mut(), &health, a.len() as u64).await;
     drop(sub);
