@@ -332,27 +332,40 @@ async fn a_worker_in_two_partitions_is_booked_once() {
     assert_eq!(b.open, 1, "gap B is open again after the decline");
 }
 
-/// A store whose multi-key writes (the read models) wait until the gate
-/// opens; everything else goes straight to the memory store.
-#[derive(Clone)]
-struct Gated {
+/// The memory store with faults put in: multi-key writes (the read
+/// models) that wait until `gate` opens; snapshot writes or reads that
+/// fail (a Redis that refuses a value that large, times out on it, or is
+/// down at that moment). Everything else passes through.
+#[derive(Clone, Default)]
+struct Faulty {
     inner: MemoryStore,
-    open: Arc<tokio::sync::Semaphore>,
+    gate: Option<Arc<tokio::sync::Semaphore>>,
+    fail_snapshot_writes: bool,
+    fail_snapshot_reads: bool,
 }
 
 #[async_trait::async_trait]
-impl StateStore for Gated {
+impl StateStore for Faulty {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        if self.fail_snapshot_reads && key.contains(":snap:") {
+            return Err(StoreError::Unavailable("response timed out".into()));
+        }
         self.inner.get(key).await
     }
     async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        if self.fail_snapshot_writes && key.contains(":snap:") {
+            return Err(StoreError::Unavailable("snapshot refused".into()));
+        }
         self.inner.set(key, value).await
     }
     async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
         self.inner.get_many(keys).await
     }
     async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        let _pass = self.open.acquire().await.expect("never closed");
+        let _pass = match &self.gate {
+            Some(gate) => Some(gate.acquire().await.expect("never closed")),
+            None => None,
+        };
         self.inner.set_many(pairs).await
     }
     async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
@@ -401,9 +414,10 @@ async fn a_batch_is_handled_while_the_one_before_is_made_durable_and_committed_o
         .await
         .unwrap();
     bus.publish_all(&opts.market_topic, &events).await.unwrap();
-    let store = Gated {
+    let store = Faulty {
         inner: inner.clone(),
-        open: Arc::new(tokio::sync::Semaphore::new(0)),
+        gate: Some(Arc::new(tokio::sync::Semaphore::new(0))),
+        ..Faulty::default()
     };
     let health = Arc::new(Health::default());
     let mut m = Matcher::new(
@@ -444,7 +458,9 @@ async fn a_batch_is_handled_while_the_one_before_is_made_durable_and_committed_o
         "nothing committed before its effects are durable"
     );
     store
-        .open
+        .gate
+        .as_ref()
+        .expect("gated")
         .add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
     tokio::time::timeout(Duration::from_secs(120), running)
         .await
@@ -749,62 +765,6 @@ async fn run_live(
     health
 }
 
-/// A store whose snapshot writes (`.1`) or reads (`.2`) fail — a Redis that
-/// refuses a value that large, times out on it, or is down at that moment;
-/// everything else passes through.
-struct NoSnapshots(MemoryStore, bool, bool);
-
-#[async_trait::async_trait]
-impl StateStore for NoSnapshots {
-    async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        if self.2 && key.contains(":snap:") {
-            return Err(StoreError::Unavailable("response timed out".into()));
-        }
-        self.0.get(key).await
-    }
-    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        if self.1 && key.contains(":snap:") {
-            return Err(StoreError::Unavailable("snapshot refused".into()));
-        }
-        self.0.set(key, value).await
-    }
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, StoreError> {
-        self.0.get_many(keys).await
-    }
-    async fn set_many(&self, pairs: &[(String, Vec<u8>)]) -> Result<(), StoreError> {
-        self.0.set_many(pairs).await
-    }
-    async fn set_if_absent(&self, key: &str, value: &[u8]) -> Result<bool, StoreError> {
-        self.0.set_if_absent(key, value).await
-    }
-    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
-        self.0.delete(key).await
-    }
-    async fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: Option<&[u8]>,
-    ) -> Result<bool, StoreError> {
-        self.0.compare_and_swap(key, expected, new).await
-    }
-    async fn compare_and_swap_many(&self, ops: &[Swap]) -> Result<Vec<bool>, StoreError> {
-        self.0.compare_and_swap_many(ops).await
-    }
-    async fn incr_by(&self, key: &str, delta: i64) -> Result<i64, StoreError> {
-        self.0.incr_by(key, delta).await
-    }
-    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
-        self.0.scan_prefix(prefix).await
-    }
-    async fn add_to_sets(&self, adds: &[(String, String)]) -> Result<(), StoreError> {
-        self.0.add_to_sets(adds).await
-    }
-    async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError> {
-        self.0.members_many(keys).await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_that_cannot_be_written_holds_nothing_up() {
     let opts = snapshotting(3, 20);
@@ -812,7 +772,11 @@ async fn a_snapshot_that_cannot_be_written_holds_nothing_up() {
     let (bus, store) = market_with(3, &events).await;
     let health = run_live(
         &bus,
-        Arc::new(NoSnapshots(store.clone(), true, false)),
+        Arc::new(Faulty {
+            inner: store.clone(),
+            fail_snapshot_writes: true,
+            ..Faulty::default()
+        }),
         &opts,
         events.len() as u64,
         "the matcher goes on without its snapshots",
@@ -938,7 +902,11 @@ async fn a_snapshot_that_cannot_be_read_is_refused_and_the_partition_replayed() 
     bus.publish_all(&opts.market_topic, &more).await.unwrap();
     let health = run_live(
         &bus,
-        Arc::new(NoSnapshots(store.clone(), false, true)),
+        Arc::new(Faulty {
+            inner: store.clone(),
+            fail_snapshot_reads: true,
+            ..Faulty::default()
+        }),
         &opts,
         more.len() as u64,
         "the rebuild does not wait for the snapshot",
