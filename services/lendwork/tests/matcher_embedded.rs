@@ -80,6 +80,22 @@ async fn run_until(
     .await
 }
 
+/// A next owner: a few more simulated events (`workers`, seed `seed`)
+/// published after the `before` records, and a new matcher run until it
+/// has handled or replayed them all.
+async fn next_owner(
+    bus: &MemoryBus,
+    store: &MemoryStore,
+    opts: MatcherOptions,
+    before: usize,
+    workers: u64,
+    seed: u64,
+) -> Arc<Health> {
+    let more = sim_events(workers, 10, seed).await;
+    bus.publish_all(&opts.market_topic, &more).await.unwrap();
+    run_until(bus, store, opts, (before + more.len()) as u64, false).await
+}
+
 /// Runs a matcher until `done` says so.
 async fn run_to(
     bus: &MemoryBus,
@@ -228,16 +244,7 @@ async fn a_restart_loses_nothing_and_changes_no_id() {
         "the uncommitted half was published twice"
     );
     // A third instance after committed work replays and goes on.
-    let more = sim_events(40, 10, 12).await;
-    bus.publish_all(&opts.market_topic, &more).await.unwrap();
-    let h = run_until(
-        &bus,
-        &store,
-        opts.clone(),
-        (events.len() + more.len()) as u64,
-        false,
-    )
-    .await;
+    let h = next_owner(&bus, &store, opts.clone(), events.len(), 40, 12).await;
     assert!(h.replayed.load(Ordering::Relaxed) >= events.len() as u64 - 3);
     check(&bus, &store, &opts).await;
 }
@@ -724,18 +731,9 @@ async fn a_snapshot_ahead_of_the_groups_offsets_or_of_other_settings_is_refused(
     check(&bus, &store, &opts).await;
     // A matcher with other engine settings would make other proposals
     // from the same records: it refuses the snapshots and replays.
-    let more = sim_events(60, 10, 22).await;
-    bus.publish_all("lendwork.market.v1", &more).await.unwrap();
     let mut other = snapshotting(3, 30);
     other.engine.proposal_ttl_secs += 60;
-    let h = run_until(
-        &bus,
-        &store,
-        other,
-        (events.len() + more.len()) as u64,
-        false,
-    )
-    .await;
+    let h = next_owner(&bus, &store, other, events.len(), 60, 22).await;
     assert_eq!(h.snapshots_refused.load(Ordering::Relaxed), 3);
     assert_eq!(h.snapshots_restored.load(Ordering::Relaxed), 0);
     assert_eq!(h.replayed.load(Ordering::Relaxed), events.len() as u64);
@@ -787,16 +785,7 @@ async fn a_snapshot_that_cannot_be_written_holds_nothing_up() {
     assert!(store.scan_prefix("lw:snap:").await.unwrap().is_empty());
     check(&bus, &store, &opts).await;
     // The next owner finds no snapshot and replays in full.
-    let more = sim_events(40, 10, 32).await;
-    bus.publish_all(&opts.market_topic, &more).await.unwrap();
-    let h = run_until(
-        &bus,
-        &store,
-        opts.clone(),
-        (events.len() + more.len()) as u64,
-        false,
-    )
-    .await;
+    let h = next_owner(&bus, &store, opts.clone(), events.len(), 40, 32).await;
     assert_eq!(h.snapshots_restored.load(Ordering::Relaxed), 0);
     assert_eq!(h.replayed.load(Ordering::Relaxed), events.len() as u64);
     check(&bus, &store, &opts).await;
