@@ -1,0 +1,33 @@
+//! What to generate.
+
+use lendwork_domain::Timestamp;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// Number of regions.
+    pub regions: u32,
+    /// Number of workers offered.
+    pub workers: u64,
+    /// Number of shortages posted.
+    pub gaps: u64,
+    /// Seed of the one random stream.
+    pub seed: u64,
+    /// First instant of the timeline.
+    pub start: Timestamp,
+    /// Days over which offers and shortages arrive.
+    pub days: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            regions: 3,
+            workers: 1000,
+            gaps: 100,
+            seed: 1,
+            start: Timestamp::parse("2026-03-01T00:00:00Z").unwrap(),
+            days: 30,
+        }
+    }
+}
