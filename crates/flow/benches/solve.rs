@@ -7,25 +7,25 @@
 #![allow(missing_docs)] // criterion_group! generates an undocumented fn
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use lendwork_flow::bipartite::Matcher;
-use lendwork_flow::{market, solve, structure};
+use lendwork_flow::bipartite::AssignmentSolver;
+use lendwork_flow::{instances, solve, structure};
 
 fn static_solve(c: &mut Criterion) {
     let mut group = c.benchmark_group("static_solve");
     group.sample_size(10);
     for (w, g) in [(10_000u32, 1_000u32), (100_000, 10_000)] {
-        let (net, _) = market::generate(w, g, 1);
+        let (net, _) = instances::generate(w, g, 1);
         group.bench_function(format!("market_{w}_workers"), |b| b.iter(|| solve(&net)));
     }
     group.finish();
 }
 
 /// A solved 100k-worker market and each worker's arcs (to re-add them).
-fn solved_market() -> (Matcher, Vec<Vec<(u32, i64)>>) {
-    let (net, _) = market::generate(100_000, 10_000, 1);
+fn solved_market() -> (AssignmentSolver, Vec<Vec<(u32, i64)>>) {
+    let (net, _) = instances::generate(100_000, 10_000, 1);
     let mut b = structure::recognise(&net).expect("matching shape");
-    b.matcher.place_all();
-    let m = b.matcher;
+    b.solver.place_all();
+    let m = b.solver;
     let arcs = (0..m.worker_slots() as u32)
         .map(|w| m.worker_arcs(w).collect())
         .collect();

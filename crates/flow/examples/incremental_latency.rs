@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use lendwork_flow::{market, structure};
+use lendwork_flow::{instances, structure};
 
 fn main() {
     let args: Vec<u64> = std::env::args()
@@ -18,11 +18,11 @@ fn main() {
         .collect();
     let workers = args.first().copied().unwrap_or(100_000) as u32;
     let updates = args.get(1).copied().unwrap_or(2_000) as usize;
-    let (net, _) = market::generate(workers, workers / 10, 1);
+    let (net, _) = instances::generate(workers, workers / 10, 1);
     let t = Instant::now();
     let mut b = structure::recognise(&net).expect("matching shape");
-    b.matcher.place_all();
-    let mut m = b.matcher;
+    b.solver.place_all();
+    let mut m = b.solver;
     eprintln!(
         "loaded and solved {workers} workers in {:.3} s",
         t.elapsed().as_secs_f64()

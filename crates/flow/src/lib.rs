@@ -3,9 +3,9 @@
 //! Exact minimum-cost flow, pure (its only dependency is `thiserror`), in
 //! two paths:
 //!
-//! * [`bipartite::Matcher`] — the matching problem of Lendwork (workers
-//!   supply one unit, gaps take up to their headcount, leaving a worker
-//!   unassigned has a cost). Successive shortest paths specialised to the
+//! * [`bipartite::AssignmentSolver`] — the matching problem of Lendwork
+//!   (workers supply one unit, gaps take up to their headcount, leaving a
+//!   worker unassigned has a cost). Successive shortest paths specialised to the
 //!   structure, with early-stopping Dijkstra and potentials, and
 //!   **incremental**: every update re-optimises from the previous optimum.
 //! * [`simplex::solve`] — any network with supplies, demands, lower bounds
@@ -20,10 +20,12 @@
 //! writes the DIMACS formats.
 //!
 //! ```
-//! use lendwork_flow::{bipartite::Matcher, network::Network, solve, Solution};
+//! use lendwork_flow::bipartite::AssignmentSolver;
+//! use lendwork_flow::{network::Network, solve, Solution};
 //!
 //! // Two workers, one gap with one position: the cheaper worker gets it.
-//! let mut m = Matcher::new(Matcher::lexicographic_unassigned_cost(100, 10), 100);
+//! let unassigned = AssignmentSolver::lexicographic_unassigned_cost(100, 10);
+//! let mut m = AssignmentSolver::new(unassigned, 100);
 //! let g = m.add_gap(1);
 //! let a = m.add_worker(&[(g, 30)]).unwrap();
 //! let b = m.add_worker(&[(g, 10)]).unwrap();
@@ -43,7 +45,7 @@
 
 pub mod bipartite;
 pub mod dimacs;
-pub mod market;
+pub mod instances;
 pub mod network;
 pub mod simplex;
 pub mod ssp;

@@ -6,18 +6,19 @@
 //! arcs `g → t` (one per gap, its capacity is the gap's), and optionally one
 //! bypass `s → t` of capacity ≥ `F`. Every unit then either passes one
 //! worker and one gap, or takes the bypass, so the problem is exactly
-//! [`Matcher`]'s with `unassigned_cost` = the bypass cost, and the arc cost
-//! of `(w, g)` = cost(s→w) + cost(w→g) + cost(g→t). Without a bypass every
-//! worker must be placed; the matcher then runs with a lexicographic
-//! unassigned cost and any unassigned worker means infeasible.
+//! [`AssignmentSolver`]'s with `unassigned_cost` = the bypass cost, and the
+//! arc cost of `(w, g)` = cost(s→w) + cost(w→g) + cost(g→t). Without a
+//! bypass every worker must be placed; the solver then runs with a
+//! lexicographic unassigned cost and any unassigned worker means
+//! infeasible.
 
-use crate::bipartite::Matcher;
+use crate::bipartite::AssignmentSolver;
 use crate::network::{Network, Solution};
 
 /// A network recognised as a matching problem.
 pub struct Bipartite {
     /// The solver, loaded (not yet solved).
-    pub matcher: Matcher,
+    pub solver: AssignmentSolver,
     /// Whether a bypass arc exists.
     pub has_bypass: bool,
     source: usize,
@@ -86,7 +87,7 @@ pub fn recognise(net: &Network) -> Option<Bipartite> {
         return None;
     }
     // Group the worker → gap arcs by worker (counting sort of arc indices),
-    // so the matcher is built without a second copy of the arcs.
+    // so the solver is built without a second copy of the arcs.
     let nw = s_cost.len();
     let mut start = vec![0u32; nw + 1];
     for a in &net.arcs {
@@ -120,16 +121,19 @@ pub fn recognise(net: &Network) -> Option<Bipartite> {
     let (unassigned, has_bypass) = match bypass {
         Some(b) => (net.arcs[b].cost, true),
         None => (
-            Matcher::lexicographic_unassigned_cost(max_abs, (nw + t_cap_cost.len()) as u64),
+            AssignmentSolver::lexicographic_unassigned_cost(
+                max_abs,
+                (nw + t_cap_cost.len()) as u64,
+            ),
             false,
         ),
     };
     if unassigned.abs() >= 1 << 58 {
         return None;
     }
-    let mut matcher = Matcher::new(unassigned, max_abs);
+    let mut solver = AssignmentSolver::new(unassigned, max_abs);
     for &(cap, _) in &t_cap_cost {
-        matcher.add_gap(cap);
+        solver.add_gap(cap);
     }
     let mut buf = Vec::new();
     for wi in 0..nw {
@@ -139,10 +143,10 @@ pub fn recognise(net: &Network) -> Option<Bipartite> {
             let gi = gap[a.to as usize];
             buf.push((gi, s_cost[wi] + a.cost + t_cap_cost[gi as usize].1));
         }
-        matcher.add_worker_unplaced(&buf).ok()?;
+        solver.add_worker_unplaced(&buf).ok()?;
     }
     Some(Bipartite {
-        matcher,
+        solver,
         has_bypass,
         source: s,
         sink: t,
@@ -155,35 +159,34 @@ pub fn recognise(net: &Network) -> Option<Bipartite> {
 impl Bipartite {
     /// Solves and translates the assignment back into arc flows.
     pub fn solve(mut self, net: &Network) -> Solution {
-        self.matcher.place_all();
+        self.solver.place_all();
         if std::env::var_os("LENDWORK_FLOW_STATS").is_some() {
             eprintln!(
                 "lendwork-flow: {:?}, {} unassigned",
-                self.matcher.stats,
-                self.matcher.unassigned_count()
+                self.solver.stats,
+                self.solver.unassigned_count()
             );
         }
-        if !self.has_bypass && self.matcher.unassigned_count() > 0 {
+        if !self.has_bypass && self.solver.unassigned_count() > 0 {
             return Solution::Infeasible;
         }
         // One pass over the arcs: a worker's unit runs s → w → g → t along
         // the cheapest of any parallel arcs to its gap.
         let mut flow = vec![0i64; net.arcs.len()];
-        let mut chosen: Vec<(u32, i64)> = vec![(NONE, i64::MAX); self.matcher.worker_slots()];
+        let mut chosen: Vec<(u32, i64)> = vec![(NONE, i64::MAX); self.solver.worker_slots()];
         for (i, a) in net.arcs.iter().enumerate() {
             let (u, v) = (a.from as usize, a.to as usize);
             if u == self.source && v == self.sink {
                 continue;
             } else if u == self.source {
-                if self.matcher.assignment(self.worker[v]).is_some() {
+                if self.solver.assignment(self.worker[v]).is_some() {
                     flow[i] = 1;
                 }
             } else if v == self.sink {
-                flow[i] = self.matcher.members(self.gap[u]).len() as i64;
+                flow[i] = self.solver.members(self.gap[u]).len() as i64;
             } else if a.cap >= 1 {
                 let w = self.worker[u];
-                if self.matcher.assignment(w) == Some(self.gap[v]) && a.cost < chosen[w as usize].1
-                {
+                if self.solver.assignment(w) == Some(self.gap[v]) && a.cost < chosen[w as usize].1 {
                     chosen[w as usize] = (i as u32, a.cost);
                 }
             }
@@ -194,7 +197,7 @@ impl Bipartite {
             }
         }
         if let Some(b) = self.bypass {
-            flow[b] = self.matcher.unassigned_count() as i64;
+            flow[b] = self.solver.unassigned_count() as i64;
         }
         Solution::optimal(net, flow)
     }

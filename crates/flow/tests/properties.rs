@@ -3,7 +3,7 @@
 
 mod reference;
 
-use lendwork_flow::bipartite::Matcher;
+use lendwork_flow::bipartite::AssignmentSolver;
 use lendwork_flow::network::{Arc, Network};
 use lendwork_flow::{simplex, solve, ssp, Method, Solution};
 use proptest::prelude::*;
@@ -89,12 +89,12 @@ proptest! {
         }
     }
 
-    /// The matcher matches brute force, and the DIMACS form of the same
-    /// instance gives the same optimum on both paths.
+    /// The assignment solver matches brute force, and the DIMACS form of
+    /// the same instance gives the same optimum on both paths.
     #[test]
-    fn matcher_is_optimal((caps, workers, u) in matching()) {
+    fn assignment_solver_is_optimal((caps, workers, u) in matching()) {
         let want = reference::brute_force_matching(&caps, &workers, u);
-        let mut m = Matcher::new(u, 100);
+        let mut m = AssignmentSolver::new(u, 100);
         for &c in &caps {
             m.add_gap(c);
         }
@@ -139,10 +139,10 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Builds a fresh matcher holding the same live gaps, workers and arcs,
+/// Builds a fresh solver holding the same live gaps, workers and arcs,
 /// and returns its optimum.
-fn fresh_optimum(m: &Matcher) -> i128 {
-    let mut f = Matcher::new(m.unassigned_cost(), 100);
+fn fresh_optimum(m: &AssignmentSolver) -> i128 {
+    let mut f = AssignmentSolver::new(m.unassigned_cost(), 100);
     let mut gmap = vec![u32::MAX; m.gap_slots()];
     for (g, slot) in gmap.iter_mut().enumerate() {
         if m.is_live_gap(g as u32) {
@@ -169,8 +169,12 @@ proptest! {
     /// intact after every step.
     #[test]
     fn incremental_updates_equal_a_fresh_solve(ops in proptest::collection::vec(op(), 1..40), lex in any::<bool>()) {
-        let u = if lex { Matcher::lexicographic_unassigned_cost(100, 64) } else { 25 };
-        let mut m = Matcher::new(u, 100);
+        let u = if lex {
+            AssignmentSolver::lexicographic_unassigned_cost(100, 64)
+        } else {
+            25
+        };
+        let mut m = AssignmentSolver::new(u, 100);
         let (mut workers, mut gaps): (Vec<u32>, Vec<u32>) = (Vec::new(), Vec::new());
         for g in 0..3 {
             gaps.push(m.add_gap(g % 3 + 1));
@@ -233,7 +237,8 @@ proptest! {
     /// optimum hold throughout.
     #[test]
     fn crowded_gaps_stay_optimal(ops in proptest::collection::vec((0u8..10, 0usize..400, 0i64..100, 0i64..100), 50..400)) {
-        let mut m = Matcher::new(Matcher::lexicographic_unassigned_cost(100, 1024), 100);
+        let u = AssignmentSolver::lexicographic_unassigned_cost(100, 1024);
+        let mut m = AssignmentSolver::new(u, 100);
         let gaps = [m.add_gap(5), m.add_gap(3)];
         let mut workers: Vec<u32> = Vec::new();
         for (i, (kind, pick, c1, c2)) in ops.into_iter().enumerate() {
@@ -264,7 +269,7 @@ proptest! {
 
 #[test]
 fn removed_nodes_are_refused() {
-    let mut m = Matcher::new(1000, 100);
+    let mut m = AssignmentSolver::new(1000, 100);
     let g = m.add_gap(1);
     let w = m.add_worker(&[(g, 5)]).unwrap();
     m.remove_worker(w).unwrap();
