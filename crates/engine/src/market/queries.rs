@@ -1,0 +1,103 @@
+//! Read-only views of a market: whether it holds a worker or a gap, their
+//! profiles and counts, a gap's free positions, what a pair would cost, and
+//! the solver's counters — for the engine's queries, reports, benchmarks
+//! and tests. Nothing here changes the market.
+
+use lendwork_domain::*;
+
+use super::Market;
+
+impl Market {
+    /// The region.
+    pub fn region(&self) -> &Region {
+        &self.region
+    }
+
+    /// Whether the worker is offered here.
+    pub fn has_worker(&self, w: &WorkerId) -> bool {
+        self.w(w).is_some()
+    }
+
+    /// Whether the gap is posted here.
+    pub fn has_gap(&self, g: &GapId) -> bool {
+        self.g(g).is_some()
+    }
+
+    /// Live workers.
+    pub fn worker_count(&self) -> usize {
+        self.workers.iter().filter(|w| w.is_some()).count()
+    }
+
+    /// Live gaps.
+    pub fn gap_count(&self) -> usize {
+        self.gaps.iter().filter(|g| g.is_some()).count()
+    }
+
+    /// The profile of a worker.
+    pub fn worker(&self, w: &WorkerId) -> Option<&WorkerOffered> {
+        self.w(w).map(|r| &r.profile)
+    }
+
+    /// The posting of a gap.
+    pub fn gap(&self, g: &GapId) -> Option<&ShortagePosted> {
+        self.g(g).map(|r| &r.posting)
+    }
+
+    /// Free positions of a gap.
+    pub fn open(&self, g: &GapId) -> u32 {
+        self.g(g)
+            .map_or(0, |r| r.posting.headcount.get().saturating_sub(r.taken))
+    }
+
+    /// Every gap with its free positions, sorted by id.
+    pub fn open_positions(&self) -> Vec<(GapId, u32)> {
+        let mut v: Vec<_> = self
+            .gaps
+            .iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r.posting.gap_id.clone(),
+                    r.posting.headcount.get().saturating_sub(r.taken),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Every live gap with its open positions, in no particular order
+    /// (for statistics; nothing is cloned).
+    pub fn gaps_with_open(&self) -> impl Iterator<Item = (&ShortagePosted, u32)> + '_ {
+        self.gaps.iter().flatten().map(|r| {
+            (
+                &r.posting,
+                r.posting.headcount.get().saturating_sub(r.taken),
+            )
+        })
+    }
+
+    /// The cost of worker `w` in gap `g` — the sum of the terms a proposal
+    /// of the pair would carry — whether or not the pair is eligible;
+    /// `None` when either is unknown here. The property tests check each
+    /// round's total against an independent solver with it.
+    pub fn pair_cost(&self, w: &WorkerId, g: &GapId) -> Option<u64> {
+        Some(Self::terms(&self.weights, self.w(w)?, self.g(g)?).total())
+    }
+
+    /// Windows the worker is committed to (rule 9).
+    pub fn busy(&self, w: &WorkerId) -> Vec<Window> {
+        self.w(w)
+            .map_or_else(Vec::new, |r| r.busy.iter().map(|b| b.1).collect())
+    }
+
+    /// The solver's work counters.
+    pub fn solver_stats(&self) -> lendwork_flow::bipartite::Stats {
+        self.solver.stats
+    }
+
+    /// Pairs the solver currently assigns (what the next round proposes).
+    pub fn pending_pairs(&self) -> usize {
+        self.solver.assigned_count()
+    }
+}

@@ -1,0 +1,212 @@
+//! The records a market keeps and the bookkeeping around them.
+//!
+//! A [`Proposal`] is what went out plus its [`Status`] and audit trail. A
+//! worker's or a gap's record is its event body as it arrived plus what the
+//! market derives from it: interned skills and certificates, standing
+//! commitments and exclusions, held positions, its solver index. Records
+//! live in slot vectors under a dense `u32` given at first sight of an id
+//! and kept for the id's lifetime (a re-offer reuses it), so indexes and the
+//! solver speak slots and ids appear only at the edges. Interning turns
+//! skills, certificates and enterprises into small integers for the same
+//! reason. Proposal ids ([`match_id`]) and history names are made here so
+//! that every replay makes the same ones.
+
+use std::collections::HashMap;
+
+use lendwork_domain::*;
+use lendwork_flow::bipartite::{GapIx, WorkerIx};
+
+use super::snapshot::json_text;
+use super::Market;
+use crate::slots::Slots;
+use crate::Ids;
+
+/// Where a proposal stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Made, not yet answered.
+    Proposed,
+    /// Accepted by a party.
+    Accepted,
+    /// The worker started.
+    Started,
+    /// Ended with an outcome.
+    Ended(Outcome),
+    /// Declined by a party.
+    Declined,
+    /// No answer in time.
+    Expired,
+    /// The worker or the gap was withdrawn while it stood.
+    Cancelled,
+}
+
+impl Status {
+    /// Whether the worker is still committed to the gap's window (rule 9).
+    pub fn holds_worker(self) -> bool {
+        matches!(self, Status::Proposed | Status::Accepted | Status::Started)
+    }
+
+    /// Whether the position is still taken.
+    pub fn holds_position(self) -> bool {
+        self.holds_worker()
+            || matches!(self, Status::Ended(Outcome::Completed | Outcome::Cancelled))
+    }
+}
+
+/// A proposal with its audit trail.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Proposal {
+    /// The proposal as it went out (ids, region, cost, explanation).
+    #[serde(flatten)]
+    pub proposed: MatchProposed,
+    /// Where it stands.
+    pub status: Status,
+    /// The window of the gap (for rule 9).
+    #[serde(skip)]
+    pub window: Window,
+    /// Every event that touched it: (event id, time, what).
+    pub history: Vec<(EventId, Timestamp, &'static str)>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct WorkerRec {
+    #[serde(with = "json_text")]
+    pub(super) profile: WorkerOffered,
+    pub(super) ix: Option<WorkerIx>,
+    /// The lender's share of the pool at offer time, per mille.
+    pub(super) share_permille: u32,
+    /// Standing commitments (proposed, accepted, started): rule 9.
+    pub(super) busy: Vec<(MatchId, Window)>,
+    /// Skills and certificates as interned ids, for the fast pre-check.
+    pub(super) skills: Vec<(u16, u8)>,
+    pub(super) certs: Vec<u16>,
+    /// Gap slots this worker is no longer proposed for: a proposal of the
+    /// pair was declined, expired or ended in a no-show.
+    pub(super) excluded: Vec<u32>,
+    /// Interned employer, 0 for a flexible worker.
+    pub(super) employer: u32,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(super) struct GapRec {
+    #[serde(with = "json_text")]
+    pub(super) posting: ShortagePosted,
+    /// The gap's solver index while it has a free position; `None` while
+    /// every position is held (see [`Market::sync_gap`]).
+    pub(super) ix: Option<GapIx>,
+    /// Positions held by proposals and finished assignments.
+    pub(super) taken: u32,
+    /// Every proposal ever made for it.
+    pub(super) proposals: Vec<MatchId>,
+    /// Requirements and certificates as interned ids.
+    pub(super) reqs: Vec<(u16, u8)>,
+    pub(super) certs: Vec<u16>,
+    /// Its own slot (for the workers' exclusion lists).
+    pub(super) slot: u32,
+    /// Interned borrowing enterprise.
+    pub(super) enterprise: u32,
+}
+
+impl Market {
+    pub(super) fn skill_id(&mut self, s: &Skill) -> u16 {
+        intern(&mut self.skill_ids, s, |n| {
+            u16::try_from(n + 1).unwrap_or(u16::MAX)
+        })
+    }
+
+    pub(super) fn ent_id(&mut self, e: &EnterpriseId) -> u32 {
+        intern(&mut self.ent_ids, e, |n| n as u32 + 1)
+    }
+
+    pub(super) fn cert_id(&mut self, c: &Certificate) -> u16 {
+        intern(&mut self.cert_ids, c, |n| {
+            u16::try_from(n).unwrap_or(u16::MAX)
+        })
+    }
+
+    pub(super) fn w(&self, id: &WorkerId) -> Option<&WorkerRec> {
+        self.wslot
+            .get(id)
+            .and_then(|&s| self.workers[s as usize].as_ref())
+    }
+
+    pub(super) fn g(&self, id: &GapId) -> Option<&GapRec> {
+        self.gslot
+            .get(id)
+            .and_then(|&s| self.gaps[s as usize].as_ref())
+    }
+}
+
+/// The value of `key` in `map`, made by `make(map.len())` at first sight.
+/// Looked up before inserting: `entry` would clone the key (an allocation)
+/// for every name and id of every event.
+fn intern<K: Clone + Eq + std::hash::Hash, V: Copy>(
+    map: &mut HashMap<K, V, Ids>,
+    key: &K,
+    make: impl FnOnce(usize) -> V,
+) -> V {
+    if let Some(&v) = map.get(key) {
+        return v;
+    }
+    let v = make(map.len());
+    map.insert(key.clone(), v);
+    v
+}
+
+/// The slot of `id`, made (empty) at first sight; a slot is kept for the
+/// id's lifetime.
+pub(super) fn slot_for<K: Clone + Eq + std::hash::Hash, V>(
+    index: &mut HashMap<K, u32, Ids>,
+    items: &mut Slots<Option<V>>,
+    id: &K,
+) -> u32 {
+    intern(index, id, |_| {
+        items.push(None);
+        items.len() as u32 - 1
+    })
+}
+
+/// Takes the live record of `id` out of its slot.
+pub(super) fn take_live<K: Eq + std::hash::Hash, V>(
+    index: &HashMap<K, u32, Ids>,
+    items: &mut Slots<Option<V>>,
+    id: &K,
+) -> Option<(u32, V)> {
+    let slot = *index.get(id)?;
+    items[slot as usize].take().map(|v| (slot, v))
+}
+
+/// A proposal's history names what touched it by the event type's tag
+/// ([`EVENT_TYPES`]), or by this: a shortage re-posted with fewer
+/// positions than its proposals hold.
+pub(super) const HEADCOUNT_LOWERED: &str = "headcount_lowered";
+
+/// The `&'static str` a history entry's name stands for (a snapshot
+/// restores them by name).
+pub(super) fn history_name(what: &str) -> Option<&'static str> {
+    EVENT_TYPES
+        .iter()
+        .copied()
+        .chain([HEADCOUNT_LOWERED])
+        .find(|w| *w == what)
+}
+
+/// A proposal's id: `m-` and 16 hex digits of FNV-1a over region, gap,
+/// worker and attempt number — the same on every replay and every
+/// instance, so consumers can dedupe redelivered proposals by id.
+pub fn match_id(region: &Region, g: &GapId, w: &WorkerId, attempt: u32) -> MatchId {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [
+        region.as_str(),
+        g.as_str(),
+        w.as_str(),
+        &attempt.to_string(),
+    ] {
+        for b in part.bytes().chain(std::iter::once(0xff)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    MatchId::new(format!("m-{h:016x}")).expect("valid id")
+}
