@@ -10,9 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-scripts/test-infra cargo test -q -p lendwork \
-  --test e2e_matcher --test e2e_scale --test e2e_gateway --test matcher_faults --test gateway \
-  -- --nocapture 2>&1 | tee "$out" | grep -E "^test result|FAILED|panicked" >&2 || true
+{
+  scripts/test-infra cargo test -q -p lendwork \
+    --test e2e_matcher --test e2e_scale --test e2e_gateway -- --nocapture
+  scripts/test-infra cargo test -q -p lendwork-matcher --test matcher_faults -- --nocapture
+  scripts/test-infra cargo test -q -p lendwork-gateway --test gateway -- --nocapture
+} 2>&1 | tee "$out" | grep -E "^test result|FAILED|panicked" >&2 || true
 python3 - "$out" <<'PY'
 import sys
 # libtest prints progress without a newline, so a row may not start its line.

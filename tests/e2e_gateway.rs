@@ -210,7 +210,7 @@ async fn a_gateway_restart_loses_no_acknowledged_event() {
         lendwork_kafka::KafkaBus::new(&lendwork_kafka::KafkaConfig::new(d.kafka.clone())).unwrap();
     let store = lendwork_redis::RedisStore::connect(&d.redis).await.unwrap();
     let report = settle(&bus, &store, &d, Duration::from_secs(120)).await;
-    let market = lendwork::audit::drain(
+    let market = lendwork_matcher::audit::drain(
         &bus,
         &d.market(),
         &format!("{}-ids", d.ns),

@@ -18,11 +18,11 @@ mod support;
 
 use std::time::Duration;
 
-use lendwork::route::Router;
 use lendwork_kafka::{KafkaBus, KafkaConfig};
 use lendwork_ports::contract::{fresh_namespace, test_infra};
 use lendwork_ports::EventBus;
 use lendwork_redis::RedisStore;
+use lendwork_state::routes::Router;
 use support::*;
 
 fn deployment(redis: String, partitions: u32) -> Deployment {

@@ -14,12 +14,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lendwork::route::Router;
 use lendwork_domain::*;
 use lendwork_kafka::{KafkaBus, KafkaConfig};
 use lendwork_ports::contract::{fresh_namespace, test_infra};
 use lendwork_ports::EventBus;
 use lendwork_redis::RedisStore;
+use lendwork_state::routes::Router;
 use support::*;
 
 fn probe(region: &Region, n: u32, at: Timestamp, site: Place) -> Vec<Event> {

@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lendwork::audit::{audit, drain, AuditReport};
-use lendwork::route::Router;
 use lendwork_domain::Event;
 use lendwork_engine::EngineConfig;
+use lendwork_matcher::audit::{audit, drain, AuditReport};
+use lendwork_state::routes::Router;
 
 use lendwork_ports::{EventBus, StateStore};
 use lendwork_sim::SimConfig;

@@ -11,7 +11,7 @@
 //!
 //! Each has an in-memory implementation here ([`memory::MemoryBus`],
 //! [`memory::MemoryStore`]) for the embedded default and for tests, and a
-//! contract suite ([`contract`]) that every implementation — these and the
+//! contract suite (`contract`, with the `testing` feature) that every implementation — these and the
 //! Kafka and Redis ones — must pass unchanged.
 //!
 //! ```
@@ -30,7 +30,9 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
+#[cfg(feature = "testing")]
 pub mod contract;
+pub mod health;
 pub mod memory;
 
 /// Where a record sits in the log.

@@ -44,15 +44,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lendwork::matcher::{Effects, Health, Matcher, MatcherOptions, PartitionState};
-use lendwork::readmodel::Keys;
-use lendwork::route::Router;
 use lendwork_domain::{Event, EventKind};
 use lendwork_engine::EngineConfig;
 use lendwork_kafka::{KafkaBus, KafkaConfig};
+use lendwork_matcher::{Effects, Health, Matcher, MatcherOptions, PartitionState};
 use lendwork_ports::{EventBus, StateStore};
 use lendwork_redis::RedisStore;
 use lendwork_sim::SimConfig;
+use lendwork_state::keys::Keys;
+use lendwork_state::routes::Router;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -558,7 +558,7 @@ async fn main() {
         fixed * 100.0,
         per_record * 1e6
     );
-    let stages: Vec<String> = lendwork::matcher::STAGES
+    let stages: Vec<String> = lendwork_matcher::STAGES
         .iter()
         .enumerate()
         .map(|(i, s)| {

@@ -15,6 +15,10 @@ use lendwork_sim::{simulate, SimConfig};
 #[derive(Debug, Parser)]
 #[command(name = "lendwork", version, about)]
 pub struct Cli {
+    /// Logs as JSON lines (one object per event) instead of text; the
+    /// level filter is `RUST_LOG` (default `info`).
+    #[arg(long, global = true, env = "LENDWORK_LOG_JSON")]
+    pub log_json: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -109,7 +113,7 @@ pub enum Command {
         servers: ServerFlags,
         /// Listening address, tokens, rate limit.
         #[command(flatten)]
-        gateway: crate::service::GatewayFlags,
+        gateway: crate::flags::GatewayFlags,
         /// Feed a simulated market at --demo-rate events per second and
         /// print the dashboard URL with demo tokens.
         #[arg(long)]
@@ -125,7 +129,7 @@ pub enum Command {
         servers: ServerFlags,
         /// Listening address, tokens, rate limit.
         #[command(flatten)]
-        gateway: crate::service::GatewayFlags,
+        gateway: crate::flags::GatewayFlags,
     },
     /// Validate a JSONL event file and append its events to the market
     /// topic, keyed by region (all or nothing).
@@ -151,7 +155,7 @@ pub enum Command {
 }
 
 /// Flags of the commands that talk to servers.
-pub use crate::service::ServerFlags;
+pub use crate::flags::ServerFlags;
 
 fn parse_time(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse(s).map_err(|e| e.to_string())
@@ -159,25 +163,30 @@ fn parse_time(s: &str) -> Result<Timestamp, String> {
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::logging::init(cli.log_json);
     match cli.command {
         Command::Validate { file } => run_validate(&file),
         Command::Matcher {
             servers,
             group,
             listen,
-        } => crate::service::run_matcher(&servers, group, listen),
+        } => crate::commands::matcher::run_matcher(&servers, group, listen),
         Command::Serve {
             servers,
             gateway,
             demo,
             demo_rate,
-        } => crate::service::run_gateway(&servers, &gateway, true, demo.then_some(demo_rate)),
-        Command::Gateway { servers, gateway } => {
-            crate::service::run_gateway(&servers, &gateway, false, None)
+        } => {
+            crate::commands::serve::run_gateway(&servers, &gateway, true, demo.then_some(demo_rate))
         }
-        Command::Publish { servers, events } => crate::service::run_publish(&servers, &events),
+        Command::Gateway { servers, gateway } => {
+            crate::commands::serve::run_gateway(&servers, &gateway, false, None)
+        }
+        Command::Publish { servers, events } => {
+            crate::commands::publish::run_publish(&servers, &events)
+        }
         Command::Audit { servers, idle_ms } => {
-            crate::service::run_audit(&servers, std::time::Duration::from_millis(idle_ms))
+            crate::commands::audit::run_audit(&servers, std::time::Duration::from_millis(idle_ms))
         }
         Command::Simulate {
             regions,
@@ -216,7 +225,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut out = BufWriter::new(stdout.lock());
             let stderr = io::stderr();
             let mut errors = BufWriter::new(stderr.lock());
-            let ok = crate::matching::run(&name, reader, &mut out, &mut errors)?;
+            let ok = crate::commands::match_round::run(&name, reader, &mut out, &mut errors)?;
             out.flush()?;
             errors.flush()?;
             Ok(if ok {
@@ -240,7 +249,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     anyhow::bail!("--workers and --gaps must be at least 1");
                 }
                 let mut sink = output(out.as_deref())?;
-                let (net, layout) = lendwork_flow::market::generate(workers, gaps, seed);
+                let (net, layout) = lendwork_flow::instances::generate(workers, gaps, seed);
                 let mut w = BufWriter::with_capacity(1 << 20, &mut sink);
                 writeln!(w, "c Lendwork labour-market instance: {workers} workers, {gaps} gaps, seed {seed}")?;
                 writeln!(
@@ -267,9 +276,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let file = file.expect("clap requires FILE without --gen-market");
             let stdout = io::stdout();
-            match crate::solve::run(&file, solution.as_deref(), &mut stdout.lock()) {
+            match crate::commands::solve::run(&file, solution.as_deref(), &mut stdout.lock()) {
                 Ok(_) => Ok(ExitCode::SUCCESS),
-                Err(e @ crate::solve::SolveError::Input { .. }) => {
+                Err(e @ crate::commands::solve::SolveError::Input { .. }) => {
                     eprintln!("{e}");
                     Ok(ExitCode::from(2))
                 }
@@ -322,7 +331,7 @@ fn run_validate(file: &Path) -> anyhow::Result<ExitCode> {
     let (name, reader) = input(file)?;
     let stderr = io::stderr();
     let mut errors = BufWriter::new(stderr.lock());
-    let summary = crate::validate::validate(&name, reader, &mut errors)?;
+    let summary = crate::commands::validate::validate(&name, reader, &mut errors)?;
     writeln!(
         errors,
         "lendwork validate: {} lines, {} invalid",

@@ -395,6 +395,38 @@ impl Config {
     }
 }
 
+/// The matcher's options this configuration gives (no snapshots on the
+/// embedded bus: it lives and dies with the process, so nothing ever
+/// rebuilds from it and a snapshot would only cost).
+pub fn matcher_options(c: &Config) -> lendwork_matcher::MatcherOptions {
+    lendwork_matcher::MatcherOptions {
+        market_topic: c.topics.market.clone(),
+        matches_topic: c.topics.matches.clone(),
+        partitions: c.topics.partitions,
+        group: c.matcher.group.clone(),
+        prefix: c.redis.prefix.clone(),
+        engine: c.engine.clone(),
+        max_batch: c.matcher.batch as usize,
+        linger: std::time::Duration::from_millis(u64::from(c.matcher.linger_ms)),
+        snapshot_every: if c.kafka.brokers.is_some() {
+            c.matcher.snapshot_every
+        } else {
+            0
+        },
+    }
+}
+
+/// The gateway's options this configuration gives (the rate limit is the
+/// command's flag).
+pub fn gateway_options(c: &Config) -> lendwork_gateway::GatewayOptions {
+    lendwork_gateway::GatewayOptions {
+        market_topic: c.topics.market.clone(),
+        matches_topic: c.topics.matches.clone(),
+        partitions: c.topics.partitions,
+        ..lendwork_gateway::GatewayOptions::with_prefix(&c.redis.prefix)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

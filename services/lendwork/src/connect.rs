@@ -41,7 +41,7 @@ pub async fn store(c: &Config) -> anyhow::Result<Arc<dyn StateStore>> {
                     Ok(s) => return Ok(Arc::new(s)),
                     Err(lendwork_ports::StoreError::Unavailable(e)) => {
                         if !said {
-                            eprintln!("lendwork: redis unavailable ({e}); waiting for it");
+                            tracing::warn!(error = %e, "redis unavailable; waiting for it");
                             said = true;
                         }
                         tokio::time::sleep(std::time::Duration::from_millis(500)).await;

@@ -2,7 +2,7 @@
 //! ever double-booked, even when two matchers briefly both think they own a
 //! region (during a rebalance).
 //!
-//! A worker's reservations are one value, `{prefix}:{worker_id}`, holding
+//! A worker's reservations are one value ([`crate::keys::reservation`]), holding
 //! the match ids and windows it is committed to. Reserving reads it, checks
 //! rule 9 (no overlap), and writes it back with a compare-and-swap on the
 //! value it read; a concurrent writer makes the swap fail and the attempt
@@ -149,7 +149,7 @@ impl<'a> Reservations<'a> {
     }
 
     fn key(&self, w: &WorkerId) -> String {
-        format!("{}:{}", self.prefix, w)
+        crate::keys::reservation(&self.prefix, w.as_str())
     }
 
     async fn read(&self, key: &str) -> Result<(Option<bytes::Bytes>, Vec<Held>), StoreError> {
@@ -297,7 +297,9 @@ impl<'a> Reservations<'a> {
 
 /// The reservation checks every store implementation must pass; run over
 /// the in-memory store in unit tests and over Redis in the integration
-/// tests.
+/// tests. Built with the `testing` feature (or in this crate's tests), so
+/// it does not ship in the release binary.
+#[cfg(any(test, feature = "testing"))]
 pub async fn reservation_suite(store: &dyn StateStore, prefix: &str) {
     let r = Reservations::new(store, prefix);
     let w = WorkerId::new("w-1").unwrap();

@@ -10,16 +10,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use lendwork::audit::{audit, drain};
-use lendwork::matcher::{Health, Matcher, MatcherOptions};
-use lendwork::route::Router;
-use lendwork::service::probe;
 use lendwork_domain::Event;
 use lendwork_engine::EngineConfig;
 use lendwork_kafka::{KafkaBus, KafkaConfig};
+use lendwork_matcher::audit::{audit, drain};
+use lendwork_matcher::probe;
+use lendwork_matcher::{Health, Matcher, MatcherOptions};
 use lendwork_ports::memory::MemoryStore;
 use lendwork_ports::{EventBus, StateStore};
 use lendwork_sim::SimConfig;
+use lendwork_state::routes::Router;
 use rdkafka::mocking::MockCluster;
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use lendwork::gateway::{router, Gateway, GatewayOptions, Role, Tokens};
-use lendwork::matcher::{Health, Matcher, MatcherOptions};
 use lendwork_engine::EngineConfig;
+use lendwork_gateway::{router, Gateway, GatewayOptions, Role, Tokens};
+use lendwork_matcher::{Health, Matcher, MatcherOptions};
 use lendwork_ports::memory::{MemoryBus, MemoryStore};
 use lendwork_ports::{EventBus, StateStore};
 use serde_json::{json, Value};
@@ -584,7 +584,7 @@ async fn the_openapi_document_covers_the_routes() {
     let (s, v) = call(&app, "GET", "/openapi.json", None, "").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["openapi"], "3.1.0");
-    for (method, path) in lendwork::openapi::documented() {
+    for (method, path) in lendwork_gateway::openapi::documented() {
         assert!(v["paths"][path][method].is_object(), "{method} {path}");
         if path == "/v1/feed" {
             continue; // a stream that does not end; covered by the browser test

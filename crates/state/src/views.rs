@@ -9,99 +9,14 @@
 //! region), overwritten as it changes. Writing a view twice therefore
 //! changes nothing, so a matcher that restarts and handles a record again
 //! cannot skew a counter: the counters are folded from the log by the
-//! matcher's deterministic state, not incremented in the store.
-//!
-//! Keys (`P` is the configured prefix, `lendwork` by default):
-//!
-//! | key | value |
-//! | --- | --- |
-//! | `P:rm:gap:{gap_id}` | [`GapView`] |
-//! | `P:rm:match:{match_id}` | [`MatchView`] |
-//! | `P:rm:region:{region}` | [`RegionView`] |
-//! | `P:rm:set:ent:{enterprise_id}` | set of match ids: the borrower's proposals |
-//! | `P:rm:set:lender:{enterprise_id}` | set of match ids: where a lender's workers are proposed |
-//! | `P:rm:set:worker:{worker_id}` | set of match ids: a flexible worker's (no employer) proposals |
-//! | `P:owner:{gap,worker}:{id}` | the principal that posted or offered it (the gateway's) |
-//! | `P:owner-set:worker:{principal}` | set of worker ids an agency offered (the gateway's) |
-//! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
-//!
-//! The per-client indexes are sets (see `StateStore::add_to_sets`): a
-//! client's listing reads what it owns, never a scan of the store (on
-//! Redis a prefix scan walks the whole keyspace), and an id containing `:`
-//! cannot reach into another client's index.
+//! matcher's deterministic state, not incremented in the store. Where each
+//! view lives is [`crate::keys`]'s business.
 
 use std::collections::BTreeMap;
 
 use lendwork_domain::*;
 use lendwork_engine::{Proposal, Status};
 use serde::{Deserialize, Serialize};
-
-/// Key names under one prefix. Built by concatenation, not `format!`
-/// (several keys are built per event; formatting was a visible share of
-/// the embedded default's cost per posting).
-#[derive(Clone, Debug)]
-pub struct Keys {
-    prefix: String,
-}
-
-impl Keys {
-    /// Keys under `prefix`.
-    pub fn new(prefix: impl Into<String>) -> Self {
-        Self {
-            prefix: prefix.into(),
-        }
-    }
-    /// A gap's view.
-    pub fn gap(&self, g: &str) -> String {
-        [self.prefix.as_str(), ":rm:gap:", g].concat()
-    }
-    /// A proposal's view.
-    pub fn proposal(&self, m: &str) -> String {
-        [self.prefix.as_str(), ":rm:match:", m].concat()
-    }
-    /// Prefix of every proposal view.
-    pub fn proposals(&self) -> String {
-        [self.prefix.as_str(), ":rm:match:"].concat()
-    }
-    /// Set of borrower `e`'s proposals.
-    pub fn borrower_set(&self, e: &str) -> String {
-        [self.prefix.as_str(), ":rm:set:ent:", e].concat()
-    }
-    /// Set of the proposals of lender `e`'s workers.
-    pub fn lender_set(&self, e: &str) -> String {
-        [self.prefix.as_str(), ":rm:set:lender:", e].concat()
-    }
-    /// Set of flexible worker `w`'s proposals (a lender's employees are in
-    /// the lender's set).
-    pub fn worker_set(&self, w: &str) -> String {
-        [self.prefix.as_str(), ":rm:set:worker:", w].concat()
-    }
-    /// Set of the workers principal `p` offered.
-    pub fn owned_workers(&self, p: &str) -> String {
-        [self.prefix.as_str(), ":owner-set:worker:", p].concat()
-    }
-    /// A region's view.
-    pub fn region(&self, r: &str) -> String {
-        [self.prefix.as_str(), ":rm:region:", r].concat()
-    }
-    /// Prefix of every region view.
-    pub fn regions(&self) -> String {
-        [self.prefix.as_str(), ":rm:region:"].concat()
-    }
-    /// The partition of market topic `topic` that region `r` lives in
-    /// (recorded by the first matcher to see the region there).
-    pub fn region_home(&self, topic: &str, r: &str) -> String {
-        [self.prefix.as_str(), ":home:", topic, ":", r].concat()
-    }
-    /// A partition's snapshot (see [`crate::matcher`], "Snapshots").
-    pub fn snapshot(&self, topic: &str, partition: u32) -> String {
-        format!("{}:snap:{topic}:{partition}", self.prefix)
-    }
-    /// Prefix of worker reservations.
-    pub fn reservations(&self) -> String {
-        [self.prefix.as_str(), ":resv"].concat()
-    }
-}
 
 /// Where a gap stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

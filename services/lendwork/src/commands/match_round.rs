@@ -20,7 +20,7 @@ use lendwork_domain::{Event, GapId, Timestamp};
 use lendwork_engine::{Applied, Engine, EngineConfig};
 use serde::Serialize;
 
-use crate::validate::{for_each_event, Summary};
+use crate::commands::validate::{for_each_event, Summary};
 
 #[derive(Serialize)]
 struct Report<'a> {

@@ -2,9 +2,9 @@
 //! the in-memory store, including sixteen concurrent bookings of one
 //! worker of which exactly one wins.
 
-use lendwork::reservations::reservation_suite;
 use lendwork_ports::contract::{fresh_namespace, test_infra};
 use lendwork_redis::RedisStore;
+use lendwork_state::reservations::reservation_suite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reservations_on_redis() {

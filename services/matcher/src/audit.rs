@@ -16,7 +16,22 @@ use lendwork_ports::{EventBus, Record, StateStore};
 use serde::Serialize;
 
 use crate::matcher::{Effects, PartitionState};
-use crate::readmodel::{Keys, MatchView};
+use lendwork_state::keys::Keys;
+use lendwork_state::views::MatchView;
+
+/// Why an audit could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The bus did not answer or refused.
+    #[error(transparent)]
+    Bus(#[from] lendwork_ports::BusError),
+    /// The store did not answer or refused.
+    #[error(transparent)]
+    Store(#[from] lendwork_ports::StoreError),
+    /// What was read is not what a matcher writes.
+    #[error("{0}")]
+    Invalid(String),
+}
 
 /// Every record of `topic`, read by a fresh consumer group until nothing
 /// arrives for `idle` (a topic being written to is read as far as it goes).
@@ -28,7 +43,7 @@ pub async fn drain(
     group: &str,
     first: Duration,
     idle: Duration,
-) -> anyhow::Result<Vec<Record>> {
+) -> Result<Vec<Record>, AuditError> {
     let mut sub = bus.subscribe(topic, group).await?;
     let mut out = Vec::new();
     let mut wait = first;
@@ -118,7 +133,7 @@ pub async fn audit(
     store: &dyn StateStore,
     prefix: &str,
     engine: &EngineConfig,
-) -> anyhow::Result<AuditReport> {
+) -> Result<AuditReport, AuditError> {
     let mut report = AuditReport {
         market_records: market.len(),
         published_records: matches.len(),
@@ -130,8 +145,9 @@ pub async fn audit(
     let mut proposals: BTreeSet<MatchId> = BTreeSet::new();
     for r in matches {
         let text = String::from_utf8_lossy(&r.payload).into_owned();
-        let e = Event::from_json(&text)
-            .map_err(|e| anyhow::anyhow!("matches topic holds an invalid event: {e}"))?;
+        let e = Event::from_json(&text).map_err(|e| {
+            AuditError::Invalid(format!("matches topic holds an invalid event: {e}"))
+        })?;
         if let EventKind::MatchProposed(p) = &e.kind {
             proposals.insert(p.match_id.clone());
         }
@@ -162,7 +178,8 @@ pub async fn audit(
     let keys = Keys::new(prefix);
     let mut views: BTreeMap<String, MatchView> = BTreeMap::new();
     for (_, v) in store.scan_prefix(&keys.proposals()).await? {
-        let view: MatchView = serde_json::from_slice(&v)?;
+        let view: MatchView = serde_json::from_slice(&v)
+            .map_err(|e| AuditError::Invalid(format!("a proposal view does not decode: {e}")))?;
         views.insert(view.proposed.match_id.to_string(), view);
     }
     for m in &proposals {

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use lendwork_domain::{Event, EventKind, Region};
 use lendwork_ports::{StateStore, StoreError};
 
-use crate::readmodel::MatchView;
+use crate::keys::Keys;
+use crate::views::MatchView;
 
 /// Why an event could not be routed.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +49,7 @@ fn kind_ix(kind: &str) -> usize {
 
 /// Routes events to regions.
 pub struct Router {
-    prefix: String,
+    keys: Keys,
     /// Locked only around map look-ups, never across a store call, so many
     /// requests route at once.
     /// Workers', gaps' and matches' regions by id ([`kind_ix`]), so a
@@ -60,13 +61,9 @@ impl Router {
     /// A router whose store keys start with `prefix`.
     pub fn new(prefix: impl Into<String>) -> Self {
         Self {
-            prefix: prefix.into(),
+            keys: Keys::new(prefix),
             known: std::sync::Mutex::new(Default::default()),
         }
-    }
-
-    fn key(&self, kind: &str, id: &str) -> String {
-        [self.prefix.as_str(), ":route:", kind, ":", id].concat()
     }
 
     /// The region of `e`, recording the ids it introduces.
@@ -100,13 +97,11 @@ impl Router {
         if let Some(r) = self.cached(kind, id) {
             return Ok(r);
         }
-        let found = match store.get(&self.key(kind, id)).await? {
+        let found = match store.get(&self.keys.route(kind, id)).await? {
             Some(b) => Region::new(String::from_utf8_lossy(&b).into_owned()).ok(),
             None if kind == "match" => {
                 // Proposals made by the matchers: their view names the region.
-                let view = store
-                    .get(&[self.prefix.as_str(), ":rm:match:", id].concat())
-                    .await?;
+                let view = store.get(&self.keys.proposal(id)).await?;
                 view.and_then(|v| serde_json::from_slice::<MatchView>(&v).ok())
                     .map(|v| v.proposed.region)
             }
@@ -153,7 +148,7 @@ impl Router {
         // filled), and the cache would only churn; the first look-up of an
         // id caches it.
         store
-            .set(&self.key(kind, id), region.as_str().as_bytes())
+            .set(&self.keys.route(kind, id), region.as_str().as_bytes())
             .await?;
         Ok(region.clone())
     }

@@ -8,10 +8,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lendwork::matcher::{Health, Matcher, MatcherOptions};
 use lendwork_domain::EventKind;
 use lendwork_engine::EngineConfig;
 use lendwork_kafka::{KafkaBus, KafkaConfig};
+use lendwork_matcher::{Health, Matcher, MatcherOptions};
 use lendwork_ports::contract::{fresh_namespace, test_infra};
 use lendwork_ports::memory::MemoryStore;
 use lendwork_ports::EventBus;

@@ -1,0 +1,112 @@
+//! Where Lendwork keeps its state: every store key is built here, and
+//! nowhere else.
+//!
+//! Keys (`P` is the configured prefix, `lendwork` by default):
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `P:rm:gap:{gap_id}` | [`GapView`](crate::views::GapView) |
+//! | `P:rm:match:{match_id}` | [`MatchView`](crate::views::MatchView) |
+//! | `P:rm:region:{region}` | [`RegionView`](crate::views::RegionView) |
+//! | `P:rm:set:ent:{enterprise_id}` | set of match ids: the borrower's proposals |
+//! | `P:rm:set:lender:{enterprise_id}` | set of match ids: where a lender's workers are proposed |
+//! | `P:rm:set:worker:{worker_id}` | set of match ids: a flexible worker's (no employer) proposals |
+//! | `P:owner:{gap,worker}:{id}` | the principal that posted or offered it (the gateway's) |
+//! | `P:owner-set:worker:{principal}` | set of worker ids an agency offered (the gateway's) |
+//! | `P:route:{worker,gap,match}:{id}` | the region the id was routed to ([`crate::routes`]) |
+//! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
+//! | `P:home:{topic}:{region}` | the market topic's partition a region lives in (the matcher's) |
+//! | `P:snap:{topic}:{partition}` | a partition's snapshot (the matcher's) |
+//! | `P:probe` | read, never written, to see that the store answers |
+//!
+//! The per-client indexes are sets (see `StateStore::add_to_sets`): a
+//! client's listing reads what it owns, never a scan of the store (on
+//! Redis a prefix scan walks the whole keyspace), and an id containing `:`
+//! cannot reach into another client's index.
+
+/// Key names under one prefix. Built by concatenation, not `format!`
+/// (several keys are built per event, and formatting is a visible share
+/// of the embedded default's cost per posting).
+#[derive(Clone, Debug)]
+pub struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// Keys under `prefix`.
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+    /// A gap's view.
+    pub fn gap(&self, g: &str) -> String {
+        [self.prefix.as_str(), ":rm:gap:", g].concat()
+    }
+    /// A proposal's view.
+    pub fn proposal(&self, m: &str) -> String {
+        [self.prefix.as_str(), ":rm:match:", m].concat()
+    }
+    /// Prefix of every proposal view.
+    pub fn proposals(&self) -> String {
+        [self.prefix.as_str(), ":rm:match:"].concat()
+    }
+    /// Set of borrower `e`'s proposals.
+    pub fn borrower_set(&self, e: &str) -> String {
+        [self.prefix.as_str(), ":rm:set:ent:", e].concat()
+    }
+    /// Set of the proposals of lender `e`'s workers.
+    pub fn lender_set(&self, e: &str) -> String {
+        [self.prefix.as_str(), ":rm:set:lender:", e].concat()
+    }
+    /// Set of flexible worker `w`'s proposals (a lender's employees are in
+    /// the lender's set).
+    pub fn worker_set(&self, w: &str) -> String {
+        [self.prefix.as_str(), ":rm:set:worker:", w].concat()
+    }
+    /// Set of the workers principal `p` offered.
+    pub fn owned_workers(&self, p: &str) -> String {
+        [self.prefix.as_str(), ":owner-set:worker:", p].concat()
+    }
+    /// A region's view.
+    pub fn region(&self, r: &str) -> String {
+        [self.prefix.as_str(), ":rm:region:", r].concat()
+    }
+    /// Prefix of every region view.
+    pub fn regions(&self) -> String {
+        [self.prefix.as_str(), ":rm:region:"].concat()
+    }
+    /// The partition of market topic `topic` that region `r` lives in
+    /// (recorded by the first matcher to see the region there).
+    pub fn region_home(&self, topic: &str, r: &str) -> String {
+        [self.prefix.as_str(), ":home:", topic, ":", r].concat()
+    }
+    /// A partition's snapshot (the matcher's; see `docs/design/matcher.md`,
+    /// "Snapshots").
+    pub fn snapshot(&self, topic: &str, partition: u32) -> String {
+        format!("{}:snap:{topic}:{partition}", self.prefix)
+    }
+    /// Prefix of worker reservations.
+    pub fn reservations(&self) -> String {
+        [self.prefix.as_str(), ":resv"].concat()
+    }
+    /// The principal that posted gap `id` (`kind` `gap`) or offered worker
+    /// `id` (`kind` `worker`).
+    pub fn owner(&self, kind: &str, id: &str) -> String {
+        [self.prefix.as_str(), ":owner:", kind, ":", id].concat()
+    }
+    /// The region a worker, gap or match id (`kind`) was routed to.
+    pub fn route(&self, kind: &str, id: &str) -> String {
+        [self.prefix.as_str(), ":route:", kind, ":", id].concat()
+    }
+    /// The key read to probe that the store answers (never written).
+    pub fn probe(&self) -> String {
+        [self.prefix.as_str(), ":probe"].concat()
+    }
+}
+
+/// Worker `w`'s reservations under reservation prefix `prefix`
+/// ([`Keys::reservations`] in a deployment; tests pick their own).
+pub fn reservation(prefix: &str, w: &str) -> String {
+    [prefix, ":", w].concat()
+}

@@ -1,0 +1,6 @@
+//! The API's routes, one file per kind of user.
+
+pub mod operator;
+pub mod proposals;
+pub mod shortages;
+pub mod workers;

@@ -1,0 +1,150 @@
+//! The operator's routes: statistics, a proposal's audit trail
+//! (pseudonymous worker), the live feed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use lendwork_state::views::{RegionView, Slice};
+
+use crate::auth::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::{Gateway, STATS_TTL};
+
+#[derive(Deserialize)]
+pub(crate) struct TokenQuery {
+    access_token: Option<String>,
+}
+
+/// Statistics over every region (or one), with totals.
+pub(crate) async fn stats(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> ApiResult {
+    let q: TokenQuery = Query::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, Some("(query)"), e.body_text()))?;
+    let p = g.authenticate(&headers, q.access_token.as_deref())?;
+    g.require(&p, &[Role::Operator])?;
+    if let Some((at, body)) = g.stats_cache.lock().expect("not poisoned").as_ref() {
+        if at.elapsed() < STATS_TTL {
+            return Ok(([("content-type", "application/json")], body.clone()).into_response());
+        }
+    }
+    let mut regions: Vec<RegionView> = g
+        .store
+        .scan_prefix(&g.keys.regions())
+        .await?
+        .into_iter()
+        .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+        .collect();
+    regions.sort_by(|a, b| a.region.cmp(&b.region));
+    let total = total(&regions);
+    let body = Bytes::from(
+        serde_json::to_vec(&json!({"total": total, "regions": regions})).expect("serializable"),
+    );
+    *g.stats_cache.lock().expect("not poisoned") = Some((Instant::now(), body.clone()));
+    Ok(([("content-type", "application/json")], body).into_response())
+}
+
+pub(crate) fn total(regions: &[RegionView]) -> RegionView {
+    let mut t = RegionView {
+        region: "all".into(),
+        ..Default::default()
+    };
+    for r in regions {
+        t.workers += r.workers;
+        t.gaps += r.gaps;
+        t.positions += r.positions;
+        t.open_positions += r.open_positions;
+        t.proposed += r.proposed;
+        t.accepted += r.accepted;
+        t.declined += r.declined;
+        t.expired += r.expired;
+        t.started += r.started;
+        t.completed += r.completed;
+        t.no_show += r.no_show;
+        t.cancelled += r.cancelled;
+        t.time_to_fill_secs_sum += r.time_to_fill_secs_sum;
+        t.time_to_fill_count += r.time_to_fill_count;
+        for (k, v) in &r.priority_served {
+            *t.priority_served.entry(k.clone()).or_default() += v;
+        }
+        for (map, from) in [
+            (&mut t.by_industry, &r.by_industry),
+            (&mut t.by_skill, &r.by_skill),
+        ] {
+            for (k, s) in from {
+                let e: &mut Slice = map.entry(k.clone()).or_default();
+                e.positions += s.positions;
+                e.open += s.open;
+                e.accepted += s.accepted;
+            }
+        }
+        t.updated_at = t.updated_at.max(r.updated_at);
+    }
+    t
+}
+
+pub(crate) async fn audit_trail(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let p = g.authenticate(&headers, None)?;
+    let Some(mut view) = g.view(&id).await? else {
+        return Err(ApiError::not_found());
+    };
+    match p.role {
+        Role::Operator => {
+            let pseudo = g.pseudonym(view.proposed.worker_id.as_str());
+            view.proposed.worker_id = lendwork_domain::WorkerId::new(pseudo).expect("valid id");
+        }
+        _ => {
+            if g.party(&p, &view).await?.is_none() {
+                return Err(ApiError::not_found());
+            }
+        }
+    }
+    Ok(Json(view).into_response())
+}
+
+pub(crate) async fn feed(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let q: TokenQuery = Query::try_from_uri(&uri)
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, Some("(query)"), e.body_text()))?;
+    let p = g.authenticate(&headers, q.access_token.as_deref())?;
+    g.require(&p, &[Role::Operator])?;
+    let rx = g.feed.subscribe();
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(line) => {
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(SseEvent::default().data(line)),
+                        rx,
+                    ))
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}

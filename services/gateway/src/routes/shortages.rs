@@ -1,0 +1,178 @@
+//! A borrower's shortages: post, read, withdraw.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use lendwork_domain::{Event, EventKind};
+use lendwork_state::views::GapView;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::auth::{Principal, Role};
+use crate::compose::{compose, compose_fast};
+use crate::error::{object, parse, ApiError, ApiResult};
+use crate::Gateway;
+
+pub(crate) async fn post_shortage(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = g.authenticate(&headers, None)?;
+    g.require(&p, &[Role::Enterprise])?;
+    let id = g.event_id(&p, &headers, 0)?;
+    let e = match compose_fast("shortage_posted", &id, &body, ("enterprise_id", &p.id)) {
+        Some(e) => e,
+        None => shortage_checked(&p, id, &body)?,
+    };
+    if let EventKind::ShortagePosted(s) = &e.kind {
+        g.claim("gap", s.gap_id.as_str(), &p).await?;
+    }
+    g.append_one(e).await
+}
+
+/// The checked path of posting a shortage: every refusal names its field.
+pub(crate) fn shortage_checked(p: &Principal, id: String, body: &[u8]) -> Result<Event, ApiError> {
+    let mut fields = object(body)?;
+    match fields.get("enterprise_id") {
+        None => {
+            fields.insert("enterprise_id".into(), json!(p.id));
+        }
+        Some(Value::String(e)) if *e == p.id => {}
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("enterprise_id"),
+                "must be your own enterprise (or left out)",
+            ))
+        }
+    }
+    compose("shortage_posted", id, fields, "")
+}
+
+pub(crate) async fn get_shortage(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let p = g.authenticate(&headers, None)?;
+    g.require(&p, &[Role::Enterprise])?;
+    if g.owner("gap", &id).await?.as_deref() != Some(&p.id) {
+        return Err(ApiError::not_found());
+    }
+    match g.store.get(&g.keys.gap(&id)).await? {
+        Some(b) => {
+            let v: GapView = serde_json::from_slice(&b).map_err(|_| ApiError::not_found())?;
+            Ok(Json(v).into_response())
+        }
+        // Posted, not yet seen by a matcher.
+        None => Ok((
+            StatusCode::OK,
+            Json(json!({"gap_id": id, "status": "pending"})),
+        )
+            .into_response()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reason {
+    reason: Option<String>,
+}
+
+pub(crate) fn reason_of(body: &[u8]) -> Result<String, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok("withdrawn by the owner".into());
+    }
+    let r: Reason = parse(body, "{\"reason\": …}")?;
+    Ok(r.reason.unwrap_or_else(|| "withdrawn by the owner".into()))
+}
+
+/// Withdraws the caller's own gap or worker: (owner kind, id field, event).
+pub(crate) async fn withdraw(
+    g: &Gateway,
+    headers: &HeaderMap,
+    roles: &[Role],
+    (kind, field, event): (&str, &str, &str),
+    id: String,
+    body: &[u8],
+) -> ApiResult {
+    let p = g.authenticate(headers, None)?;
+    g.require(&p, roles)?;
+    if g.owner(kind, &id).await?.as_deref() != Some(&p.id) {
+        return Err(ApiError::not_found());
+    }
+    let mut f = Map::new();
+    f.insert(field.into(), json!(id));
+    f.insert("reason".into(), json!(reason_of(body)?));
+    let e = compose(event, g.event_id(&p, headers, 0)?, f, "")?;
+    g.append_one(e).await
+}
+
+pub(crate) async fn withdraw_shortage(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let what = ("gap", "gap_id", "shortage_withdrawn");
+    withdraw(&g, &headers, &[Role::Enterprise], what, id, &body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path of posting a shortage gives the checked path's event
+    /// or steps aside; it never accepts what the checked path refuses.
+    #[test]
+    fn posting_fast_path_agrees_with_the_checked_one() {
+        let p = Principal {
+            role: Role::Enterprise,
+            id: "ent-1".into(),
+        };
+        let base = r#""gap_id":"g-1","region":"620100","site":{"lat":36.06,"lon":103.83},"requirements":[{"skill":"forklift","min_level":2}],"certificates":[],"headcount":2,"window":{"start":"2026-04-01","end":"2026-04-30"},"hourly_wage_fen":3000"#;
+        let cases = [
+            (format!("{{{base}}}"), true),
+            (format!(r#"{{{base},"enterprise_id":"ent-1"}}"#), true),
+            (format!(r#"{{{base},"enterprise_id":"ent-2"}}"#), false),
+            (format!(r#"{{{base},"enterprise_id":7}}"#), false),
+            (format!(r#"{{{base},"type":"worker_offered"}}"#), false),
+            (format!(r#"{{{base},"at":"2026-01-01T00:00:00Z"}}"#), false),
+            (format!(r#"{{{base},"headcount":3}}"#), true),
+            (format!(r#"{{{base},"headcount":"3"}}"#), false),
+            (format!(r#"{{{base},"surprise":1}}"#), false),
+            (format!(r#"{{{base},"industry":null}}"#), true),
+            (format!(r#"{{{base},"gap\u005fid":"g-2"}}"#), true),
+            (format!("[{{{base}}}]"), false),
+            (format!("{{{base}"), false),
+            ("{}".to_owned(), false),
+        ];
+        for (body, valid) in cases {
+            let fast = compose_fast(
+                "shortage_posted",
+                "evt-1",
+                body.as_bytes(),
+                ("enterprise_id", &p.id),
+            );
+            let checked = shortage_checked(&p, "evt-1".into(), body.as_bytes());
+            assert_eq!(checked.is_ok(), valid, "{body}: {checked:?}");
+            // Valid bodies without escaped keys take the fast path.
+            assert_eq!(fast.is_some(), valid && !body.contains('\\'), "{body}");
+            match (fast, checked) {
+                (Some(mut f), Ok(c)) => {
+                    f.at = c.at;
+                    assert_eq!(f, c, "{body}");
+                }
+                (Some(f), Err(e)) => {
+                    panic!("{body}: fast path accepted {f:?}, checked refused: {e:?}")
+                }
+                (None, _) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The long-running commands and the tools that talk to a deployment, one
+//! file each.
+
+pub mod audit;
+pub mod match_round;
+pub mod matcher;
+pub mod publish;
+pub mod serve;
+pub mod solve;
+pub mod validate;

@@ -1,0 +1,143 @@
+//! `lendwork serve` (gateway and matcher in one process) and `lendwork
+//! gateway` (the gateway alone, against Kafka and Redis).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use lendwork_gateway::{Gateway, Role, Tokens};
+use lendwork_matcher::{probe, Health, Matcher};
+
+use crate::commands::matcher::shutdown_signal;
+use crate::flags::{GatewayFlags, ServerFlags};
+
+fn load_tokens(flags: &GatewayFlags) -> anyhow::Result<Tokens> {
+    let mut tokens = Tokens::default();
+    if let Some(p) = &flags.keys {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        tokens
+            .extend(Tokens::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
+    }
+    if let Ok(v) = std::env::var("LENDWORK_GATEWAY_TOKENS") {
+        tokens.extend(Tokens::from_env_value(&v).map_err(anyhow::Error::msg)?);
+    }
+    Ok(tokens)
+}
+
+fn demo_token() -> String {
+    format!(
+        "{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
+}
+
+/// `lendwork serve` (gateway and matcher in one process; embedded bus and
+/// store unless Kafka and Redis are configured) and `lendwork gateway`
+/// (the gateway alone, against Kafka and Redis).
+pub fn run_gateway(
+    servers: &ServerFlags,
+    flags: &GatewayFlags,
+    with_matcher: bool,
+    demo: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let c = servers.load()?;
+    if !with_matcher && (c.kafka.brokers.is_none() || c.redis.url.is_none()) {
+        anyhow::bail!("--kafka and --redis: a lone gateway needs the shared bus and store; `lendwork serve` runs everything in one process");
+    }
+    let mut tokens = load_tokens(flags)?;
+    let mut demo_tokens = Vec::new();
+    if demo.is_some() {
+        for (role, principal) in [
+            (Role::Operator, "operator"),
+            (Role::Enterprise, "demo-borrower"),
+            (Role::Agency, "demo-agency"),
+        ] {
+            let tok = demo_token();
+            tokens.insert(&tok, role, principal);
+            demo_tokens.push((role, principal, tok));
+        }
+    }
+    if tokens.is_empty() {
+        anyhow::bail!("no tokens: give --keys FILE or LENDWORK_GATEWAY_TOKENS=role:principal:token (or --demo)");
+    }
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let bus = crate::connect::bus(&c)?;
+        let store = crate::connect::store(&c).await?;
+        bus.ensure_topic(&c.topics.market, c.topics.partitions)
+            .await?;
+        bus.ensure_topic(&c.topics.matches, c.topics.partitions)
+            .await?;
+        let mut opts = crate::config::gateway_options(&c);
+        opts.rate_per_sec = flags.rate_limit;
+        opts.burst = flags.rate_limit * 2.0;
+        let mut gw = Gateway::new(bus.clone(), store.clone(), opts, tokens);
+        if with_matcher {
+            let health = Arc::new(Health::default());
+            gw = gw.with_matcher(health.clone());
+            let mopts = crate::config::matcher_options(&c);
+            tokio::spawn(probe(
+                bus.clone(),
+                store.clone(),
+                mopts.market_topic.clone(),
+                mopts.partitions,
+                lendwork_state::keys::Keys::new(mopts.prefix.clone()).probe(),
+                health.clone(),
+            ));
+            let mut m = Matcher::new(bus.clone(), store.clone(), mopts, health);
+            // The matcher works in long stretches (a batch is up to
+            // `matcher.batch` records); on its own thread and runtime it
+            // shares the cores with the gateway through the OS scheduler
+            // instead of holding one of the gateway's workers while
+            // requests queue behind it.
+            std::thread::Builder::new()
+                .name("lendwork-matcher".into())
+                .spawn(move || {
+                    let rt = match tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            tracing::error!(error = %e, "no runtime for the matcher");
+                            return;
+                        }
+                    };
+                    if let Err(e) = rt.block_on(m.run(std::future::pending())) {
+                        tracing::error!(error = %e, "the matcher stopped");
+                    }
+                })?;
+        }
+        gw.spawn_background();
+        let listener = tokio::net::TcpListener::bind(flags.listen).await?;
+        let addr = listener.local_addr()?;
+        let embedded = c.kafka.brokers.is_none();
+        eprintln!(
+            "lendwork: gateway on http://{addr}/ ({}), dashboard http://{addr}/dashboard",
+            if embedded {
+                "embedded bus and store"
+            } else {
+                "Kafka and Redis"
+            }
+        );
+        if let Some(rate) = demo {
+            let op = &demo_tokens[0].2;
+            println!("dashboard: http://{addr}/dashboard?token={op}");
+            for (role, principal, tok) in &demo_tokens {
+                println!(
+                    "demo token  {:<10} {principal:<14} {tok}",
+                    format!("{role:?}").to_lowercase()
+                );
+            }
+            tokio::spawn(crate::demo::demo_feed(
+                bus.clone(),
+                store.clone(),
+                c.clone(),
+                rate,
+            ));
+        }
+        lendwork_gateway::serve(listener, gw, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}

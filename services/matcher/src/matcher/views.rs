@@ -1,0 +1,177 @@
+//! The read models a partition's state gives: proposal, gap and region
+//! views, and the index-set entries of new proposals.
+
+use lendwork_domain::*;
+use lendwork_state::keys::Keys;
+use lendwork_state::views::{GapStatus, GapView, MatchView, RegionView, Slice};
+
+use super::effects::{Effects, Views};
+#[cfg(test)]
+use super::partition::industry_of;
+use super::partition::PartitionState;
+use super::supply::Supply;
+
+/// A read model as JSON, into a buffer sized for one view (growing from
+/// empty reallocates it five or six times per view).
+pub(crate) fn json(v: &impl serde::Serialize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, v).expect("read models always serialize");
+    out
+}
+
+impl PartitionState {
+    /// The read-model values for what `fx` touched, and the index-set
+    /// entries of the proposals it made (borrower, lender, worker). A
+    /// proposal's view and entries carry its id, so that the ones whose
+    /// reservation fails can be left out.
+    pub fn views(&self, keys: &Keys, fx: &Effects, out: &mut Views) {
+        out.values
+            .reserve(fx.matches.len() + fx.withdrawn.len() + fx.gaps.len());
+        let Views { values, sets } = out;
+        for m in &fx.matches {
+            let Some(p) = self.engine.proposal(m) else {
+                continue;
+            };
+            let Some((_, ent)) = self.posted.get(&p.proposed.gap_id) else {
+                continue;
+            };
+            let lender = self
+                .engine
+                .worker(&p.proposed.worker_id)
+                .and_then(|w| w.employer_id.clone());
+            let view = MatchView::of(p, ent.clone(), lender.clone());
+            values.push((Some(m.clone()), keys.proposal(m.as_str()), json(&view)));
+            if fx.new_matches.contains(m) {
+                sets.push((m.clone(), keys.borrower_set(ent.as_str()), m.to_string()));
+                // A lender's workers are listed through its set; a flexible
+                // worker (no employer) through the agency's workers.
+                let set = match &lender {
+                    Some(l) => keys.lender_set(l.as_str()),
+                    None => keys.worker_set(p.proposed.worker_id.as_str()),
+                };
+                sets.push((m.clone(), set, m.to_string()));
+            }
+        }
+        for v in &fx.withdrawn {
+            values.push((None, keys.gap(v.gap_id.as_str()), json(v)));
+        }
+        for g in &fx.gaps {
+            let Some(post) = self.engine.gap(g) else {
+                continue;
+            };
+            let open = self.engine.market(&post.region).map_or(0, |mk| mk.open(g));
+            values.push((None, keys.gap(g.as_str()), json(&self.gap_view(post, open))));
+        }
+    }
+
+    pub(crate) fn gap_view(&self, post: &ShortagePosted, open: u32) -> GapView {
+        GapView {
+            gap_id: post.gap_id.clone(),
+            enterprise_id: post.enterprise_id.clone(),
+            region: post.region.clone(),
+            headcount: post.headcount.get(),
+            open,
+            status: if open == 0 {
+                GapStatus::Filled
+            } else {
+                GapStatus::Open
+            },
+            industry: post.industry.clone(),
+            requirements: post.requirements.clone(),
+            window: post.window,
+            hourly_wage_fen: post.hourly_wage_fen,
+            posted_at: self
+                .posted
+                .get(&post.gap_id)
+                .map_or_else(|| Timestamp::from_unix_seconds(0).expect("epoch"), |x| x.0),
+        }
+    }
+
+    /// The parts of a region's statistics that are counted as events are
+    /// folded, with the market's sizes.
+    fn region_counted(&self, r: &Region) -> RegionView {
+        let mut view = self
+            .counters
+            .get(r)
+            .map(|c| c.view.clone())
+            .unwrap_or_default();
+        view.region = r.as_str().to_owned();
+        if let Some(mk) = self.engine.market(r) {
+            view.workers = mk.worker_count() as u64;
+            view.gaps = mk.gap_count() as u64;
+        }
+        view
+    }
+
+    /// Adds the accepted counts by industry and skill to `view`.
+    fn with_accepted(&self, r: &Region, mut view: RegionView) -> RegionView {
+        if let Some(c) = self.counters.get(r) {
+            for (k, v) in &c.accepted_by_industry {
+                view.by_industry.entry(k.clone()).or_default().accepted = *v;
+            }
+            for (k, v) in &c.accepted_by_skill {
+                view.by_skill.entry(k.clone()).or_default().accepted = *v;
+            }
+        }
+        view
+    }
+
+    /// A region's statistics now.
+    pub fn region_view(&self, r: &Region) -> RegionView {
+        let mut view = self.region_counted(r);
+        let supply = self
+            .names
+            .get(r.as_str())
+            .and_then(|i| self.supply.get(&i))
+            .cloned()
+            .unwrap_or_default();
+        view.positions = supply.all.positions;
+        view.open_positions = supply.all.open;
+        let slice = |s: &Supply| Slice {
+            positions: s.positions,
+            open: s.open,
+            accepted: 0,
+        };
+        view.by_industry = supply
+            .by_industry
+            .iter()
+            .map(|(k, s)| (k.clone(), slice(s)))
+            .collect();
+        view.by_skill = supply
+            .by_skill
+            .iter()
+            .map(|(k, s)| (k.clone(), slice(s)))
+            .collect();
+        self.with_accepted(r, view)
+    }
+
+    /// [`PartitionState::region_view`] computed from scratch over every
+    /// live gap (for tests: the two must agree).
+    #[cfg(test)]
+    pub(crate) fn region_view_recounted(&self, r: &Region) -> RegionView {
+        let mut view = self.region_counted(r);
+        view.positions = 0;
+        view.open_positions = 0;
+        view.by_industry.clear();
+        view.by_skill.clear();
+        if let Some(mk) = self.engine.market(r) {
+            for (g, open) in mk.gaps_with_open() {
+                let (n, open) = (u64::from(g.headcount.get()), u64::from(open));
+                view.positions += n;
+                view.open_positions += open;
+                let s = view.by_industry.entry(industry_of(g)).or_default();
+                s.positions += n;
+                s.open += open;
+                for req in &g.requirements {
+                    let s = view
+                        .by_skill
+                        .entry(req.skill.as_str().to_owned())
+                        .or_default();
+                    s.positions += n;
+                    s.open += open;
+                }
+            }
+        }
+        self.with_accepted(r, view)
+    }
+}
