@@ -292,14 +292,64 @@ pub trait StateStore: Send + Sync {
     async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError>;
 }
 
-/// The partition a key goes to: FNV-1a of the key modulo the partition count.
-/// (Kafka clients partition by their own hash; only the in-memory bus uses
-/// this, and only stability matters.)
+/// The partition a key goes to, as Kafka's Java clients and Lendwork's
+/// Kafka bus (librdkafka's `murmur2_random`) choose it: the positive part
+/// of the key's murmur2 hash modulo the partition count. The embedded buses
+/// use it too, so a market exported from one and published to a topic
+/// with as many partitions groups its regions the same way.
 pub fn partition_for(key: &[u8], partitions: u32) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in key {
-        h ^= u32::from(*b);
-        h = h.wrapping_mul(0x0100_0193);
+    (murmur2(key) & 0x7fff_ffff) % partitions.max(1)
+}
+
+/// Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`).
+pub fn murmur2(data: &[u8]) -> u32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ data.len() as u32;
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
     }
-    h % partitions.max(1)
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values of Kafka's own `UtilsTest.testMurmur2`.
+    #[test]
+    fn murmur2_agrees_with_kafkas_test_vectors() {
+        for (key, want) in [
+            ("21", -973_932_308_i32),
+            ("foobar", -790_332_482),
+            ("a-little-bit-long-string", -985_981_536),
+            ("a-little-bit-longer-string", -1_486_304_829),
+            (
+                "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+                -58_897_971,
+            ),
+            ("abc", 479_470_107),
+        ] {
+            assert_eq!(murmur2(key.as_bytes()) as i32, want, "{key}");
+        }
+    }
 }
