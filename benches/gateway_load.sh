@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Gateway load benchmark (issue 6): wrk against `lendwork serve` on the
+# Gateway load benchmark (issue 6): wrk against `lendwork serve --memory` on the
 # embedded default — posting shortages and reading statistics — beside wrk
 # against a trivial axum handler (examples/trivial_server.rs) in the same
 # run. Prints requests/s, p99 and the ratio for each, and the server's own
@@ -28,7 +28,7 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev
 p1=
 start_gateway() { # a fresh `lendwork serve` on $gw
   LENDWORK_GATEWAY_TOKENS="enterprise:bench-ent:$ent;operator:operator:$op" \
-    target/release/lendwork serve --listen "127.0.0.1:$gw" --rate-limit 100000000 >"$work/serve.log" 2>&1 &
+    target/release/lendwork serve --memory --listen "127.0.0.1:$gw" --rate-limit 100000000 >"$work/serve.log" 2>&1 &
   p1=$!
   wait_port "$gw"
 }

@@ -121,6 +121,15 @@ pub enum Command {
         /// Events per second of the demo feed.
         #[arg(long, default_value_t = 200)]
         demo_rate: u64,
+        /// Where the embedded default keeps its log and state (a SQLite
+        /// database, durable: an acknowledged write survives a crash).
+        /// Default `./lendwork-data`; with --demo and no --data, memory.
+        #[arg(long, conflicts_with = "memory")]
+        data: Option<PathBuf>,
+        /// Keep the embedded log and state in memory: gone when the process
+        /// ends.
+        #[arg(long)]
+        memory: bool,
     },
     /// Run the gateway alone against Kafka and Redis.
     Gateway {
@@ -140,6 +149,51 @@ pub enum Command {
         /// The event file, or `-` for standard input.
         #[arg(long)]
         events: PathBuf,
+        /// The regions of the proposals the events refer to, from `lendwork
+        /// export --routes` (an exported market refers to proposals whose
+        /// `match_proposed` is on the matches topic, not in the file).
+        #[arg(long)]
+        routes: Option<PathBuf>,
+    },
+    /// Write an embedded market's log (the market topic of a data
+    /// directory) as JSON lines, partition by partition in log order:
+    /// `lendwork validate` reads them, `lendwork publish` moves them to
+    /// Kafka. The directory must not be in use (stop `serve`, or export a
+    /// restored backup).
+    Export {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Where to write; standard output when not given.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write the region of every proposal the log refers to, as
+        /// JSON lines `{"match_id", "region"}`, for `lendwork publish
+        /// --routes`.
+        #[arg(long)]
+        routes: Option<PathBuf>,
+        /// Configuration (for the topic names).
+        #[command(flatten)]
+        servers: ServerFlags,
+    },
+    /// Copy a data directory's database to a new file, consistently, while
+    /// `serve` may be running on it.
+    Backup {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Make a new data directory from a backup file.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to create (must hold no database).
+        #[arg(long)]
+        data: PathBuf,
     },
     /// Replay the market topic and check the matches topic and the read
     /// models against it: nothing lost, nothing differing, nobody
@@ -176,15 +230,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gateway,
             demo,
             demo_rate,
+            data,
+            memory,
         } => {
-            crate::commands::serve::run_gateway(&servers, &gateway, true, demo.then_some(demo_rate))
+            let place = crate::connect::Embedded::choose(data, memory, demo);
+            crate::commands::serve::run_gateway(
+                &servers,
+                &gateway,
+                Some(place),
+                demo.then_some(demo_rate),
+            )
         }
         Command::Gateway { servers, gateway } => {
-            crate::commands::serve::run_gateway(&servers, &gateway, false, None)
+            crate::commands::serve::run_gateway(&servers, &gateway, None, None)
         }
-        Command::Publish { servers, events } => {
-            crate::commands::publish::run_publish(&servers, &events)
-        }
+        Command::Publish {
+            servers,
+            events,
+            routes,
+        } => crate::commands::publish::run_publish(&servers, &events, routes.as_deref()),
+        Command::Export {
+            data,
+            out,
+            routes,
+            servers,
+        } => crate::commands::data::run_export(&servers, &data, out.as_deref(), routes.as_deref()),
+        Command::Backup { data, out } => crate::commands::data::run_backup(&data, &out),
+        Command::Restore { from, data } => crate::commands::data::run_restore(&from, &data),
         Command::Audit { servers, idle_ms } => {
             crate::commands::audit::run_audit(&servers, std::time::Duration::from_millis(idle_ms))
         }

@@ -2,6 +2,7 @@
 //! file each.
 
 pub mod audit;
+pub mod data;
 pub mod match_round;
 pub mod matcher;
 pub mod publish;

@@ -32,15 +32,17 @@ fn demo_token() -> String {
     )
 }
 
-/// `lendwork serve` (gateway and matcher in one process; embedded bus and
-/// store unless Kafka and Redis are configured) and `lendwork gateway`
-/// (the gateway alone, against Kafka and Redis).
+/// `lendwork serve` (gateway and matcher in one process; the embedded bus
+/// and store at `embedded` unless Kafka and Redis are configured) and
+/// `lendwork gateway` (`embedded` is `None`: the gateway alone, against
+/// Kafka and Redis).
 pub fn run_gateway(
     servers: &ServerFlags,
     flags: &GatewayFlags,
-    with_matcher: bool,
+    embedded: Option<crate::connect::Embedded>,
     demo: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
+    let with_matcher = embedded.is_some();
     let c = servers.load()?;
     if !with_matcher && (c.kafka.brokers.is_none() || c.redis.url.is_none()) {
         anyhow::bail!("--kafka and --redis: a lone gateway needs the shared bus and store; `lendwork serve` runs everything in one process");
@@ -63,8 +65,18 @@ pub fn run_gateway(
     }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let bus = crate::connect::bus(&c)?;
-        let store = crate::connect::store(&c).await?;
+        // The embedded default on disk: the log and the state in one SQLite
+        // database, held (locked) for as long as this process runs.
+        let (bus, store, place) = match &embedded {
+            Some(e) if c.kafka.brokers.is_none() && c.redis.url.is_none() => {
+                crate::connect::embedded(e)?
+            }
+            _ => (
+                crate::connect::bus(&c)?,
+                crate::connect::store(&c).await?,
+                None,
+            ),
+        };
         bus.ensure_topic(&c.topics.market, c.topics.partitions)
             .await?;
         bus.ensure_topic(&c.topics.matches, c.topics.partitions)
@@ -76,7 +88,12 @@ pub fn run_gateway(
         if with_matcher {
             let health = Arc::new(Health::default());
             gw = gw.with_matcher(health.clone());
-            let mopts = crate::config::matcher_options(&c);
+            let mut mopts = crate::config::matcher_options(&c);
+            if place.is_some() {
+                // A durable log outlives the process: snapshots shorten the
+                // rebuild at the next start.
+                mopts.snapshot_every = c.matcher.snapshot_every;
+            }
             tokio::spawn(probe(
                 bus.clone(),
                 store.clone(),
@@ -112,14 +129,13 @@ pub fn run_gateway(
         gw.spawn_background();
         let listener = tokio::net::TcpListener::bind(flags.listen).await?;
         let addr = listener.local_addr()?;
-        let embedded = c.kafka.brokers.is_none();
+        let backend = match (&place, c.kafka.brokers.is_none()) {
+            (Some(dir), _) => format!("data in {}", dir.display()),
+            (None, true) => "in memory: nothing is kept when it stops".to_owned(),
+            (None, false) => "Kafka and Redis".to_owned(),
+        };
         eprintln!(
-            "lendwork: gateway on http://{addr}/ ({}), dashboard http://{addr}/dashboard",
-            if embedded {
-                "embedded bus and store"
-            } else {
-                "Kafka and Redis"
-            }
+            "lendwork: gateway on http://{addr}/ ({backend}), dashboard http://{addr}/dashboard"
         );
         if let Some(rate) = demo {
             let op = &demo_tokens[0].2;
