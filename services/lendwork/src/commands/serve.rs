@@ -88,12 +88,12 @@ pub fn run_gateway(
         if with_matcher {
             let health = Arc::new(Health::default());
             gw = gw.with_matcher(health.clone());
-            let mut mopts = crate::config::matcher_options(&c);
-            if place.is_some() {
-                // A durable log outlives the process: snapshots shorten the
-                // rebuild at the next start.
-                mopts.snapshot_every = c.matcher.snapshot_every;
-            }
+            // No snapshots on the embedded bus, durable or not: a snapshot
+            // is one large write that the data directory's single writer
+            // must finish before any posting behind it is acknowledged
+            // (p99 of a posting 135–187 ms with them, 5 ms without, in
+            // benches/embedded_load.sh); a restart replays the log instead.
+            let mopts = crate::config::matcher_options(&c);
             tokio::spawn(probe(
                 bus.clone(),
                 store.clone(),
