@@ -81,7 +81,8 @@ impl Tokens {
         let mut t = Tokens::default();
         for (i, k) in f.token.iter().enumerate() {
             check_token(&k.token, &k.principal).map_err(|m| format!("token[{i}]: {m}"))?;
-            t.insert(&k.token, k.role, &k.principal);
+            t.add(&k.token, k.role, &k.principal)
+                .map_err(|m| format!("token[{i}]: {m}"))?;
         }
         Ok(t)
     }
@@ -104,14 +105,36 @@ impl Tokens {
             })?;
             check_token(token, principal)
                 .map_err(|m| format!("LENDWORK_GATEWAY_TOKENS entry {i}: {m}"))?;
-            t.insert(token, role, principal);
+            t.add(token, role, principal)
+                .map_err(|m| format!("LENDWORK_GATEWAY_TOKENS entry {i}: {m}"))?;
         }
         Ok(t)
     }
 
-    /// Merges `other` in.
-    pub fn extend(&mut self, other: Tokens) {
+    /// Merges `other` in, refusing a token that `self` already gives to
+    /// another role or principal (one token, one caller).
+    pub fn extend(&mut self, other: Tokens) -> Result<(), String> {
+        for (d, p) in &other.0 {
+            if let Some(q) = self.0.get(d) {
+                if q != p {
+                    return Err(format!(
+                        "a token is given to both {:?} {} and {:?} {}: one token, one caller",
+                        q.role, q.id, p.role, p.id
+                    )
+                    .to_lowercase());
+                }
+            }
+        }
         self.0.extend(other.0);
+        Ok(())
+    }
+
+    /// Adds a token unless it is already given to another role or
+    /// principal.
+    fn add(&mut self, token: &str, role: Role, principal: &str) -> Result<(), String> {
+        let mut one = Tokens::default();
+        one.insert(token, role, principal);
+        self.extend(one)
     }
 
     /// The principal of a token, with the token's digest (the key of its
@@ -130,6 +153,15 @@ impl Tokens {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// The token of an `Authorization` value: the `Bearer` scheme, whose name is
+/// case-insensitive (RFC 9110 §11.1), then one or more spaces.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_start())
 }
 
 fn check_token(token: &str, principal: &str) -> Result<(), String> {
@@ -156,7 +188,7 @@ impl Gateway {
         let token = headers
             .get("authorization")
             .and_then(|h| h.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(bearer)
             .map(str::to_owned)
             .or_else(|| query.map(str::to_owned));
         let Some(token) = token else {

@@ -53,6 +53,13 @@ impl IntoResponse for ApiError {
         if let Some(s) = self.retry_after {
             r.headers_mut().insert("retry-after", HeaderValue::from(s));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 9110 §11.6.1: a 401 names the scheme it wants.
+            r.headers_mut().insert(
+                "www-authenticate",
+                HeaderValue::from_static("Bearer realm=\"lendwork\""),
+            );
+        }
         r
     }
 }
@@ -135,4 +142,35 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
 
 pub(crate) async fn not_found() -> Response {
     ApiError::not_found().into_response()
+}
+
+/// Refuses a body sent as anything but JSON: a `Content-Type` other than
+/// `application/json` (or a `+json` type) is 415, naming the header. A body
+/// without the header is read as JSON (the API has no other body type).
+pub(crate) fn json_body(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    let Some(v) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let essence = v
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("content-type"),
+            format!("must be application/json, not {essence:?}"),
+        ))
+    }
 }

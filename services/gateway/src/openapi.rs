@@ -98,7 +98,7 @@ fn operations() -> Vec<Op> {
         Op { method: "get", path: "/v1/proposals", summary: "Proposals for your gaps and of your workers", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/v1/proposals/{match_id}", summary: "A proposal and its audit trail (parties; operators with pseudonymous worker ids)", body: None, params: &["match_id"], ok: ("200", "") },
         Op { method: "post", path: "/v1/proposals/{match_id}/{action}", summary: "accept | decline (borrower or lender), start | end (borrower; end takes {\"outcome\"})", body: Some(json!({"oneOf": [r("Reason"), r("Ending")]})), params: &["match_id", "action"], ok: ("202", "Accepted") },
-        Op { method: "get", path: "/v1/stats", summary: "Market statistics by region with totals (operator)", body: None, params: &[], ok: ("200", "") },
+        Op { method: "get", path: "/v1/stats", summary: "Market statistics by region with totals (operator); ?region=CODE for one region alone", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/v1/feed", summary: "Live feed of proposals and decisions, server-sent events (operator)", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/healthz", summary: "Liveness", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/readyz", summary: "Readiness: false while Kafka or Redis is unreachable", body: None, params: &[], ok: ("200", "") },

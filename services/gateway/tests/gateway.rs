@@ -685,3 +685,140 @@ async fn a_lender_lists_where_its_employees_are_proposed() {
     let (_, v) = call(&app, "GET", "/v1/proposals", Some(AGENCY), "").await;
     assert_eq!(v["proposals"].as_array().unwrap().len(), 0);
 }
+
+/// API hygiene: what a client gets wrong is refused by name, and what it
+/// gets right in another spelling is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_scheme_is_case_insensitive_and_a_401_names_it() {
+    let app = app().await;
+    // `bearer` in lower case, as curl users and some proxies send it.
+    let req = |auth: &str| {
+        Request::builder()
+            .method("GET")
+            .uri("/v1/proposals")
+            .header("authorization", auth)
+            .body(Body::empty())
+            .unwrap()
+    };
+    for auth in [format!("bearer {ENT_A}"), format!("BEARER  {ENT_A}")] {
+        let resp = app.clone().oneshot(req(&auth)).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{auth}");
+    }
+    // No token, an unknown token, another scheme: 401 with the scheme named.
+    for auth in [
+        None,
+        Some("Bearer not-a-known-token-000"),
+        Some(&*format!("Basic {ENT_A}")),
+    ] {
+        let mut r = Request::builder().method("GET").uri("/v1/proposals");
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        let resp = app
+            .clone()
+            .oneshot(r.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        let www = resp
+            .headers()
+            .get("www-authenticate")
+            .expect("WWW-Authenticate on a 401");
+        assert!(www.to_str().unwrap().starts_with("Bearer"), "{www:?}");
+    }
+}
+
+#[test]
+fn one_token_given_two_roles_is_refused() {
+    let err = Tokens::from_env_value(
+        "enterprise:ent-1:same-token-0000000001;operator:ops:same-token-0000000001",
+    )
+    .unwrap_err();
+    assert!(err.contains("one token, one caller"), "{err}");
+    let mut t = Tokens::from_env_value("agency:ag-1:another-token-000000002").unwrap();
+    let clash = Tokens::from_env_value("enterprise:ent-9:another-token-000000002").unwrap();
+    assert!(t.extend(clash).is_err());
+    // The same entry twice is the same caller, not a clash.
+    let same = Tokens::from_env_value("agency:ag-1:another-token-000000002").unwrap();
+    assert!(t.extend(same).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_json_by_its_content_type_is_415_and_nothing_is_appended() {
+    let bus = Arc::new(MemoryBus::new());
+    let app = app_with(bus.clone(), Arc::new(MemoryStore::new()), false).await;
+    for ct in ["text/plain", "application/x-www-form-urlencoded"] {
+        let ((s, v), _) = call_h(
+            &app,
+            "POST",
+            "/v1/shortages",
+            Some(ENT_A),
+            &shortage("gap-ct"),
+            &[("content-type", ct)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}: {v}");
+        assert_eq!(v["error"]["field"], "content-type", "{v}");
+    }
+    let ((s, v), _) = call_h(
+        &app,
+        "POST",
+        "/v1/shortages",
+        Some(ENT_A),
+        &shortage("gap-ct"),
+        &[("content-type", "application/json; charset=utf-8")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // Only the accepted posting is in the log.
+    let mut sub = bus.subscribe("lendwork.market.v1", "check").await.unwrap();
+    let first = sub.next().await.unwrap();
+    assert!(String::from_utf8_lossy(&first.payload).contains("gap-ct"));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), sub.next())
+            .await
+            .is_err(),
+        "one record only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_for_one_region_are_that_region_and_unknown_parameters_are_refused() {
+    let app = app().await;
+    for (gap, region) in [("gs-1", "620100"), ("gs-2", "620200")] {
+        let body = shortage(gap).replace("\"620100\"", &format!("\"{region}\""));
+        let (s, v) = call(&app, "POST", "/v1/shortages", Some(ENT_A), &body).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    }
+    let all = until("both regions' statistics", || {
+        let app = app.clone();
+        async move {
+            let (_, v) = call(&app, "GET", "/v1/stats", Some(OPERATOR), "").await;
+            (v["regions"].as_array().map_or(0, |a| a.len()) == 2).then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(all["total"]["gaps"], 2, "{all}");
+    let (s, one) = call(&app, "GET", "/v1/stats?region=620200", Some(OPERATOR), "").await;
+    assert_eq!(s, StatusCode::OK, "{one}");
+    let regions = one["regions"].as_array().unwrap();
+    assert_eq!(regions.len(), 1, "{one}");
+    assert_eq!(regions[0]["region"], "620200");
+    assert_eq!(one["total"]["gaps"], 1, "{one}");
+    let (s, v) = call(&app, "GET", "/v1/stats?regoin=620200", Some(OPERATOR), "").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("regoin"),
+        "{v}"
+    );
+    let (s, v) = call(
+        &app,
+        "GET",
+        "/v1/stats?region=no%20such",
+        Some(OPERATOR),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "region", "{v}");
+}

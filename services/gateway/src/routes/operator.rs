@@ -25,35 +25,71 @@ pub(crate) struct TokenQuery {
     access_token: Option<String>,
 }
 
+/// The query of `GET /v1/stats`: unknown parameters are refused by name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatsQuery {
+    access_token: Option<String>,
+    /// Only this region (its statistics, and a total over it alone).
+    region: Option<String>,
+}
+
 /// Statistics over every region (or one), with totals.
 pub(crate) async fn stats(
     State(g): State<Arc<Gateway>>,
     headers: HeaderMap,
     uri: Uri,
 ) -> ApiResult {
-    let q: TokenQuery = Query::try_from_uri(&uri)
+    let q: StatsQuery = Query::try_from_uri(&uri)
         .map(|Query(q)| q)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, Some("(query)"), e.body_text()))?;
     let p = g.authenticate(&headers, q.access_token.as_deref())?;
     g.require(&p, &[Role::Operator])?;
-    if let Some((at, body)) = g.stats_cache.lock().expect("not poisoned").as_ref() {
-        if at.elapsed() < STATS_TTL {
-            return Ok(([("content-type", "application/json")], body.clone()).into_response());
+    let only = match q.region.as_deref() {
+        None => None,
+        Some(r) => Some(lendwork_domain::Region::new(r).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("region"),
+                e.to_string(),
+            )
+        })?),
+    };
+    if only.is_none() {
+        if let Some((at, body)) = g.stats_cache.lock().expect("not poisoned").as_ref() {
+            if at.elapsed() < STATS_TTL {
+                return Ok(([("content-type", "application/json")], body.clone()).into_response());
+            }
         }
     }
-    let mut regions: Vec<RegionView> = g
-        .store
-        .scan_prefix(&g.keys.regions())
-        .await?
-        .into_iter()
-        .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
-        .collect();
-    regions.sort_by(|a, b| a.region.cmp(&b.region));
+    let regions: Vec<RegionView> = match &only {
+        // One region: its view alone, by key (empty when it has none yet).
+        Some(r) => g
+            .store
+            .get(&g.keys.region(r.as_str()))
+            .await?
+            .and_then(|v| serde_json::from_slice(&v).ok())
+            .into_iter()
+            .collect(),
+        None => {
+            let mut all: Vec<RegionView> = g
+                .store
+                .scan_prefix(&g.keys.regions())
+                .await?
+                .into_iter()
+                .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+                .collect();
+            all.sort_by(|a, b| a.region.cmp(&b.region));
+            all
+        }
+    };
     let total = total(&regions);
     let body = Bytes::from(
         serde_json::to_vec(&json!({"total": total, "regions": regions})).expect("serializable"),
     );
-    *g.stats_cache.lock().expect("not poisoned") = Some((Instant::now(), body.clone()));
+    if only.is_none() {
+        *g.stats_cache.lock().expect("not poisoned") = Some((Instant::now(), body.clone()));
+    }
     Ok(([("content-type", "application/json")], body).into_response())
 }
 

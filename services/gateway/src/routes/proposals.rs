@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::Role;
 use crate::compose::compose;
-use crate::error::{parse, ApiError, ApiResult};
+use crate::error::{json_body, parse, ApiError, ApiResult};
 use crate::Gateway;
 
 pub(crate) async fn list_proposals(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult {
@@ -112,6 +112,7 @@ pub(crate) async fn act(
     let Some(action) = Action::parse(&action) else {
         return Err(ApiError::not_found());
     };
+    json_body(&headers, &body)?;
     let Some(view) = g.view(&id).await? else {
         return Err(ApiError::not_found());
     };

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::{Principal, Role};
 use crate::compose::{compose, compose_fast};
-use crate::error::{object, parse, ApiError, ApiResult};
+use crate::error::{json_body, object, parse, ApiError, ApiResult};
 use crate::Gateway;
 
 pub(crate) async fn post_shortage(
@@ -24,6 +24,7 @@ pub(crate) async fn post_shortage(
 ) -> ApiResult {
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise])?;
+    json_body(&headers, &body)?;
     let id = g.event_id(&p, &headers, 0)?;
     let e = match compose_fast("shortage_posted", &id, &body, ("enterprise_id", &p.id)) {
         Some(e) => e,
@@ -103,6 +104,7 @@ pub(crate) async fn withdraw(
 ) -> ApiResult {
     let p = g.authenticate(headers, None)?;
     g.require(&p, roles)?;
+    json_body(headers, body)?;
     if g.owner(kind, &id).await?.as_deref() != Some(&p.id) {
         return Err(ApiError::not_found());
     }

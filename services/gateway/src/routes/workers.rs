@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Role;
 use crate::compose::compose;
-use crate::error::{accepted, object, ApiError, ApiResult};
+use crate::error::{accepted, json_body, object, ApiError, ApiResult};
 use crate::routes::shortages::withdraw;
 use crate::Gateway;
 
@@ -21,6 +21,7 @@ pub(crate) async fn post_workers(
 ) -> ApiResult {
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise, Role::Agency])?;
+    json_body(&headers, &body)?;
     let mut fields = object(&body)?;
     // One worker, or {"workers": [ … ]} (up to 10,000).
     let (batch, items): (bool, Vec<Value>) = match fields.remove("workers") {

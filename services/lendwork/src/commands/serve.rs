@@ -16,10 +16,13 @@ fn load_tokens(flags: &GatewayFlags) -> anyhow::Result<Tokens> {
         let text =
             std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         tokens
-            .extend(Tokens::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?);
+            .extend(Tokens::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
     }
     if let Ok(v) = std::env::var("LENDWORK_GATEWAY_TOKENS") {
-        tokens.extend(Tokens::from_env_value(&v).map_err(anyhow::Error::msg)?);
+        tokens
+            .extend(Tokens::from_env_value(&v).map_err(anyhow::Error::msg)?)
+            .map_err(|e| anyhow::anyhow!("LENDWORK_GATEWAY_TOKENS and --keys: {e}"))?;
     }
     Ok(tokens)
 }
