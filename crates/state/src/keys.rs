@@ -17,6 +17,8 @@
 //! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
 //! | `P:home:{topic}:{region}` | the market topic's partition a region lives in (the matcher's) |
 //! | `P:snap:{topic}:{partition}` | a partition's snapshot (the matcher's) |
+//! | `P:idem:{digest}` | the request an `Idempotency-Key` is bound to (the gateway's) |
+//! | `P:secret:pseudonym` | the key of operators' pseudonymous worker ids (the gateway's) |
 //! | `P:probe` | read, never written, to see that the store answers |
 //!
 //! The per-client indexes are sets (see `StateStore::add_to_sets`): a
@@ -98,6 +100,18 @@ impl Keys {
     /// The region a worker, gap or match id (`kind`) was routed to.
     pub fn route(&self, kind: &str, id: &str) -> String {
         [self.prefix.as_str(), ":route:", kind, ":", id].concat()
+    }
+    /// The request an `Idempotency-Key` was first used with (a digest of
+    /// the caller, the key, the route and the body); `key_digest` is the
+    /// hex digest of the caller and the key, so a client's key can neither
+    /// grow the store's keys nor reach another caller's.
+    pub fn idempotency(&self, key_digest: &str) -> String {
+        [self.prefix.as_str(), ":idem:", key_digest].concat()
+    }
+    /// The secret of operators' pseudonymous worker ids, made by the first
+    /// gateway to need it and shared by every gateway of the store.
+    pub fn pseudonym_secret(&self) -> String {
+        [self.prefix.as_str(), ":secret:pseudonym"].concat()
     }
     /// The key read to probe that the store answers (never written).
     pub fn probe(&self) -> String {

@@ -74,6 +74,7 @@ use tokio::sync::broadcast;
 pub mod auth;
 pub mod compose;
 pub mod error;
+pub mod listener;
 pub mod openapi;
 pub mod ops;
 pub mod routes;
@@ -81,6 +82,7 @@ pub mod routes;
 pub use auth::{Principal, Role, Tokens};
 pub use compose::now_timestamp;
 pub use error::ApiError;
+pub use listener::ServeLimits;
 pub use ops::GatewayMetrics;
 
 use auth::Bucket;
@@ -102,8 +104,12 @@ pub struct GatewayOptions {
     pub rate_per_sec: f64,
     /// Burst per token.
     pub burst: f64,
-    /// Salt of operators' pseudonymous worker ids.
-    pub pseudonym_salt: String,
+    /// The key of operators' pseudonymous worker ids (HMAC-SHA256). `None`:
+    /// a random secret kept in the store, made by the first gateway that
+    /// needs it and shared by every gateway of the store (on the embedded
+    /// default it lives in the data directory). Never a public value: a
+    /// pseudonym must not be recomputable from a guessed worker id.
+    pub pseudonym_key: Option<String>,
 }
 
 impl GatewayOptions {
@@ -117,7 +123,7 @@ impl GatewayOptions {
             prefix: prefix.into(),
             rate_per_sec: 200.0,
             burst: 400.0,
-            pseudonym_salt: prefix.into(),
+            pseudonym_key: None,
         }
     }
 }
@@ -147,6 +153,8 @@ pub struct Gateway {
     /// once per matcher batch, so a wall of dashboards polling them costs
     /// one store scan per half second, not one per request.
     pub(crate) stats_cache: Mutex<Option<(Instant, Bytes)>>,
+    /// The pseudonym key, read (or made) once.
+    pub(crate) pseudonym_key: tokio::sync::OnceCell<[u8; 32]>,
 }
 
 /// How long a statistics answer is reused.
@@ -175,6 +183,7 @@ impl Gateway {
             metrics: GatewayMetrics::default(),
             feed,
             stats_cache: Mutex::new(None),
+            pseudonym_key: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -207,7 +216,7 @@ impl Gateway {
                 while let Ok(r) = sub.next().await {
                     if let Ok(text) = std::str::from_utf8(&r.payload) {
                         if let Ok(e) = Event::from_json(text) {
-                            let _ = g.feed.send(g.feed_line(&e).to_string());
+                            let _ = g.feed.send(g.feed_line(&e).await.to_string());
                         }
                     }
                 }
@@ -230,19 +239,49 @@ impl Gateway {
         });
     }
 
-    /// A worker id as operators see it: a salted digest.
-    pub fn pseudonym(&self, worker: &str) -> String {
-        let d = Sha256::digest(format!("{}\u{0}{worker}", self.opts.pseudonym_salt));
-        format!("p-{}", &hex(&d)[..16])
+    /// The key of operators' pseudonyms: the configured one, or the
+    /// store's shared secret (made on first use).
+    async fn pseudonym_key(&self) -> Result<[u8; 32], ApiError> {
+        let key = self
+            .pseudonym_key
+            .get_or_try_init(|| async {
+                if let Some(k) = &self.opts.pseudonym_key {
+                    return Ok(Sha256::digest(k.as_bytes()).into());
+                }
+                let at = self.keys.pseudonym_secret();
+                let fresh: [u8; 32] = rand::random();
+                self.store.set_if_absent(&at, &fresh).await?;
+                let kept = self.store.get(&at).await?.unwrap_or_default();
+                <[u8; 32]>::try_from(&kept[..]).map_err(|_| {
+                    ApiError::from(lendwork_ports::StoreError::Invalid(format!(
+                        "{at}: not a 32-byte secret"
+                    )))
+                })
+            })
+            .await?;
+        Ok(*key)
     }
 
-    pub(crate) fn feed_line(&self, e: &Event) -> Value {
+    /// A worker id as operators see it: `p-` and 16 hex digits of
+    /// HMAC-SHA256 under the pseudonym key.
+    pub async fn pseudonym(&self, worker: &str) -> Result<String, ApiError> {
+        use hmac::Mac;
+        let key = self.pseudonym_key().await?;
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key");
+        mac.update(worker.as_bytes());
+        Ok(format!("p-{}", &hex(&mac.finalize().into_bytes())[..16]))
+    }
+
+    pub(crate) async fn feed_line(&self, e: &Event) -> Value {
         let mut v =
             json!({"type": e.kind.type_name(), "id": e.id.as_str(), "at": e.at.to_string()});
         if let EventKind::MatchProposed(p) = &e.kind {
             v["match_id"] = json!(p.match_id.as_str());
             v["gap_id"] = json!(p.gap_id.as_str());
-            v["worker"] = json!(self.pseudonym(p.worker_id.as_str()));
+            // An unreadable key (store down) leaves the worker out.
+            if let Ok(w) = self.pseudonym(p.worker_id.as_str()).await {
+                v["worker"] = json!(w);
+            }
             v["region"] = json!(p.region.as_str());
             v["cost"] = json!(p.cost);
             v["terms"] = json!(p.explanation.terms);
@@ -258,6 +297,49 @@ impl Gateway {
             _ => {}
         }
         v
+    }
+
+    /// Binds the request's `Idempotency-Key` (if it has one) to the
+    /// request: `what` names the route and its target, `body` is the body.
+    /// The first use records a digest of both; a later use with the same
+    /// digest is a retry (it appends the same event ids, which the engine
+    /// applies once); a later use with another request is refused, 422
+    /// naming the header, as the IETF `Idempotency-Key` draft asks. Called
+    /// once the request passed validation, so a refused request binds
+    /// nothing.
+    pub(crate) async fn bind_key(
+        &self,
+        p: &Principal,
+        headers: &HeaderMap,
+        what: &str,
+        body: &[u8],
+    ) -> Result<(), ApiError> {
+        let Some(k) = headers.get("idempotency-key") else {
+            return Ok(());
+        };
+        let k = k.as_bytes();
+        let owner = Sha256::new()
+            .chain_update(p.id.as_bytes())
+            .chain_update([0, p.role as u8, 0])
+            .chain_update(k)
+            .finalize();
+        let request = Sha256::new()
+            .chain_update(what.as_bytes())
+            .chain_update([0])
+            .chain_update(body)
+            .finalize();
+        let key = self.keys.idempotency(&hex(&owner));
+        if self.store.set_if_absent(&key, &request).await? {
+            return Ok(());
+        }
+        match self.store.get(&key).await? {
+            Some(first) if first[..] == request[..] => Ok(()),
+            _ => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("idempotency-key"),
+                "was first used with another request; a key names one request (use a new key)",
+            )),
+        }
     }
 
     pub(crate) fn event_id(
@@ -446,13 +528,22 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         .with_state(g)
 }
 
-/// Serves `router(gateway)` on `listener` until `shutdown` resolves.
+/// Serves `router(gateway)` on `listener` under the default
+/// [`ServeLimits`] until `shutdown` resolves; see [`listener`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     gateway: Arc<Gateway>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(gateway))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, gateway, ServeLimits::default(), shutdown).await
+}
+
+/// [`serve`] with the given [`ServeLimits`].
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    gateway: Arc<Gateway>,
+    limits: ServeLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listener::serve_router(listener, router(gateway), limits, shutdown).await
 }

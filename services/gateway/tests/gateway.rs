@@ -40,7 +40,7 @@ fn gw_options() -> GatewayOptions {
         prefix: "lw".into(),
         rate_per_sec: 10_000.0,
         burst: 10_000.0,
-        pseudonym_salt: "salt".into(),
+        pseudonym_key: None,
     }
 }
 
@@ -821,4 +821,116 @@ async fn stats_for_one_region_are_that_region_and_unknown_parameters_are_refused
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["field"], "region", "{v}");
+}
+
+/// The repro of the lifecycle issue: a reused `Idempotency-Key` with
+/// another body answered 202 with the first event's id and dropped the new
+/// request. It is now 422 naming the header, and nothing is appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_idempotency_key_with_another_request_is_422_and_nothing_is_appended() {
+    let bus = Arc::new(MemoryBus::new());
+    let app = app_with(bus.clone(), Arc::new(MemoryStore::new()), false).await;
+    let h = [("idempotency-key", "order-77")];
+    let ((s, first), _) = call_h(
+        &app,
+        "POST",
+        "/v1/shortages",
+        Some(ENT_A),
+        &shortage("gap-k1"),
+        &h,
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{first}");
+    // Another body under the same key: refused, by name.
+    let ((s, v), _) = call_h(
+        &app,
+        "POST",
+        "/v1/shortages",
+        Some(ENT_A),
+        &shortage("gap-k2"),
+        &h,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "idempotency-key", "{v}");
+    // The same key on another route: refused too.
+    let body = json!({"workers": [worker("w-k")]}).to_string();
+    let ((s, v), _) = call_h(&app, "POST", "/v1/workers", Some(AGENCY), &body, &h).await;
+    assert_eq!(
+        s,
+        StatusCode::ACCEPTED,
+        "another caller's key is its own: {v}"
+    );
+    let ((s, v), _) = call_h(&app, "POST", "/v1/workers", Some(ENT_A), &body, &h).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // A true retry still answers the first event's id.
+    let ((s, again), _) = call_h(
+        &app,
+        "POST",
+        "/v1/shortages",
+        Some(ENT_A),
+        &shortage("gap-k1"),
+        &h,
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(again["event_id"], first["event_id"]);
+    // A request refused for its body binds nothing: fixed, it goes through.
+    let bad = shortage("gap-k3").replace("\"headcount\":1", "\"headcount\":0");
+    let k = [("idempotency-key", "order-78")];
+    let ((s, _), _) = call_h(&app, "POST", "/v1/shortages", Some(ENT_A), &bad, &k).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let ((s, v), _) = call_h(
+        &app,
+        "POST",
+        "/v1/shortages",
+        Some(ENT_A),
+        &shortage("gap-k3"),
+        &k,
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    // In the log: gap-k1 (twice, one id), the agency's worker, gap-k3;
+    // never gap-k2.
+    let mut sub = bus.subscribe("lendwork.market.v1", "check").await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(Ok(r)) = tokio::time::timeout(Duration::from_millis(300), sub.next()).await {
+        seen.push(String::from_utf8_lossy(&r.payload).into_owned());
+    }
+    assert_eq!(seen.len(), 4, "{seen:#?}");
+    assert!(seen.iter().all(|e| !e.contains("gap-k2")), "{seen:#?}");
+}
+
+/// The repro: operators' pseudonyms were sha256(public prefix + worker id),
+/// so guessing ids (phone numbers, ID-card numbers) re-identified workers.
+/// They are HMAC under a secret kept in the store: stable for every gateway
+/// of one store, and not the public formula.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pseudonyms_are_keyed_by_a_secret_in_the_store_not_a_public_prefix() {
+    use sha2::{Digest, Sha256};
+    let (bus, store) = (Arc::new(MemoryBus::new()), Arc::new(MemoryStore::new()));
+    let a = Gateway::new(bus.clone(), store.clone(), gw_options(), tokens());
+    let b = Gateway::new(bus.clone(), store.clone(), gw_options(), tokens());
+    let other = Gateway::new(bus, Arc::new(MemoryStore::new()), gw_options(), tokens());
+    let pa = a.pseudonym("w-13800000000").await.unwrap();
+    assert_eq!(
+        pa,
+        b.pseudonym("w-13800000000").await.unwrap(),
+        "one store, one pseudonym"
+    );
+    assert_eq!(pa, a.pseudonym("w-13800000000").await.unwrap(), "stable");
+    assert_ne!(
+        pa,
+        other.pseudonym("w-13800000000").await.unwrap(),
+        "another secret"
+    );
+    for salt in ["lw", "lendwork", "salt", ""] {
+        let d = Sha256::digest(format!("{salt}\u{0}w-13800000000"));
+        let public: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        assert_ne!(
+            pa,
+            format!("p-{}", &public[..16]),
+            "not recomputable from {salt:?}"
+        );
+    }
 }

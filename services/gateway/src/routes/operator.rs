@@ -143,7 +143,7 @@ pub(crate) async fn audit_trail(
     };
     match p.role {
         Role::Operator => {
-            let pseudo = g.pseudonym(view.proposed.worker_id.as_str());
+            let pseudo = g.pseudonym(view.proposed.worker_id.as_str()).await?;
             view.proposed.worker_id = lendwork_domain::WorkerId::new(pseudo).expect("valid id");
         }
         _ => {

@@ -155,5 +155,7 @@ pub(crate) async fn act(
         }
     }
     let e = compose(action.event_type(), g.event_id(&p, &headers, 0)?, f, "")?;
+    let what = format!("POST proposal {id} {}", action.event_type());
+    g.bind_key(&p, &headers, &what, &body).await?;
     g.append_one(e).await
 }

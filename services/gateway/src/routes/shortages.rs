@@ -30,6 +30,8 @@ pub(crate) async fn post_shortage(
         Some(e) => e,
         None => shortage_checked(&p, id, &body)?,
     };
+    g.bind_key(&p, &headers, "POST /v1/shortages", &body)
+        .await?;
     if let EventKind::ShortagePosted(s) = &e.kind {
         g.claim("gap", s.gap_id.as_str(), &p).await?;
     }
@@ -112,6 +114,8 @@ pub(crate) async fn withdraw(
     f.insert(field.into(), json!(id));
     f.insert("reason".into(), json!(reason_of(body)?));
     let e = compose(event, g.event_id(&p, headers, 0)?, f, "")?;
+    g.bind_key(&p, headers, &format!("DELETE {kind} {id}"), body)
+        .await?;
     g.append_one(e).await
 }
 

@@ -79,6 +79,7 @@ pub(crate) async fn post_workers(
             &prefix,
         )?);
     }
+    g.bind_key(&p, &headers, "POST /v1/workers", &body).await?;
     let mut owned = Vec::with_capacity(events.len());
     for e in &events {
         if let EventKind::WorkerOffered(w) = &e.kind {
