@@ -79,41 +79,74 @@ pub fn backup(dir: &Path, out: &Path) -> Result<u64, BackupError> {
         what: format!("syncing {}", out.display()),
         source,
     })?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        dir::sync_dir(parent).map_err(|source| BackupError::Io {
+            what: format!("syncing {}", parent.display()),
+            source,
+        })?;
+    }
     Ok(f.metadata().map(|m| m.len()).unwrap_or(0))
 }
 
-/// Makes the new data directory `dir` from backup file `file`: checks that
-/// the file is a sound Lendwork database, then writes `dir/FORMAT` and
-/// `dir/lendwork.db`. `dir` must not exist or be empty.
+/// Makes the new data directory `dir` from backup file `file`: holds the
+/// directory's lock throughout (no `serve` can start on it meanwhile),
+/// refuses a directory that holds anything but `FORMAT` and `LOCK` (an old
+/// `-wal` beside a restored database would be replayed onto it), checks
+/// that the file is a sound Lendwork database of this format, and copies it
+/// with SQLite (`VACUUM INTO`, so a live database's log is included), then
+/// writes `FORMAT` and renames the copy into place.
 pub fn restore(file: &Path, dir: &Path) -> Result<(), BackupError> {
-    if dir.join(DB_FILE).exists() {
-        return Err(BackupError::Exists(dir.join(DB_FILE)));
-    }
-    {
-        let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(sqlite(format!("opening {}", file.display())))?;
-        let ok: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .map_err(|e| BackupError::Source(format!("{}: not a database: {e}", file.display())))?;
-        if ok != "ok" {
+    let _lock = dir::lock(dir).map_err(|e| BackupError::Source(e.to_string()))?;
+    let io = |what: String| move |source| BackupError::Io { what, source };
+    for entry in std::fs::read_dir(dir).map_err(io(format!("reading {}", dir.display())))? {
+        let name = entry
+            .map_err(io(format!("reading {}", dir.display())))?
+            .file_name();
+        if name != "FORMAT" && name != "LOCK" {
             return Err(BackupError::Source(format!(
-                "{}: integrity check failed: {ok}",
-                file.display()
+                "{} holds {:?}: restore into a new, empty directory",
+                dir.display(),
+                name
             )));
         }
-        conn.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))
-            .map_err(|e| {
-                BackupError::Source(format!(
-                    "{}: not a Lendwork backup (no records table): {e}",
-                    file.display()
-                ))
-            })?;
     }
-    let io = |what: String| move |source| BackupError::Io { what, source };
-    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let conn = Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(sqlite(format!("opening {}", file.display())))?;
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| BackupError::Source(format!("{}: not a database: {e}", file.display())))?;
+    if ok != "ok" {
+        return Err(BackupError::Source(format!(
+            "{}: integrity check failed: {ok}",
+            file.display()
+        )));
+    }
+    conn.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| {
+            BackupError::Source(format!(
+                "{}: not a Lendwork backup (no records table): {e}",
+                file.display()
+            ))
+        })?;
+    let version: u32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(sqlite("reading the backup's format"))?;
+    if version != 0 && version != dir::FORMAT_VERSION {
+        return Err(BackupError::Source(format!(
+            "{} has format version {version}; this build of Lendwork reads format version {}",
+            file.display(),
+            dir::FORMAT_VERSION
+        )));
+    }
     dir::check_format(dir).map_err(|e| BackupError::Source(e.to_string()))?;
     let tmp = dir.join(format!("{DB_FILE}.restoring"));
-    std::fs::copy(file, &tmp).map_err(io(format!("copying {}", file.display())))?;
+    let target = tmp
+        .to_str()
+        .ok_or_else(|| BackupError::Source(format!("{}: not UTF-8", tmp.display())))?
+        .to_owned();
+    conn.execute("VACUUM INTO ?1", [&target])
+        .map_err(sqlite(format!("writing {}", tmp.display())))?;
+    drop(conn);
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(io(format!("syncing {}", tmp.display())))?;

@@ -54,6 +54,16 @@ impl Db {
                 mode,
             });
         }
+        // The format is also kept inside the database (`user_version`), so a
+        // file moved between directories (a backup, a restore) carries it.
+        let inside = schema::format_version(&conn).map_err(db_error)?;
+        if inside != dir::FORMAT_VERSION {
+            return Err(OpenError::UnknownFormat {
+                dir: dir.to_owned(),
+                found: format!("{inside} (in {})", dir::DB_FILE),
+                supported: dir::FORMAT_VERSION,
+            });
+        }
         dir::sync_dir(dir).map_err(|source| OpenError::Io {
             dir: dir.to_owned(),
             source,

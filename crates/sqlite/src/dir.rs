@@ -27,7 +27,13 @@ fn io_error(dir: &Path) -> impl FnOnce(std::io::Error) -> OpenError + '_ {
 /// included), and a second open file description conflicts with it even in
 /// the same process.
 pub fn lock(dir: &Path) -> Result<File, OpenError> {
-    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        // The new directory's own entry must survive a power cut too.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent).map_err(io_error(dir))?;
+        }
+    }
     let file = OpenOptions::new()
         .read(true)
         .write(true)

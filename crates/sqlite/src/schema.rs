@@ -72,6 +72,18 @@ pub fn create(conn: &mut Connection) -> rusqlite::Result<String> {
     Ok(mode)
 }
 
+/// The format version kept in the database (`PRAGMA user_version`);
+/// stamps the current one into a database that has none yet (a new one, or
+/// one made before the version was kept inside).
+pub fn format_version(conn: &Connection) -> rusqlite::Result<u32> {
+    let v: u32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if v != 0 {
+        return Ok(v);
+    }
+    conn.pragma_update(None, "user_version", crate::dir::FORMAT_VERSION)?;
+    Ok(crate::dir::FORMAT_VERSION)
+}
+
 /// Settings of a connection that only reads.
 pub fn read_only(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "query_only", true)

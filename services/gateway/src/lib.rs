@@ -204,6 +204,7 @@ impl Gateway {
                 std::process::id(),
                 rand::random::<u32>()
             );
+            let started = compose::now_timestamp();
             loop {
                 let _ = g
                     .bus
@@ -215,7 +216,11 @@ impl Gateway {
                 };
                 while let Ok(r) = sub.next().await {
                     if let Ok(text) = std::str::from_utf8(&r.payload) {
-                        if let Ok(e) = Event::from_json(text) {
+                        // A fresh group reads the topic from its start: on a
+                        // durable log that is the whole history, which a
+                        // live feed does not replay.
+                        let live = |e: &Event| e.at.unix_seconds() >= started.unix_seconds() - 60;
+                        if let Some(e) = Event::from_json(text).ok().filter(live) {
                             let _ = g.feed.send(g.feed_line(&e).await.to_string());
                         }
                     }

@@ -22,6 +22,14 @@ pub fn run_export(
     routes: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let c = flags.load()?;
+    // Opening makes a missing directory: an export of a mistyped path
+    // would answer "0 events" and leave a new directory behind.
+    if !dir.join("lendwork.db").is_file() {
+        anyhow::bail!(
+            "--data {}: not a Lendwork data directory (no lendwork.db)",
+            dir.display()
+        );
+    }
     let data = crate::connect::open_data(dir)?;
     let bus = data.bus();
     let rt = tokio::runtime::Runtime::new()?;
@@ -32,8 +40,13 @@ pub fn run_export(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let n = rt.block_on(async {
-        // A directory whose market never started has no topic yet.
-        let ends = bus.end_offsets(&c.topics.market).unwrap_or_default();
+        let ends = bus.end_offsets(&c.topics.market).map_err(|e| {
+            anyhow::anyhow!(
+                "topics.market {:?} in {}: {e} (a market that never started has no topic)",
+                c.topics.market,
+                dir.display()
+            )
+        })?;
         let mut n = 0u64;
         let mut seen = std::collections::BTreeMap::new();
         for (p, &end) in ends.iter().enumerate() {
