@@ -292,12 +292,42 @@ pub trait StateStore: Send + Sync {
     async fn members_many(&self, keys: &[String]) -> Result<Vec<Vec<String>>, StoreError>;
 }
 
-/// The partition a key goes to, as Kafka's Java clients and Lendwork's
-/// Kafka bus (librdkafka's `murmur2_random`) choose it: the positive part
-/// of the key's murmur2 hash modulo the partition count. The embedded buses
-/// use it too, so a market exported from one and published to a topic
-/// with as many partitions groups its regions the same way.
+/// Checks a topic or group name (`kind` says which) by Kafka's rule: 1–249
+/// characters of `A-Z a-z 0-9 . _ -`. Every bus refuses other names alike.
+pub fn check_name(kind: &str, name: &str) -> Result<(), BusError> {
+    if name.is_empty()
+        || name.len() > 249
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(BusError::Invalid(format!(
+            "{kind} name {name:?} must be 1–249 characters of A-Z a-z 0-9 . _ -"
+        )));
+    }
+    Ok(())
+}
+
+/// The partition a key goes to on the in-memory bus: FNV-1a of the key
+/// modulo the partition count. Only stability matters there: an in-memory
+/// market is never moved elsewhere.
 pub fn partition_for(key: &[u8], partitions: u32) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in key {
+        h ^= u32::from(*b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h % partitions.max(1)
+}
+
+/// The partition a key goes to as Kafka's Java clients and Lendwork's
+/// Kafka bus (librdkafka's `murmur2_random`) choose it: the positive part
+/// of the key's murmur2 hash modulo the partition count. The durable
+/// embedded bus uses it, so a market exported from a data directory and
+/// published to a topic with as many partitions groups its regions the
+/// same way (a region's neighbours in its partition share its expiry
+/// clock, so the grouping decides the proposals).
+pub fn kafka_partition(key: &[u8], partitions: u32) -> u32 {
     (murmur2(key) & 0x7fff_ffff) % partitions.max(1)
 }
 

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::{
-    partition_for, BusError, Decoded, EventBus, PartitionReader, Position, Record, StateStore,
-    StoreError, Subscription,
+    check_name, partition_for, BusError, Decoded, EventBus, PartitionReader, Position, Record,
+    StateStore, StoreError, Subscription,
 };
 
 /// One record in the log: key, payload, and the publisher's decoded value
@@ -73,20 +73,6 @@ impl MemoryBus {
         self.published.notify_waiters();
         Ok(out)
     }
-}
-
-fn check_name(kind: &str, name: &str) -> Result<(), BusError> {
-    if name.is_empty()
-        || name.len() > 249
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        return Err(BusError::Invalid(format!(
-            "{kind} name {name:?} must be 1–249 characters of A-Z a-z 0-9 . _ -"
-        )));
-    }
-    Ok(())
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use bytes::Bytes;
 use lendwork_ports::{
-    BusError, Decoded, EventBus, PartitionReader, Position, Record, Subscription,
+    check_name, BusError, Decoded, EventBus, PartitionReader, Position, Record, Subscription,
 };
 
 use crate::db::Db;
@@ -64,20 +64,6 @@ impl SqliteBus {
             .write(move |tx, batch| Ok(Ok(batch.append(tx, &topic, &records, decoded)?)))
             .await
     }
-}
-
-fn check_name(kind: &str, name: &str) -> Result<(), BusError> {
-    if name.is_empty()
-        || name.len() > 249
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    {
-        return Err(BusError::Invalid(format!(
-            "{kind} name {name:?} must be 1–249 characters of A-Z a-z 0-9 . _ -"
-        )));
-    }
-    Ok(())
 }
 
 #[async_trait]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
-use lendwork_ports::{partition_for, Decoded, Position};
+use lendwork_ports::{kafka_partition, Decoded, Position};
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
@@ -153,7 +153,7 @@ impl Batch {
         let mut decoded = decoded.into_iter();
         let mut out = Vec::with_capacity(records.len());
         for (key, payload) in records {
-            let partition = partition_for(key, topic.partitions());
+            let partition = kafka_partition(key, topic.partitions());
             let end = &mut self
                 .ends
                 .entry((topic.id, partition))
