@@ -221,6 +221,8 @@ async fn serve_data_loses_no_acknowledged_write_across_twenty_sigkills() {
         &report,
         &format!("{kills} SIGKILLs, {} acknowledged, 0 missing", acked.len()),
     );
+    drop(data);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -379,5 +381,8 @@ async fn an_exported_market_published_to_kafka_gives_the_same_proposals() {
         .unwrap(),
     );
     assert_eq!(on_kafka, embedded, "the same proposals, with the same ids");
-    let _ = bus.ensure_topic(&d.market(), d.partitions).await;
+    for f in [&file, &routes] {
+        let _ = std::fs::remove_file(f);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
