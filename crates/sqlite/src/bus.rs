@@ -76,6 +76,19 @@ impl EventBus for SqliteBus {
             ));
         }
         if self.db.hub.topic(topic).is_some() {
+            // Answered from memory, so the health probes (which call this)
+            // would never see a failing disk: report the writer's state.
+            if self
+                .db
+                .hub
+                .counters
+                .failing
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                return Err(BusError::Unavailable(
+                    "the data directory's last write failed (disk full or failing)".into(),
+                ));
+            }
             return Ok(());
         }
         let name = topic.to_owned();

@@ -97,6 +97,10 @@ where
 pub(crate) struct Counters {
     pub transactions: AtomicU64,
     pub writes: AtomicU64,
+    /// The last batch failed to commit (a full or failing disk): the bus
+    /// reports itself unavailable, so readiness says so, until a batch
+    /// commits again.
+    pub failing: std::sync::atomic::AtomicBool,
 }
 
 /// The writer thread's body: runs until every sender is gone, then closes
@@ -118,12 +122,14 @@ pub(crate) fn run(mut conn: Connection, jobs: Receiver<Box<dyn Job>>, hub: Arc<H
                 effects.make_visible(&hub);
                 hub.counters.transactions.fetch_add(1, Ordering::Relaxed);
                 hub.counters.writes.fetch_add(n, Ordering::Relaxed);
+                hub.counters.failing.store(false, Ordering::Relaxed);
                 for job in batch {
                     job.finish(None);
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, writes = n, "sqlite: a batch of writes failed");
+                hub.counters.failing.store(true, Ordering::Relaxed);
                 let message = format!("the database write failed: {e}");
                 for job in batch {
                     job.finish(Some(&message));
