@@ -16,15 +16,20 @@ use tokio::time::{timeout, Instant};
 
 const PARTIAL: usize = 1_000;
 
-/// Starts the gateway under `limits`; the returned sender stops it.
-async fn start(limits: ServeLimits) -> (SocketAddr, oneshot::Sender<()>) {
+/// A gateway over the in-memory bus and store, with an operator token.
+fn gateway() -> Arc<Gateway> {
     let tokens = Tokens::from_env_value("operator:ops:some-long-token-0001").unwrap();
-    let gw = Gateway::new(
+    Gateway::new(
         Arc::new(MemoryBus::new()),
         Arc::new(MemoryStore::new()),
         GatewayOptions::default(),
         tokens,
-    );
+    )
+}
+
+/// Starts the gateway under `limits`; the returned sender stops it.
+async fn start(limits: ServeLimits) -> (SocketAddr, oneshot::Sender<()>) {
+    let gw = gateway();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
@@ -191,13 +196,7 @@ async fn idle_keep_alive_connection_is_closed() {
 
 #[tokio::test]
 async fn shutdown_stops_accepting_and_returns() {
-    let tokens = Tokens::from_env_value("operator:ops:some-long-token-0001").unwrap();
-    let gw = Gateway::new(
-        Arc::new(MemoryBus::new()),
-        Arc::new(MemoryStore::new()),
-        GatewayOptions::default(),
-        tokens,
-    );
+    let gw = gateway();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
