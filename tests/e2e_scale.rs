@@ -45,6 +45,7 @@ fn probe(region: &Region, n: u32, at: Timestamp, site: Place) -> Vec<Event> {
                 consent: true,
                 contract_end: None,
                 priority_group: None,
+                display_name: None,
             }),
         },
         Event {
@@ -62,6 +63,9 @@ fn probe(region: &Region, n: u32, at: Timestamp, site: Place) -> Vec<Event> {
                 hourly_wage_fen: Fen::new(100_000).unwrap(),
                 max_commute_km: None,
                 industry: None,
+                title: None,
+                description: None,
+                hours_per_day: None,
             }),
         },
     ]

@@ -32,11 +32,28 @@ pub enum Rule {
     Wage,
     /// 9. No overlapping pending proposal or assignment.
     NoOverlap,
+    /// 10. The borrower has not blocked the worker (v2, `preference_set`).
+    NotBlocked,
 }
 
 impl Rule {
     /// All rules in the order of §3.
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
+        Rule::SameRegion,
+        Rule::NotOwnEmployer,
+        Rule::ConsentAndContract,
+        Rule::Skills,
+        Rule::Certificates,
+        Rule::Availability,
+        Rule::Commute,
+        Rule::Wage,
+        Rule::NoOverlap,
+        Rule::NotBlocked,
+    ];
+
+    /// The rules of contract version 1, which every proposal lists as
+    /// passed (a version 1 proposal does not name rule 10).
+    pub const V1: [Rule; 9] = [
         Rule::SameRegion,
         Rule::NotOwnEmployer,
         Rule::ConsentAndContract,
@@ -60,6 +77,7 @@ impl Rule {
             Rule::Commute => "commute",
             Rule::Wage => "wage",
             Rule::NoOverlap => "no_overlap",
+            Rule::NotBlocked => "not_blocked",
         }
     }
 
@@ -69,7 +87,9 @@ impl Rule {
     }
 
     /// Whether the rule holds for this pair. `busy` lists the windows of the
-    /// worker's pending proposals and assignments.
+    /// worker's pending proposals and assignments. Rule 10 always holds
+    /// here: the borrowers' lists are the engine's state, not the pair's,
+    /// and the engine checks it.
     pub fn holds(self, w: &WorkerOffered, g: &ShortagePosted, busy: &[Window]) -> bool {
         match self {
             Rule::SameRegion => w.region == g.region,
@@ -91,6 +111,7 @@ impl Rule {
             }
             Rule::Wage => g.hourly_wage_fen >= w.min_hourly_wage_fen,
             Rule::NoOverlap => !busy.iter().any(|b| b.overlaps(&g.window)),
+            Rule::NotBlocked => true,
         }
     }
 }
@@ -110,6 +131,6 @@ pub fn check(w: &WorkerOffered, g: &ShortagePosted, busy: &[Window]) -> Result<(
 }
 
 /// Every rule with whether it holds, in order.
-pub fn audit(w: &WorkerOffered, g: &ShortagePosted, busy: &[Window]) -> [(Rule, bool); 9] {
+pub fn audit(w: &WorkerOffered, g: &ShortagePosted, busy: &[Window]) -> [(Rule, bool); 10] {
     Rule::ALL.map(|r| (r, r.holds(w, g, busy)))
 }

@@ -1,4 +1,10 @@
-//! The event contract, version 1 (DESIGN.md §2).
+//! The event contract, version 2 (DESIGN.md §2 and §5).
+//!
+//! Version 2 adds `agreement_signed` and `preference_set`, optional fields
+//! on `shortage_posted` (`title`, `description`, `hours_per_day`) and
+//! `worker_offered` (`display_name`), `assignment_ended`'s optional `by`
+//! and `reason`, and the `terminated` outcome. Every version 1 event is a
+//! valid version 2 event, so a version 1 log reads unchanged.
 //!
 //! Parsing goes through [`Event::from_json`] (or the [`serde::Deserialize`]
 //! impl, which calls the same code): the line is read into a JSON value, the
@@ -53,10 +59,14 @@ pub enum EventKind {
     AssignmentStarted(MatchRef),
     /// The assignment ended.
     AssignmentEnded(AssignmentEnded),
+    /// A party signed the agreement pack of an agreed proposal (v2).
+    AgreementSigned(AgreementSigned),
+    /// A borrower marks or blocks a worker, or clears the mark (v2).
+    PreferenceSet(PreferenceSet),
 }
 
 /// Every `type` tag, in contract order.
-pub const EVENT_TYPES: [&str; 10] = [
+pub const EVENT_TYPES: [&str; 12] = [
     "worker_offered",
     "worker_withdrawn",
     "shortage_posted",
@@ -67,6 +77,8 @@ pub const EVENT_TYPES: [&str; 10] = [
     "match_expired",
     "assignment_started",
     "assignment_ended",
+    "agreement_signed",
+    "preference_set",
 ];
 
 /// A skill held at a level.
@@ -134,6 +146,10 @@ pub struct WorkerOffered {
     /// Policy priority group, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority_group: Option<PriorityGroup>,
+    /// The name the parties of the worker's own proposals see (v2);
+    /// everyone else sees a pseudonym.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<DisplayName>,
 }
 
 /// `worker_withdrawn`.
@@ -174,6 +190,22 @@ pub struct ShortagePosted {
     /// Industry slug, for statistics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub industry: Option<Industry>,
+    /// A short title (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Title>,
+    /// What the work is (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Description>,
+    /// Working hours per day (v2); 8 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours_per_day: Option<HoursPerDay>,
+}
+
+impl ShortagePosted {
+    /// Working hours per day: as given, or 8.
+    pub fn hours(&self) -> HoursPerDay {
+        self.hours_per_day.unwrap_or(HoursPerDay::DEFAULT)
+    }
 }
 
 /// `shortage_withdrawn`.
@@ -214,8 +246,8 @@ pub struct MatchProposed {
     pub explanation: Explanation,
 }
 
-/// Who answered a proposal.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A party to a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Party {
     /// The borrowing enterprise.
@@ -224,6 +256,20 @@ pub enum Party {
     Lender,
     /// The worker.
     Worker,
+}
+
+impl Party {
+    /// Every party, in this order.
+    pub const ALL: [Party; 3] = [Party::Borrower, Party::Lender, Party::Worker];
+
+    /// The wire name.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Party::Borrower => "borrower",
+            Party::Lender => "lender",
+            Party::Worker => "worker",
+        }
+    }
 }
 
 /// `match_accepted` / `match_declined`.
@@ -257,8 +303,24 @@ pub enum Outcome {
     Returned,
     /// Never came.
     NoShow,
-    /// Called off.
+    /// Called off by the borrower.
     Cancelled,
+    /// Ended because the worker's contract with the lender ended or the
+    /// worker was withdrawn mid-assignment (v2; the engine emits it).
+    Terminated,
+}
+
+impl Outcome {
+    /// The wire name.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Returned => "returned",
+            Outcome::NoShow => "no_show",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Terminated => "terminated",
+        }
+    }
 }
 
 /// `assignment_ended`.
@@ -269,6 +331,49 @@ pub struct AssignmentEnded {
     pub match_id: MatchId,
     /// How it ended.
     pub outcome: Outcome,
+    /// Who ended it (v2; absent in version 1 logs and on the engine's own
+    /// terminations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Party>,
+    /// Why, optionally (v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+/// `agreement_signed` (v2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementSigned {
+    /// The proposal.
+    pub match_id: MatchId,
+    /// Who signed.
+    pub by: Party,
+    /// SHA-256 of the agreement document signed.
+    pub document_sha256: Sha256Hex,
+}
+
+/// What a borrower's mark on a worker says (v2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreferenceKind {
+    /// Preferred: a bounded cost bonus.
+    Favourite,
+    /// Never proposed to this borrower (eligibility rule 10).
+    Blocked,
+    /// Neither.
+    Cleared,
+}
+
+/// `preference_set` (v2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceSet {
+    /// The borrower whose list it is.
+    pub enterprise_id: EnterpriseId,
+    /// The worker.
+    pub worker_id: WorkerId,
+    /// The mark.
+    pub kind: PreferenceKind,
 }
 
 impl EventKind {
@@ -285,6 +390,8 @@ impl EventKind {
             EventKind::MatchExpired(_) => EVENT_TYPES[7],
             EventKind::AssignmentStarted(_) => EVENT_TYPES[8],
             EventKind::AssignmentEnded(_) => EVENT_TYPES[9],
+            EventKind::AgreementSigned(_) => EVENT_TYPES[10],
+            EventKind::PreferenceSet(_) => EVENT_TYPES[11],
         }
     }
 
@@ -317,6 +424,8 @@ impl EventKind {
             "match_expired" => EventKind::MatchExpired(body(de)?),
             "assignment_started" => EventKind::AssignmentStarted(body(de)?),
             "assignment_ended" => EventKind::AssignmentEnded(body(de)?),
+            "agreement_signed" => EventKind::AgreementSigned(body(de)?),
+            "preference_set" => EventKind::PreferenceSet(body(de)?),
             _ => return None,
         })
     }
@@ -378,7 +487,7 @@ impl EventKind {
                         "a rule is listed twice",
                     ));
                 }
-                if let Some(missing) = Rule::ALL.iter().find(|r| !passed.contains(r)) {
+                if let Some(missing) = Rule::V1.iter().find(|r| !passed.contains(r)) {
                     return Err(ValidationError::new(
                         "explanation.rules_passed",
                         format!(
@@ -389,6 +498,25 @@ impl EventKind {
                 }
                 Ok(())
             }
+            EventKind::AssignmentEnded(x) => match (x.outcome, x.by) {
+                (_, None)
+                | (
+                    Outcome::Completed | Outcome::Cancelled | Outcome::NoShow,
+                    Some(Party::Borrower),
+                )
+                | (Outcome::Returned, Some(Party::Worker | Party::Lender))
+                | (Outcome::Terminated, Some(Party::Lender)) => Ok(()),
+                (o, Some(by)) => Err(ValidationError::new(
+                    "by",
+                    format!(
+                        "{} cannot end an assignment as {}: the borrower completes, cancels \
+                         or reports a no-show, the worker or the lender returns, the lender \
+                         terminates",
+                        by.slug(),
+                        o.slug()
+                    ),
+                )),
+            },
             _ => Ok(()),
         }
     }
@@ -646,6 +774,8 @@ impl Event {
             "match_expired" => EventKind::MatchExpired(body(map)?),
             "assignment_started" => EventKind::AssignmentStarted(body(map)?),
             "assignment_ended" => EventKind::AssignmentEnded(body(map)?),
+            "agreement_signed" => EventKind::AgreementSigned(body(map)?),
+            "preference_set" => EventKind::PreferenceSet(body(map)?),
             other => {
                 return Err(ValidationError::new(
                     "type",

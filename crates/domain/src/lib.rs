@@ -22,12 +22,14 @@
 //! assert_eq!(err.field, "id");
 //! ```
 
+pub mod agreement;
 pub mod eligibility;
 pub mod error;
 pub mod event;
 pub mod geo;
 pub mod values;
 
+pub use agreement::AgreementTerms;
 pub use eligibility::{audit, check, Rule};
 pub use error::{RuleError, ValidationError};
 pub use event::*;

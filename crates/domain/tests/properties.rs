@@ -92,6 +92,7 @@ fn worker_offered() -> impl Strategy<Value = EventKind> {
                     consent,
                     contract_end: end,
                     priority_group: pg,
+                    display_name: None,
                 })
             },
         )
@@ -139,6 +140,9 @@ fn shortage_posted() -> impl Strategy<Value = EventKind> {
                     hourly_wage_fen: wage,
                     max_commute_km: k,
                     industry: ind.map(|i| Industry::new(i).unwrap()),
+                    title: None,
+                    description: None,
+                    hours_per_day: None,
                 })
             },
         )
@@ -207,13 +211,16 @@ fn other_kinds() -> impl Strategy<Value = EventKind> {
                 Just(Outcome::Completed),
                 Just(Outcome::Returned),
                 Just(Outcome::NoShow),
-                Just(Outcome::Cancelled)
+                Just(Outcome::Cancelled),
+                Just(Outcome::Terminated)
             ]
         )
             .prop_map(
                 |(match_id, outcome)| EventKind::AssignmentEnded(AssignmentEnded {
                     match_id,
-                    outcome
+                    outcome,
+                    by: None,
+                    reason: None,
                 })
             ),
     ]

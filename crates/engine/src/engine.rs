@@ -8,7 +8,8 @@ use crate::Ids;
 use lendwork_domain::*;
 
 use crate::cost::CostWeights;
-use crate::market::{Market, Proposal, Status, WhyNot};
+use crate::machine::Step;
+use crate::market::{Market, Proposal, Transition, WhyNot};
 
 /// Engine settings.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -54,7 +55,7 @@ pub enum Applied {
 /// The version of [`Engine::snapshot`]'s format (and of the engine's
 /// serialized form inside other snapshots); a snapshot of another version
 /// is refused, and its owner rebuilds by replay.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
 /// The first bytes of an [`Engine::snapshot`].
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"LWEN";
@@ -200,7 +201,7 @@ impl Engine {
                 }
                 self.worker_region
                     .insert(w.worker_id.clone(), w.region.clone());
-                self.market_mut(&w.region).offer(w.clone());
+                self.market_mut(&w.region).offer(w.clone(), id, at);
                 Ok(())
             }
             EventKind::WorkerWithdrawn(x) => match self.worker_region.remove(&x.worker_id) {
@@ -210,16 +211,23 @@ impl Engine {
                 }
                 None => Err(format!("unknown worker {}", x.worker_id)),
             },
-            EventKind::ShortagePosted(g) => {
-                if let Some(old) = self.gap_region.get(&g.gap_id).cloned() {
-                    if old != g.region {
-                        self.market_mut(&old).withdraw_gap(&g.gap_id, id, at);
-                    }
+            // A gap stays in the region it was first posted in: its
+            // proposals, their routes and its partition are that region's.
+            // A re-post naming another region is refused (the gateway
+            // answers 409 before it reaches the log); the borrower
+            // withdraws the gap and posts a new one.
+            EventKind::ShortagePosted(g) => match self.gap_region.get(&g.gap_id) {
+                Some(old) if *old != g.region => Err(format!(
+                    "region: gap {} is posted in region {old}; a gap's region cannot change \
+                     (withdraw it and post a new gap)",
+                    g.gap_id
+                )),
+                _ => {
+                    self.gap_region.insert(g.gap_id.clone(), g.region.clone());
+                    self.market_mut(&g.region).post(g.clone(), id, at);
+                    Ok(())
                 }
-                self.gap_region.insert(g.gap_id.clone(), g.region.clone());
-                self.market_mut(&g.region).post(g.clone(), id, at);
-                Ok(())
-            }
+            },
             EventKind::ShortageWithdrawn(x) => match self.gap_region.remove(&x.gap_id) {
                 Some(r) => {
                     self.market_mut(&r).withdraw_gap(&x.gap_id, id, at);
@@ -235,25 +243,48 @@ impl Engine {
                 }
                 r
             }
-            EventKind::MatchAccepted(d) => {
-                self.transition(&d.match_id, Status::Accepted, id, at, "match_accepted")
-            }
-            EventKind::MatchDeclined(d) => {
-                self.transition(&d.match_id, Status::Declined, id, at, "match_declined")
-            }
+            EventKind::MatchAccepted(d) => self.step(
+                &d.match_id,
+                Step::Accept(d.by),
+                id,
+                at,
+                "match_accepted",
+                d.reason.as_ref(),
+            ),
+            EventKind::MatchDeclined(d) => self.step(
+                &d.match_id,
+                Step::Decline(d.by),
+                id,
+                at,
+                "match_declined",
+                d.reason.as_ref(),
+            ),
             EventKind::MatchExpired(x) => {
-                self.transition(&x.match_id, Status::Expired, id, at, "match_expired")
+                self.step(&x.match_id, Step::Expire, id, at, "match_expired", None)
             }
-            EventKind::AssignmentStarted(x) => {
-                self.transition(&x.match_id, Status::Started, id, at, "assignment_started")
-            }
-            EventKind::AssignmentEnded(x) => self.transition(
+            EventKind::AgreementSigned(x) => self.step(
                 &x.match_id,
-                Status::Ended(x.outcome),
+                Step::Sign(x.by, &x.document_sha256),
+                id,
+                at,
+                "agreement_signed",
+                None,
+            ),
+            EventKind::AssignmentStarted(x) => {
+                self.step(&x.match_id, Step::Start, id, at, "assignment_started", None)
+            }
+            EventKind::AssignmentEnded(x) => self.step(
+                &x.match_id,
+                Step::End(x.outcome, x.by),
                 id,
                 at,
                 "assignment_ended",
+                x.reason.as_ref(),
             ),
+            EventKind::PreferenceSet(x) => match self.worker_region.get(&x.worker_id).cloned() {
+                Some(r) => self.market_mut(&r).set_preference(x, id, at),
+                None => Err(format!("unknown worker {}", x.worker_id)),
+            },
         };
         match result {
             Ok(()) => Applied::Applied,
@@ -261,18 +292,19 @@ impl Engine {
         }
     }
 
-    fn transition(
+    fn step(
         &mut self,
         m: &MatchId,
-        to: Status,
+        step: Step<'_>,
         id: &EventId,
         at: Timestamp,
         what: &'static str,
+        reason: Option<&Reason>,
     ) -> Result<(), String> {
         let Some(r) = self.match_region.get(m).cloned() else {
             return Err(format!("unknown match {m}"));
         };
-        self.market_mut(&r).transition(m, to, id, at, what)
+        self.market_mut(&r).step(m, step, id, at, what, reason)
     }
 
     /// Records `id` (of an event at `at`) as seen; false when it was seen
@@ -331,9 +363,43 @@ impl Engine {
         out
     }
 
-    /// Expires proposals unanswered for longer than the configured time to
-    /// live at `now`; returns the `match_expired` events (already applied).
+    /// What time alone does at `now`: expires proposals unanswered for
+    /// longer than the configured time to live, and terminates started
+    /// assignments whose worker's contract has ended; returns the
+    /// `match_expired` and `assignment_ended` events (already applied).
     pub fn expire(&mut self, now: Timestamp) -> Vec<Event> {
+        let mut out = self.expire_proposals(now);
+        for m in self.markets.values_mut() {
+            m.contracts_ended(now);
+        }
+        out.extend(self.take_emitted());
+        out
+    }
+
+    /// The events the markets made on their own account since the last
+    /// call (terminations), marked seen so that reading them back is a
+    /// no-op.
+    pub fn take_emitted(&mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        for m in self.markets.values_mut() {
+            out.append(&mut m.take_emitted());
+        }
+        for e in &out {
+            self.remember(&e.id, e.at);
+        }
+        out
+    }
+
+    /// The status changes in every region since the last call.
+    pub fn take_transitions(&mut self) -> Vec<Transition> {
+        let mut out = Vec::new();
+        for m in self.markets.values_mut() {
+            out.append(&mut m.take_transitions());
+        }
+        out
+    }
+
+    fn expire_proposals(&mut self, now: Timestamp) -> Vec<Event> {
         let cutoff =
             Timestamp::from_unix_seconds(now.unix_seconds() - self.config.proposal_ttl_secs)
                 .unwrap_or(now);

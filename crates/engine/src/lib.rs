@@ -37,6 +37,7 @@
 pub mod cost;
 pub mod engine;
 pub mod grid;
+pub mod machine;
 pub mod market;
 pub mod slots;
 
@@ -49,4 +50,6 @@ pub use cost::{CostWeights, Terms};
 /// into output, so the seed never shows.
 pub(crate) type Ids = foldhash::fast::RandomState;
 pub use engine::{Applied, Engine, EngineConfig, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_MAGIC};
-pub use market::{match_id, Market, Proposal, Status, WhyNot};
+pub use market::{
+    match_id, Market, Positions, Proposal, Refused, Status, Step, Transition, WhyNot,
+};

@@ -15,6 +15,52 @@ fn decide(s: &mut Seq, e: &mut Engine, kind: EventKind) -> Vec<(String, String, 
     out
 }
 
+/// `kind` as an event at `at` (for steps that must wait for their day).
+fn at(s: &mut Seq, kind: EventKind, at: &str) -> Event {
+    Event {
+        at: t(at),
+        ..s.ev(kind)
+    }
+}
+
+/// Carries proposal `m` (of a flexible worker) to `started`: the borrower
+/// and the worker accept, both sign the agreement, and the worker starts
+/// on the window's first day.
+fn start(s: &mut Seq, e: &mut Engine, m: &MatchId) {
+    for by in [Party::Borrower, Party::Worker] {
+        decide(
+            s,
+            e,
+            EventKind::MatchAccepted(MatchDecision {
+                match_id: m.clone(),
+                by,
+                reason: None,
+            }),
+        );
+    }
+    let sha = e.proposal(m).unwrap().agreement_sha256.clone().unwrap();
+    for by in [Party::Borrower, Party::Worker] {
+        decide(
+            s,
+            e,
+            EventKind::AgreementSigned(AgreementSigned {
+                match_id: m.clone(),
+                by,
+                document_sha256: sha.clone(),
+            }),
+        );
+    }
+    let ev = at(
+        s,
+        EventKind::AssignmentStarted(MatchRef {
+            match_id: m.clone(),
+        }),
+        "2026-04-01T08:00:00+08:00",
+    );
+    assert_eq!(e.apply(&ev), Applied::Applied);
+    assert_eq!(e.proposal(m).unwrap().status, Status::Started);
+}
+
 fn market() -> (Seq, Engine, MatchId) {
     let mut s = Seq(0);
     let mut e = Engine::new(EngineConfig::default());
@@ -59,51 +105,38 @@ fn decline_backfills_with_the_next_best_and_never_reproposes_the_pair() {
 #[test]
 fn no_show_backfills_but_completion_keeps_the_position() {
     let (mut s, mut e, m) = market();
-    decide(
+    start(&mut s, &mut e, &m);
+    let ev = at(
         &mut s,
-        &mut e,
-        EventKind::MatchAccepted(MatchDecision {
-            match_id: m.clone(),
-            by: Party::Borrower,
-            reason: None,
-        }),
-    );
-    decide(
-        &mut s,
-        &mut e,
-        EventKind::AssignmentStarted(MatchRef {
-            match_id: m.clone(),
-        }),
-    );
-    let next = decide(
-        &mut s,
-        &mut e,
         EventKind::AssignmentEnded(AssignmentEnded {
             match_id: m.clone(),
             outcome: Outcome::NoShow,
+            by: Some(Party::Borrower),
+            reason: None,
         }),
+        "2026-04-01T12:00:00+08:00",
     );
+    assert_eq!(e.apply(&ev), Applied::Applied);
+    let next = proposals(&e.round(ev.at));
     assert_eq!(
         next.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
         ["far"]
     );
 
     let (mut s, mut e, m) = market();
-    decide(
+    start(&mut s, &mut e, &m);
+    let ev = at(
         &mut s,
-        &mut e,
-        EventKind::AssignmentStarted(MatchRef {
-            match_id: m.clone(),
-        }),
-    );
-    let next = decide(
-        &mut s,
-        &mut e,
         EventKind::AssignmentEnded(AssignmentEnded {
             match_id: m.clone(),
             outcome: Outcome::Completed,
+            by: Some(Party::Borrower),
+            reason: None,
         }),
+        "2026-04-30T18:00:00+08:00",
     );
+    assert_eq!(e.apply(&ev), Applied::Applied);
+    let next = proposals(&e.round(ev.at));
     assert!(
         next.is_empty(),
         "a completed assignment keeps its position: {next:?}"
@@ -336,7 +369,7 @@ fn explanations_sum_to_the_cost_and_name_every_rule() {
         p.explanation.terms["priority"], 300,
         "not in a priority group"
     );
-    assert!(entry.history[0].2 == "match_proposed");
+    assert!(entry.history[0].what == "match_proposed");
     // The engine's interned computation equals the cost model's own.
     let w = worker("near", 1.0);
     let g = gap("g1", 1, window("2026-04-01", "2026-04-30"));

@@ -39,7 +39,9 @@ enum Step {
     },
     WithdrawWorker(u8),
     WithdrawGap(u8),
-    /// Acts on the n-th standing proposal: 0 accept, 1 decline, 2 start, 3 end (outcome by n).
+    /// Acts on the n-th standing proposal: 0 accept, 1 decline, 2 sign
+    /// (the agreement's hash when there is one), 3 start, 4–5 end (party
+    /// and outcome by n).
     Decide(u8, u8),
 }
 
@@ -51,7 +53,7 @@ fn step() -> impl Strategy<Value = Step> {
             |(id, north_km, skill, level, headcount, start, len)| Step::Gap { id, north_km, skill, level, headcount, start, len }),
         1 => (0u8..12).prop_map(Step::WithdrawWorker),
         1 => (0u8..8).prop_map(Step::WithdrawGap),
-        3 => (0u8..8, 0u8..4).prop_map(|(n, a)| Step::Decide(n, a)),
+        5 => (0u8..24, 0u8..6).prop_map(|(n, a)| Step::Decide(n, a)),
     ]
 }
 
@@ -121,20 +123,27 @@ fn to_event(s: &Step, seq: &mut Seq, e: &Engine) -> Option<Event> {
             }
             let p = standing[n as usize % standing.len()];
             let m = p.proposed.match_id.clone();
-            match (a, p.status) {
-                (0, _) => EventKind::MatchAccepted(MatchDecision {
+            let by = [Party::Borrower, Party::Lender, Party::Worker][n as usize % 3];
+            match a {
+                0 => EventKind::MatchAccepted(MatchDecision {
                     match_id: m,
-                    by: Party::Borrower,
+                    by,
                     reason: None,
                 }),
-                (1, _) => EventKind::MatchDeclined(MatchDecision {
+                1 => EventKind::MatchDeclined(MatchDecision {
                     match_id: m,
-                    by: Party::Worker,
+                    by,
                     reason: None,
                 }),
-                (2, _) | (3, Status::Proposed | Status::Accepted) => {
-                    EventKind::AssignmentStarted(MatchRef { match_id: m })
-                }
+                2 => EventKind::AgreementSigned(AgreementSigned {
+                    match_id: m,
+                    by,
+                    document_sha256: p
+                        .agreement_sha256
+                        .clone()
+                        .unwrap_or_else(|| Sha256Hex::new("0".repeat(64)).unwrap()),
+                }),
+                3 => EventKind::AssignmentStarted(MatchRef { match_id: m }),
                 _ => EventKind::AssignmentEnded(AssignmentEnded {
                     match_id: m,
                     outcome: [
@@ -142,7 +151,10 @@ fn to_event(s: &Step, seq: &mut Seq, e: &Engine) -> Option<Event> {
                         Outcome::Returned,
                         Outcome::NoShow,
                         Outcome::Cancelled,
-                    ][n as usize % 4],
+                        Outcome::Terminated,
+                    ][n as usize % 5],
+                    by: None,
+                    reason: None,
                 }),
             }
         }
@@ -242,7 +254,7 @@ fn eligible_pairs(e: &Engine, sh: &Shadow) -> HashSet<(String, String)> {
         .filter(|p| {
             matches!(
                 p.status,
-                Status::Declined | Status::Expired | Status::Ended(Outcome::NoShow)
+                Status::Declined | Status::Expired | Status::Ended(_)
             )
         })
         .map(|p| {

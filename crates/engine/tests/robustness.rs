@@ -65,6 +65,8 @@ fn event(seq: &mut Seq, e: &Engine, (k, id, region, a, b): (u8, u8, u8, u8, u8))
                 Outcome::NoShow,
                 Outcome::Cancelled,
             ][b as usize],
+            by: None,
+            reason: None,
         }),
     };
     seq.ev(kind)

@@ -37,7 +37,10 @@ fn run(events: &[Event], cuts: &[usize]) -> (String, Engine) {
             log.push_str(&o.to_json());
             log.push('\n');
             if let EventKind::MatchProposed(p) = &o.kind {
-                if let Some(a) = lendwork_sim::answer(p, o.at) {
+                let lent = e
+                    .worker(&p.worker_id)
+                    .is_some_and(|w| w.employer_id.is_some());
+                for a in lendwork_sim::answer(p, lent, o.at) {
                     answers.push(Reverse((a.at, a.to_json())));
                 }
             }

@@ -100,6 +100,9 @@ struct Sim<'a> {
     busy: HashMap<WorkerId, Vec<Window>>,
     /// Full text of scheduled re-offers and proposals.
     bodies: HashMap<Box<str>, EventKind>,
+    /// What the simulation's own proposals need to be carried through:
+    /// whether the worker has a lender, the agreement's hash, the window.
+    deals: HashMap<MatchId, lifecycle::Deal>,
     queue: BinaryHeap<Due>,
     seq: u64,
     sched: u64,
@@ -122,6 +125,7 @@ impl<'a> Sim<'a> {
             ring_pos,
             busy: HashMap::new(),
             bodies: HashMap::new(),
+            deals: HashMap::new(),
             queue: BinaryHeap::new(),
             seq: 0,
             sched: 0,

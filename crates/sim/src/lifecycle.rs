@@ -22,23 +22,49 @@ pub(crate) enum Pending {
     ShortageWithdrawn(GapId),
     Proposed(Box<str>),
     Decision(MatchId, u8),
+    Accepted(MatchId, Party),
+    Signed(MatchId, Party),
     Started(MatchId),
     Ended(MatchId, u8),
+}
+
+/// What carrying one of the simulation's own proposals through its
+/// lifecycle needs: whether the worker has a lender (who must accept and
+/// sign too), the agreement's hash (what the parties sign), the window
+/// (no start before it, no completion before its last day).
+#[derive(Clone)]
+pub(crate) struct Deal {
+    lender: bool,
+    sha256: Sha256Hex,
+    window: Window,
+}
+
+/// The first second of market day `d` (00:00 China Standard Time), as
+/// Unix seconds.
+fn day_start(d: Date) -> i64 {
+    d.0.and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp()
+        - MARKET_UTC_OFFSET_SECS
 }
 
 /// How the simulated parties answer a proposal the *engine* made (the
 /// simulation's own proposals are answered inside it): decided by the
 /// proposal's id alone, so a replay answers alike, in the proportions the
-/// simulation uses for its own proposals — 60 % accepted by the borrower,
-/// 15 % declined by the worker, 10 % declined by the borrower, 15 % never
-/// answered (left to expire).
+/// simulation uses for its own proposals — 60 % accepted by every
+/// required party (the borrower, the worker, and the lender when
+/// `has_lender`), 15 % declined by the worker, 10 % declined by the
+/// borrower, 15 % never answered (left to expire). Signing and starting
+/// need the agreement, which only the engine's state has; the demo does
+/// those from the read model.
 ///
-/// The answer is stamped `at` (the time the proposal was made) plus one to
-/// ten minutes: a benchmark that replays months in seconds answers at
+/// The answers are stamped `at` (the time the proposal was made) plus one
+/// to ten minutes: a benchmark that replays months in seconds answers at
 /// once in real time, so its answers must not carry a later market time
 /// than the events still in flight behind them (a far-future time would
 /// move the market's clock ahead and expire other proposals early).
-pub fn answer(p: &MatchProposed, at: Timestamp) -> Option<Event> {
+pub fn answer(p: &MatchProposed, has_lender: bool, at: Timestamp) -> Vec<Event> {
     // FNV-1a over the id: stable across runs and platforms.
     let h = p
         .match_id
@@ -52,20 +78,32 @@ pub fn answer(p: &MatchProposed, at: Timestamp) -> Option<Event> {
         by,
         reason: reason.map(|r| Reason::new(r).expect("a valid reason")),
     };
-    let kind = match h % 100 {
-        0..=59 => EventKind::MatchAccepted(decision(Party::Borrower, None)),
-        60..=74 => {
-            EventKind::MatchDeclined(decision(Party::Worker, Some("the shift times do not suit")))
-        }
-        75..=84 => EventKind::MatchDeclined(decision(Party::Borrower, None)),
-        _ => return None,
-    };
     let delay = 60 + (h >> 32) as i64 % 540;
-    Some(Event {
-        id: EventId::new(format!("evt-answer-{}", p.match_id)).expect("a valid id"),
-        at: Timestamp::from_unix_seconds(at.unix_seconds() + delay)?,
-        kind,
-    })
+    let stamp = |i: i64| Timestamp::from_unix_seconds(at.unix_seconds() + delay + i);
+    let event = |i: usize, kind| {
+        Some(Event {
+            id: EventId::new(format!("evt-answer-{i}-{}", p.match_id)).expect("a valid id"),
+            at: stamp(i as i64)?,
+            kind,
+        })
+    };
+    let kinds = match h % 100 {
+        0..=59 => lendwork_domain::agreement::required_parties(has_lender)
+            .into_iter()
+            .map(|by| EventKind::MatchAccepted(decision(by, None)))
+            .collect(),
+        60..=74 => vec![EventKind::MatchDeclined(decision(
+            Party::Worker,
+            Some("the shift times do not suit"),
+        ))],
+        75..=84 => vec![EventKind::MatchDeclined(decision(Party::Borrower, None))],
+        _ => Vec::new(),
+    };
+    kinds
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, k)| event(i, k))
+        .collect()
 }
 
 impl Sim<'_> {
@@ -91,12 +129,20 @@ impl Sim<'_> {
                 gap_id,
                 reason: Reason::new("order volume fell").unwrap(),
             }),
-            Pending::Decision(match_id, d) => match d {
-                0 => EventKind::MatchAccepted(MatchDecision {
+            Pending::Accepted(match_id, by) => EventKind::MatchAccepted(MatchDecision {
+                match_id,
+                by,
+                reason: None,
+            }),
+            Pending::Signed(match_id, by) => {
+                let document_sha256 = self.deals[&match_id].sha256.clone();
+                EventKind::AgreementSigned(AgreementSigned {
                     match_id,
-                    by: Party::Borrower,
-                    reason: None,
-                }),
+                    by,
+                    document_sha256,
+                })
+            }
+            Pending::Decision(match_id, d) => match d {
                 1 => EventKind::MatchDeclined(MatchDecision {
                     match_id,
                     by: Party::Worker,
@@ -110,18 +156,29 @@ impl Sim<'_> {
                 _ => EventKind::MatchExpired(MatchRef { match_id }),
             },
             Pending::Started(match_id) => EventKind::AssignmentStarted(MatchRef { match_id }),
-            Pending::Ended(match_id, o) => EventKind::AssignmentEnded(AssignmentEnded {
-                match_id,
-                outcome: [
-                    Outcome::Completed,
-                    Outcome::Returned,
-                    Outcome::NoShow,
-                    Outcome::Cancelled,
-                ][o as usize],
-            }),
+            Pending::Ended(match_id, o) => {
+                self.deals.remove(&match_id);
+                let (outcome, by) = [
+                    (Outcome::Completed, Party::Borrower),
+                    (Outcome::Returned, Party::Worker),
+                    (Outcome::NoShow, Party::Borrower),
+                    (Outcome::Cancelled, Party::Borrower),
+                ][o as usize];
+                EventKind::AssignmentEnded(AssignmentEnded {
+                    match_id,
+                    outcome,
+                    by: Some(by),
+                    reason: None,
+                })
+            }
         }
     }
 
+    /// Schedules the answers to one of the simulation's own proposals:
+    /// six in ten are carried through — every required party accepts and
+    /// signs, the worker starts on or after the window's first day and the
+    /// assignment ends (mostly completed on its last day; some returned,
+    /// no-shows or cancelled earlier); the rest are declined or expire.
     fn follow_proposal(&mut self, t: i64, match_id: MatchId) {
         let roll = self.rng.gen_range(0..100);
         let d = match roll {
@@ -135,23 +192,44 @@ impl Sim<'_> {
         } else {
             self.rng.gen_range(600..48 * 3600)
         };
-        self.schedule(answer, Pending::Decision(match_id.clone(), d));
-        if d == 0 {
-            let start = answer + self.rng.gen_range(3600..5 * 86_400);
-            self.schedule(start, Pending::Started(match_id.clone()));
-            let o = match self.rng.gen_range(0..100) {
-                0..=84 => 0,
-                85..=89 => 1,
-                90..=94 => 2,
-                _ => 3,
-            };
-            let len = if o == 2 {
-                86_400
-            } else {
-                self.rng.gen_range(7..60) * 86_400
-            };
-            self.schedule(start + len, Pending::Ended(match_id, o));
+        if d != 0 {
+            self.deals.remove(&match_id);
+            self.schedule(answer, Pending::Decision(match_id, d));
+            return;
         }
+        let Some(deal) = self.deals.get(&match_id).cloned() else {
+            return;
+        };
+        let parties = lendwork_domain::agreement::required_parties(deal.lender);
+        let mut when = answer;
+        for &p in &parties {
+            self.schedule(when, Pending::Accepted(match_id.clone(), p));
+            when += self.rng.gen_range(60..6 * 3600);
+        }
+        for &p in &parties {
+            self.schedule(when, Pending::Signed(match_id.clone(), p));
+            when += self.rng.gen_range(60..6 * 3600);
+        }
+        let first = day_start(deal.window.start) + 8 * 3600;
+        let last = day_start(deal.window.end) + 17 * 3600;
+        let start = when.max(first + self.rng.gen_range(0..2 * 3600));
+        if start > last {
+            self.deals.remove(&match_id);
+            return;
+        }
+        self.schedule(start, Pending::Started(match_id.clone()));
+        let o = match self.rng.gen_range(0..100) {
+            0..=84 => 0,
+            85..=89 => 1,
+            90..=94 => 2,
+            _ => 3,
+        };
+        let end = if o == 0 {
+            last.max(start + 3600)
+        } else {
+            start + self.rng.gen_range(3600..(last - start).max(2 * 3600))
+        };
+        self.schedule(end, Pending::Ended(match_id, o));
     }
 
     /// Proposes up to three eligible recent workers of the gap's district.
@@ -200,6 +278,14 @@ impl Sim<'_> {
                     rules_passed: Rule::ALL.to_vec(),
                 },
             };
+            self.deals.insert(
+                match_id.clone(),
+                Deal {
+                    lender: w.employer_id.is_some(),
+                    sha256: AgreementTerms::of(&m, gap, &w).sha256(),
+                    window: gap.window,
+                },
+            );
             let key: Box<str> = format!("m:{match_id}").into();
             self.bodies.insert(key.clone(), EventKind::MatchProposed(m));
             let when = t + self.rng.gen_range(1..600);

@@ -97,6 +97,7 @@ impl Sim<'_> {
             consent,
             contract_end,
             priority_group,
+            display_name: None,
         };
         let _agency = self.regions[r].agencies[(n % 3) as usize].clone();
         let roll = self.rng.gen_range(0..100);
@@ -186,6 +187,9 @@ impl Sim<'_> {
                 None
             },
             industry: Some(lendwork_domain::Industry::new(industry.name).unwrap()),
+            title: None,
+            description: None,
+            hours_per_day: None,
         };
         if self.rng.gen_bool(0.03) {
             let when = t + self.rng.gen_range(86_400..10 * 86_400);

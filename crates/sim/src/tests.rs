@@ -22,23 +22,43 @@ fn answers_are_deterministic_valid_and_in_the_simulated_proportions() {
                 rules_passed: Rule::ALL.to_vec(),
             },
         };
-        let a = answer(&p, at);
-        assert_eq!(a, answer(&p, at), "the same proposal, the same answer");
-        let Some(e) = a else {
+        let lent = i % 2 == 0;
+        let a = answer(&p, lent, at);
+        assert_eq!(
+            a,
+            answer(&p, lent, at),
+            "the same proposal, the same answer"
+        );
+        if a.is_empty() {
             silent += 1;
             continue;
-        };
-        let text = e.to_json();
-        assert_eq!(Event::from_json(&text).unwrap(), e, "a valid event");
-        let late = e.at.unix_seconds() - at.unix_seconds();
-        assert!((60..600).contains(&late), "answered {late} s later");
-        match e.kind {
-            EventKind::MatchAccepted(d) => {
-                assert_eq!(d.match_id, p.match_id);
+        }
+        for e in &a {
+            let text = e.to_json();
+            assert_eq!(&Event::from_json(&text).unwrap(), e, "a valid event");
+            let late = e.at.unix_seconds() - at.unix_seconds();
+            assert!((60..603).contains(&late), "answered {late} s later");
+        }
+        match &a[0].kind {
+            EventKind::MatchAccepted(_) => {
+                let by: Vec<Party> = a
+                    .iter()
+                    .map(|e| match &e.kind {
+                        EventKind::MatchAccepted(d) if d.match_id == p.match_id => d.by,
+                        other => panic!("not an acceptance of the proposal: {other:?}"),
+                    })
+                    .collect();
+                let want = if lent {
+                    vec![Party::Borrower, Party::Lender, Party::Worker]
+                } else {
+                    vec![Party::Borrower, Party::Worker]
+                };
+                assert_eq!(by, want, "every required party accepts");
                 accepted += 1
             }
             EventKind::MatchDeclined(d) => {
                 assert_eq!(d.match_id, p.match_id);
+                assert_eq!(a.len(), 1);
                 declined += 1
             }
             other => panic!("not an answer: {other:?}"),

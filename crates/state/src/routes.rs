@@ -93,6 +93,8 @@ impl Router {
                 ("match", "match_id", x.match_id.as_str())
             }
             EventKind::AssignmentEnded(x) => ("match", "match_id", x.match_id.as_str()),
+            EventKind::AgreementSigned(x) => ("match", "match_id", x.match_id.as_str()),
+            EventKind::PreferenceSet(x) => ("worker", "worker_id", x.worker_id.as_str()),
         };
         if let Some(r) = self.cached(kind, id) {
             return Ok(r);

@@ -15,22 +15,26 @@
 use std::collections::BTreeMap;
 
 use lendwork_domain::*;
-use lendwork_engine::{Proposal, Status};
+use lendwork_engine::{machine, Positions, Proposal, Refused, Status};
 use serde::{Deserialize, Serialize};
 
 /// Where a gap stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GapStatus {
-    /// Some positions are not yet taken.
+    /// Some positions are not filled (proposals may be waiting for them).
     Open,
-    /// Every position is taken by a proposal or an assignment.
+    /// Every position is agreed, signed, started or completed.
     Filled,
     /// The borrower withdrew it.
     Withdrawn,
 }
 
 /// A gap as the borrower and the operator see it.
+///
+/// A proposal does not fill a position: `open` counts the positions not
+/// yet agreed, and `proposed` how many proposals are waiting for their
+/// parties.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GapView {
     /// The gap.
@@ -41,8 +45,17 @@ pub struct GapView {
     pub region: Region,
     /// Positions asked for.
     pub headcount: u32,
-    /// Positions not taken by a standing proposal or assignment.
+    /// Positions not yet agreed: the headcount less `filled`.
     pub open: u32,
+    /// Proposals waiting for their parties' acceptance.
+    #[serde(default)]
+    pub proposed: u32,
+    /// Positions agreed, signed, started or completed.
+    #[serde(default)]
+    pub filled: u32,
+    /// Of those, started or completed.
+    #[serde(default)]
+    pub started: u32,
     /// Where it stands.
     pub status: GapStatus,
     /// Industry, when given.
@@ -53,8 +66,47 @@ pub struct GapView {
     pub window: Window,
     /// Wage offered.
     pub hourly_wage_fen: Fen,
+    /// Working hours per day.
+    #[serde(default = "eight")]
+    pub hours_per_day: u8,
+    /// Its title, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Title>,
     /// When it was first posted.
     pub posted_at: Timestamp,
+}
+
+fn eight() -> u8 {
+    8
+}
+
+impl GapView {
+    /// The view of `post` with its positions `pos`, first posted at
+    /// `posted_at`.
+    pub fn of(post: &ShortagePosted, pos: Positions, posted_at: Timestamp) -> Self {
+        Self {
+            gap_id: post.gap_id.clone(),
+            enterprise_id: post.enterprise_id.clone(),
+            region: post.region.clone(),
+            headcount: post.headcount.get(),
+            open: pos.open(),
+            proposed: pos.proposed,
+            filled: pos.filled,
+            started: pos.started,
+            status: if pos.open() == 0 {
+                GapStatus::Filled
+            } else {
+                GapStatus::Open
+            },
+            industry: post.industry.clone(),
+            requirements: post.requirements.clone(),
+            window: post.window,
+            hourly_wage_fen: post.hourly_wage_fen,
+            hours_per_day: post.hours().get(),
+            title: post.title.clone(),
+            posted_at,
+        }
+    }
 }
 
 /// A proposal as its parties and the operator see it, with its audit trail.
@@ -69,12 +121,33 @@ pub struct MatchView {
     pub lender_id: Option<EnterpriseId>,
     /// Days of work.
     pub window: Window,
-    /// Where it stands (`proposed`, `accepted`, `started`, `completed`,
-    /// `returned`, `no_show`, `ended_cancelled`, `declined`, `expired`,
-    /// `cancelled`).
+    /// Where it stands ([`Status::name`]: `proposed`, `agreed`, `signed`,
+    /// `started`, `completed`, `returned`, `no_show`, `ended_cancelled`,
+    /// `terminated`, `declined`, `expired`, `cancelled`).
     pub status: String,
+    /// Parties that accepted so far.
+    #[serde(default)]
+    pub accepted: Vec<Party>,
+    /// Parties whose acceptance and signature are required.
+    #[serde(default)]
+    pub required: Vec<Party>,
+    /// The agreement, once agreed (the gateway renders it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<AgreementTerms>,
+    /// Its SHA-256, which every signature names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement_sha256: Option<Sha256Hex>,
+    /// Parties that signed so far.
+    #[serde(default)]
+    pub signed: Vec<Party>,
+    /// What may happen next, and who may do it.
+    #[serde(default)]
+    pub allowed: Vec<String>,
     /// Every event that touched it.
     pub history: Vec<HistoryEntry>,
+    /// Steps that were refused (the last few), from the log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refused>,
 }
 
 /// One step of a proposal's audit trail.
@@ -86,58 +159,116 @@ pub struct HistoryEntry {
     pub at: Timestamp,
     /// What it did.
     pub what: String,
+    /// Who acted, when the event names a party.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Party>,
+    /// The reason given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
-/// A status as one word.
+/// A status as one word ([`Status::name`]).
 pub fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Proposed => "proposed",
-        Status::Accepted => "accepted",
-        Status::Started => "started",
-        Status::Ended(Outcome::Completed) => "completed",
-        Status::Ended(Outcome::Returned) => "returned",
-        Status::Ended(Outcome::NoShow) => "no_show",
-        Status::Ended(Outcome::Cancelled) => "ended_cancelled",
-        Status::Declined => "declined",
-        Status::Expired => "expired",
-        Status::Cancelled => "cancelled",
-    }
+    s.name()
 }
 
 impl MatchView {
-    /// The view of `p`, a proposal for a gap of `enterprise`.
-    pub fn of(p: &Proposal, enterprise: EnterpriseId, lender: Option<EnterpriseId>) -> Self {
+    /// The view of `p`, a proposal for a gap of `enterprise`, at `now`
+    /// (for what is allowed next).
+    pub fn of(p: &Proposal, enterprise: EnterpriseId, now: Timestamp) -> Self {
+        let facts = p.facts();
         Self {
             proposed: p.proposed.clone(),
             enterprise_id: enterprise,
-            lender_id: lender,
+            lender_id: p.lender.clone(),
             window: p.window,
-            status: status_name(p.status).to_owned(),
+            status: p.status.name().to_owned(),
+            accepted: p.accepted.clone(),
+            required: machine::required(p.lender.is_some()),
+            agreement: p.agreement.as_deref().cloned(),
+            agreement_sha256: p.agreement_sha256.clone(),
+            signed: p.signed.clone(),
+            allowed: machine::allowed(&facts, now.market_date()),
             history: p
                 .history
                 .iter()
-                .map(|(id, at, what)| HistoryEntry {
-                    event_id: id.clone(),
-                    at: *at,
-                    what: (*what).to_owned(),
+                .map(|h| HistoryEntry {
+                    event_id: h.event.clone(),
+                    at: h.at,
+                    what: h.what.to_owned(),
+                    by: h.by,
+                    reason: h.reason.clone(),
                 })
                 .collect(),
+            refused: p.refused.clone(),
         }
+    }
+
+    /// The state machine's facts, as this view records them (the gateway
+    /// decides a step on them before it appends).
+    pub fn status(&self) -> Option<Status> {
+        Status::from_name(&self.status)
+    }
+
+    /// The market day the assignment started on, if it did.
+    pub fn started_on(&self) -> Option<Date> {
+        self.history
+            .iter()
+            .rev()
+            .find(|h| h.what == "assignment_started")
+            .map(|h| h.at.market_date())
+    }
+
+    /// Decides `step` on this view at `now` with the engine's machine.
+    pub fn decide(
+        &self,
+        step: machine::Step<'_>,
+        now: Timestamp,
+    ) -> Result<machine::Next, machine::Refusal> {
+        let Some(status) = self.status() else {
+            return Err(machine::Refusal {
+                status: "unknown",
+                allowed: Vec::new(),
+                why: format!("unknown status {:?}", self.status),
+            });
+        };
+        let facts = machine::Facts {
+            status,
+            has_lender: self.lender_id.is_some(),
+            accepted: &self.accepted,
+            signed: &self.signed,
+            agreement: self.agreement_sha256.as_ref(),
+            window: self.window,
+            started_on: self.started_on(),
+        };
+        machine::decide(&facts, step, now.market_date())
     }
 }
 
-/// Counts for one slice of a region (an industry, a skill, a group).
+/// Counts for one slice of a region (an industry, a skill).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slice {
     /// Positions posted (live gaps).
     pub positions: u64,
-    /// Of those, not taken.
+    /// Of those, not filled.
     pub open: u64,
-    /// Proposals accepted.
-    pub accepted: u64,
+    /// Of those, filled (agreed, signed, started or completed).
+    #[serde(default)]
+    pub filled: u64,
+    /// Of those, started or completed.
+    #[serde(default)]
+    pub started: u64,
+    /// Proposals that became agreed, ever.
+    pub agreed: u64,
 }
 
 /// A region's market at a glance: the operator's statistics.
+///
+/// Every counter moves only on a transition the engine applied (a step it
+/// refused counts nowhere): `agreed` when the last required party accepts,
+/// `started` when the worker starts, and so on. Fill rates are positions
+/// over positions: `positions_filled / positions` (agreed or later) and
+/// `positions_started / positions` — proposals alone fill nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionView {
     /// The region.
@@ -148,29 +279,48 @@ pub struct RegionView {
     pub gaps: u64,
     /// Positions of the live gaps.
     pub positions: u64,
-    /// Of those, not taken by a standing proposal or assignment.
+    /// Of those, not filled.
     pub open_positions: u64,
+    /// Of those, filled: agreed, signed, started or completed.
+    #[serde(default)]
+    pub positions_filled: u64,
+    /// Of those, started or completed.
+    #[serde(default)]
+    pub positions_started: u64,
     /// Proposals made, ever.
     pub proposed: u64,
-    /// Proposals accepted.
-    pub accepted: u64,
+    /// Proposals agreed by every required party.
+    pub agreed: u64,
+    /// Agreements signed by every required party.
+    #[serde(default)]
+    pub signed: u64,
     /// Proposals declined.
     pub declined: u64,
     /// Proposals expired.
     pub expired: u64,
     /// Assignments started.
     pub started: u64,
-    /// Assignments ended completed.
+    /// Assignments completed.
     pub completed: u64,
+    /// Assignments ended early by the worker or the lender.
+    #[serde(default)]
+    pub returned: u64,
     /// Workers who did not show.
     pub no_show: u64,
-    /// Proposals cancelled by a withdrawal.
+    /// Assignments the borrower called off.
+    #[serde(default)]
+    pub ended_cancelled: u64,
+    /// Assignments terminated (contract ended, worker withdrawn).
+    #[serde(default)]
+    pub terminated: u64,
+    /// Proposals cancelled before they started (withdrawals, a lowered
+    /// headcount, a block).
     pub cancelled: u64,
-    /// Sum of seconds from a gap's posting to each acceptance for it.
+    /// Sum of seconds from a gap's posting to each agreement for it.
     pub time_to_fill_secs_sum: u64,
-    /// Acceptances counted in the sum.
+    /// Agreements counted in the sum.
     pub time_to_fill_count: u64,
-    /// Accepted proposals by the worker's priority group (`none` when the
+    /// Agreed proposals by the worker's priority group (`none` when the
     /// worker has none).
     pub priority_served: BTreeMap<String, u64>,
     /// Live positions by industry (`unknown` when not given).

@@ -352,6 +352,26 @@ struct Parties {
     answered: AtomicU64,
     /// When each answer was published, by its market time (for latency).
     stamps: Mutex<Vec<(String, Instant)>>,
+    /// Workers with a lender (whose acceptance is then required too).
+    lent: std::collections::HashSet<String>,
+}
+
+impl Parties {
+    /// The parties of the market `evs`.
+    fn of(evs: &[Event]) -> Self {
+        Self {
+            lent: evs
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::WorkerOffered(w) if w.employer_id.is_some() => {
+                        Some(w.worker_id.to_string())
+                    }
+                    _ => None,
+                })
+                .collect(),
+            ..Self::default()
+        }
+    }
 }
 
 /// Reads the matches topic and answers the matcher's proposals on the
@@ -375,7 +395,8 @@ async fn respond(
             // The engine's own proposals only: the simulation answers the
             // ones it made itself (echoed here) in its own events.
             if e.id.as_str() == format!("evt-{}", p.match_id) {
-                if let Some(a) = lendwork_sim::answer(p, e.at) {
+                let lent = parties.lent.contains(p.worker_id.as_str());
+                for a in lendwork_sim::answer(p, lent, e.at) {
                     send(
                         &prod,
                         &market,
@@ -490,7 +511,7 @@ async fn main() {
         .await
         .unwrap();
     let (health, matcher) = start_matcher(&kafka, store.clone(), opts.clone()).await;
-    let parties = Arc::new(Parties::default());
+    let parties = Arc::new(Parties::of(&evs));
     let responder = respond(&kafka, &opts, parties.clone()).await;
     let prod = warm(&kafka, &opts.market_topic).await;
     let idle = meter.idle().await;
@@ -695,7 +716,7 @@ async fn steady(
         .await
         .unwrap();
     let (health, matcher) = start_matcher(kafka, store.clone(), opts.clone()).await;
-    let parties = Arc::new(Parties::default());
+    let parties = Arc::new(Parties::of(&evs));
     let responder = respond(kafka, &opts, parties.clone()).await;
     let consumer = assigned(kafka, &opts.matches_topic);
     let prod = warm(kafka, &opts.market_topic).await;

@@ -189,7 +189,9 @@ pub async fn audit(
     }
     let mut standing: BTreeMap<String, Vec<&MatchView>> = BTreeMap::new();
     for v in views.values() {
-        if matches!(v.status.as_str(), "proposed" | "accepted" | "started") {
+        if v.status()
+            .is_some_and(lendwork_engine::Status::holds_worker)
+        {
             standing
                 .entry(v.proposed.worker_id.to_string())
                 .or_default()

@@ -19,7 +19,7 @@ impl Market {
             .proposals
             .values()
             .filter(|p| p.status == Status::Proposed)
-            .map(|p| (p.history[0].1, p.proposed.match_id.clone()))
+            .map(|p| (p.made_at(), p.proposed.match_id.clone()))
             .collect();
         if unanswered != self.unanswered {
             return Err("the expiry queue differs from the unanswered proposals".into());

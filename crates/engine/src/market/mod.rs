@@ -60,7 +60,11 @@ mod snapshot;
 mod tests;
 mod why_not;
 
-pub use records::{match_id, Proposal, Status};
+pub use lifecycle::Transition;
+pub use queries::Positions;
+pub use records::{
+    match_id, Proposal, Refused, Status, Step, CONTRACT_ENDED, HEADCOUNT_LOWERED, REFUSED_KEPT,
+};
 pub use why_not::WhyNot;
 
 use entries::{GCand, WCand};
@@ -131,6 +135,21 @@ pub struct Market {
     /// Unanswered proposals by the time they were made, so expiry looks
     /// only at the ones due.
     unanswered: BTreeSet<(Timestamp, MatchId)>,
+    /// The exclusions made by a decline, an expiry or an end (which a
+    /// lifted block must not lift); `excluded_pairs` also holds the
+    /// blocked pairs.
+    declined: HashSet<(u32, u32), Fx>,
+    /// Each borrower's (interned) blocked workers (rule 10), by slot.
+    blocks: HashMap<u32, BTreeSet<u32>, Ids>,
+    /// Started assignments whose worker's contract ends before their
+    /// window, by the contract's last day.
+    contract_ends: BTreeSet<(Date, MatchId)>,
+    /// Status changes since [`Market::take_transitions`] last ran.
+    #[serde(skip)]
+    transitions: Vec<Transition>,
+    /// Events made by the market since [`Market::take_emitted`] last ran.
+    #[serde(skip)]
+    emitted: Vec<Event>,
 }
 
 /// Work counters of a market.
@@ -154,6 +173,11 @@ impl Market {
         Self {
             stats: MarketStats::default(),
             changed: Vec::new(),
+            declined: HashSet::default(),
+            blocks: HashMap::default(),
+            contract_ends: BTreeSet::new(),
+            transitions: Vec::new(),
+            emitted: Vec::new(),
             unanswered: BTreeSet::new(),
             region,
             weights,
@@ -185,8 +209,10 @@ impl Market {
 
     // ----- workers -------------------------------------------------------
 
-    /// Adds or replaces a worker's profile. Standing proposals stay.
-    pub fn offer(&mut self, w: WorkerOffered) {
+    /// Adds or replaces a worker's profile. Standing proposals stay,
+    /// unless the new profile breaks rule 3 for them (see
+    /// `recheck_commitments`).
+    pub fn offer(&mut self, w: WorkerOffered, event: &EventId, at: Timestamp) {
         let slot = slot_for(&mut self.wslot, &mut self.workers, &w.worker_id);
         let (busy, excluded) = match self.workers[slot as usize].take() {
             Some(old) => {
@@ -233,9 +259,48 @@ impl Market {
         });
         self.index_worker(slot, true);
         self.place_worker(slot);
+        self.recheck_commitments(slot, event, at);
     }
 
-    /// Removes a worker; its standing proposals are cancelled.
+    /// After a re-offer: a commitment that rule 3 no longer allows (the
+    /// consent withdrawn, or the contract now ending before the window)
+    /// is cancelled when it has not started; a started one is watched and
+    /// terminated when the contract ends (at once when consent is gone).
+    fn recheck_commitments(&mut self, slot: u32, event: &EventId, at: Timestamp) {
+        let rec = self.workers[slot as usize].as_ref().expect("live");
+        let Some(_) = rec.profile.employer_id else {
+            return;
+        };
+        let (consent, end) = (rec.profile.consent, rec.profile.contract_end);
+        let broken: Vec<MatchId> = rec
+            .busy
+            .iter()
+            .filter(|(_, w)| !consent || end.is_some_and(|e| e < w.end))
+            .map(|(m, _)| m.clone())
+            .collect();
+        for m in broken {
+            if self.proposals[&m].status == Status::Started {
+                if consent {
+                    self.watch_contract(&m);
+                } else {
+                    self.terminate(&m, at, "worker_offered", "the worker withdrew consent");
+                }
+            } else {
+                self.finish(
+                    &m,
+                    Status::Cancelled,
+                    event,
+                    at,
+                    "worker_offered",
+                    None,
+                    None,
+                );
+            }
+        }
+    }
+
+    /// Removes a worker; its standing proposals are cancelled and a
+    /// started assignment is terminated (the position is filled again).
     pub fn withdraw_worker(&mut self, w: &WorkerId, event: &EventId, at: Timestamp) {
         let Some((slot, old)) = take_live(&self.wslot, &mut self.workers, w) else {
             return;
@@ -245,7 +310,126 @@ impl Market {
             self.parked_exclusions.insert(slot, old.excluded);
         }
         for (m, _) in old.busy {
-            self.finish(&m, Status::Cancelled, event, at, "worker_withdrawn");
+            if self.proposals[&m].status == Status::Started {
+                self.terminate(&m, at, "worker_withdrawn", "the worker was withdrawn");
+            } else {
+                self.finish(
+                    &m,
+                    Status::Cancelled,
+                    event,
+                    at,
+                    "worker_withdrawn",
+                    None,
+                    None,
+                );
+            }
+        }
+    }
+
+    // ----- preferences (rule 10) -------------------------------------------
+
+    /// Whether the borrower (interned) `ent` blocked worker slot `ws`.
+    pub(super) fn is_blocked(&self, ws: u32, ent: u32) -> bool {
+        self.blocks.get(&ent).is_some_and(|b| b.contains(&ws))
+    }
+
+    /// A borrower's mark on a worker. `blocked` excludes the worker from
+    /// the borrower's gaps, now and later, and cancels the pair's
+    /// proposals that are not yet agreed (an agreed or started one stands:
+    /// the borrower declines or ends it); `cleared` lifts the block (pairs
+    /// declined or ended stay excluded); `favourite` also lifts a block.
+    pub fn set_preference(
+        &mut self,
+        x: &PreferenceSet,
+        event: &EventId,
+        at: Timestamp,
+    ) -> Result<(), String> {
+        let Some(&ws) = self.wslot.get(&x.worker_id) else {
+            return Err(format!("unknown worker {}", x.worker_id));
+        };
+        let ent = self.ent_id(&x.enterprise_id);
+        let gaps: Vec<u32> = self
+            .gaps
+            .iter()
+            .flatten()
+            .filter(|g| g.enterprise == ent)
+            .map(|g| g.slot)
+            .collect();
+        let live = self.workers[ws as usize].is_some();
+        match x.kind {
+            PreferenceKind::Blocked => {
+                if !self.blocks.entry(ent).or_default().insert(ws) {
+                    return Err(format!("worker {} is already blocked", x.worker_id));
+                }
+                for &gs in &gaps {
+                    self.exclude_pair(ws, gs);
+                }
+                if live {
+                    let victims: Vec<MatchId> = self.workers[ws as usize]
+                        .as_ref()
+                        .expect("live")
+                        .busy
+                        .iter()
+                        .filter(|(m, _)| {
+                            let p = &self.proposals[m];
+                            p.status == Status::Proposed
+                                && self
+                                    .g(&p.proposed.gap_id)
+                                    .is_some_and(|g| g.enterprise == ent)
+                        })
+                        .map(|(m, _)| m.clone())
+                        .collect();
+                    for m in victims {
+                        self.finish(
+                            &m,
+                            Status::Cancelled,
+                            event,
+                            at,
+                            "preference_set",
+                            Some(Party::Borrower),
+                            None,
+                        );
+                    }
+                    self.place_worker(ws);
+                }
+            }
+            PreferenceKind::Cleared | PreferenceKind::Favourite => {
+                let was = self.blocks.get_mut(&ent).is_some_and(|b| b.remove(&ws));
+                if !was {
+                    return if x.kind == PreferenceKind::Cleared {
+                        Err(format!("worker {} is not blocked", x.worker_id))
+                    } else {
+                        Ok(())
+                    };
+                }
+                for &gs in &gaps {
+                    if self.declined.contains(&(ws, gs)) {
+                        continue;
+                    }
+                    self.excluded_pairs.remove(&(ws, gs));
+                    if live {
+                        self.update_worker(ws, |r| r.excluded.retain(|g| *g != gs));
+                    } else if let Some(p) = self.parked_exclusions.get_mut(&ws) {
+                        p.retain(|g| *g != gs);
+                    }
+                }
+                if live {
+                    self.place_worker(ws);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Excludes the pair (worker slot, gap slot) from matching.
+    fn exclude_pair(&mut self, ws: u32, gs: u32) {
+        if !self.excluded_pairs.insert((ws, gs)) {
+            return;
+        }
+        if self.workers[ws as usize].is_some() {
+            self.update_worker(ws, |r| r.excluded.push(gs));
+        } else {
+            self.parked_exclusions.entry(ws).or_default().push(gs);
         }
     }
 
@@ -275,6 +459,14 @@ impl Market {
         let mut certs: Vec<u16> = g.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
         let enterprise = self.ent_id(&g.enterprise_id);
+        let blocked: Vec<u32> = self
+            .blocks
+            .get(&enterprise)
+            .map(|b| b.iter().copied().collect())
+            .unwrap_or_default();
+        for ws in blocked {
+            self.exclude_pair(ws, slot);
+        }
         self.gaps[slot as usize] = Some(GapRec {
             posting: g,
             ix: None,
@@ -289,15 +481,26 @@ impl Market {
         self.trim_to_headcount(slot, event, at);
     }
 
-    /// Removes a gap; its standing proposals are cancelled.
+    /// Removes a gap; its proposals that have not started are cancelled.
+    /// Started assignments stand until they are ended: withdrawing a
+    /// shortage stops new matching, not the work of people already there.
     pub fn withdraw_gap(&mut self, g: &GapId, event: &EventId, at: Timestamp) {
         let Some((slot, old)) = take_live(&self.gslot, &mut self.gaps, g) else {
             return;
         };
         self.unindex_gap(slot, &old);
         for m in old.proposals {
-            if self.proposals[&m].status.holds_worker() {
-                self.finish(&m, Status::Cancelled, event, at, "shortage_withdrawn");
+            let s = self.proposals[&m].status;
+            if s.holds_worker() && s != Status::Started {
+                self.finish(
+                    &m,
+                    Status::Cancelled,
+                    event,
+                    at,
+                    "shortage_withdrawn",
+                    None,
+                    None,
+                );
             }
         }
     }

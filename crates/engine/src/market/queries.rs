@@ -5,7 +5,7 @@
 
 use lendwork_domain::*;
 
-use super::Market;
+use super::{Market, Status};
 
 impl Market {
     /// The region.
@@ -43,7 +43,8 @@ impl Market {
         self.g(g).map(|r| &r.posting)
     }
 
-    /// Free positions of a gap.
+    /// Free positions of a gap: not held by any standing proposal or
+    /// assignment (what the solver may still fill).
     pub fn open(&self, g: &GapId) -> u32 {
         self.g(g)
             .map_or(0, |r| r.posting.headcount.get().saturating_sub(r.taken))
@@ -66,15 +67,38 @@ impl Market {
         v
     }
 
-    /// Every live gap with its open positions, in no particular order
-    /// (for statistics; nothing is cloned).
-    pub fn gaps_with_open(&self) -> impl Iterator<Item = (&ShortagePosted, u32)> + '_ {
-        self.gaps.iter().flatten().map(|r| {
-            (
-                &r.posting,
-                r.posting.headcount.get().saturating_sub(r.taken),
-            )
-        })
+    /// Every live gap with its positions as the office counts them, in no
+    /// particular order (for statistics; nothing is cloned).
+    pub fn gaps_with_positions(&self) -> impl Iterator<Item = (&ShortagePosted, Positions)> + '_ {
+        self.gaps
+            .iter()
+            .flatten()
+            .map(|r| (&r.posting, self.count_positions(r)))
+    }
+
+    /// A live gap's positions as the office counts them.
+    pub fn positions(&self, g: &GapId) -> Option<Positions> {
+        self.g(g).map(|r| self.count_positions(r))
+    }
+
+    fn count_positions(&self, r: &super::GapRec) -> Positions {
+        let mut p = Positions {
+            headcount: r.posting.headcount.get(),
+            ..Positions::default()
+        };
+        for m in &r.proposals {
+            let s = self.proposals[m].status;
+            if s == Status::Proposed {
+                p.proposed += 1;
+            }
+            if s.fills_position() {
+                p.filled += 1;
+            }
+            if matches!(s, Status::Started | Status::Ended(Outcome::Completed)) {
+                p.started += 1;
+            }
+        }
+        p
     }
 
     /// The cost of worker `w` in gap `g` — the sum of the terms a proposal
@@ -99,5 +123,26 @@ impl Market {
     /// Pairs the solver currently assigns (what the next round proposes).
     pub fn pending_pairs(&self) -> usize {
         self.solver.assigned_count()
+    }
+}
+
+/// A gap's positions as the office counts them: a proposal does not fill a
+/// position; an agreement does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Positions {
+    /// Positions asked for.
+    pub headcount: u32,
+    /// Proposals waiting for their parties' acceptance.
+    pub proposed: u32,
+    /// Positions agreed, signed, started or completed.
+    pub filled: u32,
+    /// Of those, started or completed.
+    pub started: u32,
+}
+
+impl Positions {
+    /// Positions not filled: the headcount less the filled ones.
+    pub fn open(&self) -> u32 {
+        self.headcount.saturating_sub(self.filled)
     }
 }

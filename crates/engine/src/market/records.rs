@@ -21,38 +21,127 @@ use super::Market;
 use crate::slots::Slots;
 use crate::Ids;
 
-/// Where a proposal stands.
+/// Where a proposal stands (see [`crate::machine`] for the steps between).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// Made, not yet answered.
+    /// Made; waiting for every required party's acceptance.
     Proposed,
-    /// Accepted by a party.
-    Accepted,
+    /// Accepted by every required party; waiting for the signatures.
+    Agreed,
+    /// Every required party signed the agreement; may start.
+    Signed,
     /// The worker started.
     Started,
     /// Ended with an outcome.
     Ended(Outcome),
     /// Declined by a party.
     Declined,
-    /// No answer in time.
+    /// No full answer in time.
     Expired,
-    /// The worker or the gap was withdrawn while it stood.
+    /// The worker or the gap was withdrawn (or the headcount lowered, or
+    /// the worker blocked) before it started.
     Cancelled,
 }
 
 impl Status {
     /// Whether the worker is still committed to the gap's window (rule 9).
     pub fn holds_worker(self) -> bool {
-        matches!(self, Status::Proposed | Status::Accepted | Status::Started)
+        matches!(
+            self,
+            Status::Proposed | Status::Agreed | Status::Signed | Status::Started
+        )
     }
 
-    /// Whether the position is still taken.
+    /// Whether the position is still taken: by a standing proposal or
+    /// assignment, or by one completed. Every other end frees it, and the
+    /// market fills it again (back-fill).
     pub fn holds_position(self) -> bool {
-        self.holds_worker()
-            || matches!(self, Status::Ended(Outcome::Completed | Outcome::Cancelled))
+        self.holds_worker() || self == Status::Ended(Outcome::Completed)
+    }
+
+    /// Whether the position counts as filled for the office's figures:
+    /// agreed, signed, started or completed (a proposal alone does not
+    /// fill a position).
+    pub fn fills_position(self) -> bool {
+        matches!(
+            self,
+            Status::Agreed | Status::Signed | Status::Started | Status::Ended(Outcome::Completed)
+        )
+    }
+
+    /// Every status, in the order of the lifecycle.
+    pub const ALL: [Status; 12] = [
+        Status::Proposed,
+        Status::Agreed,
+        Status::Signed,
+        Status::Started,
+        Status::Ended(Outcome::Completed),
+        Status::Ended(Outcome::Returned),
+        Status::Ended(Outcome::NoShow),
+        Status::Ended(Outcome::Cancelled),
+        Status::Ended(Outcome::Terminated),
+        Status::Declined,
+        Status::Expired,
+        Status::Cancelled,
+    ];
+
+    /// The status as one word, as the read models and the API spell it
+    /// (an assignment the borrower called off is `ended_cancelled`, to
+    /// tell it from a proposal cancelled by a withdrawal).
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Proposed => "proposed",
+            Status::Agreed => "agreed",
+            Status::Signed => "signed",
+            Status::Started => "started",
+            Status::Ended(Outcome::Completed) => "completed",
+            Status::Ended(Outcome::Returned) => "returned",
+            Status::Ended(Outcome::NoShow) => "no_show",
+            Status::Ended(Outcome::Cancelled) => "ended_cancelled",
+            Status::Ended(Outcome::Terminated) => "terminated",
+            Status::Declined => "declined",
+            Status::Expired => "expired",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// The status a [`Status::name`] spells.
+    pub fn from_name(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.name() == name)
     }
 }
+
+/// One step of a proposal's audit trail: the event, when, what it did, and
+/// who acted and why when the event says.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Step {
+    /// The event.
+    pub event: EventId,
+    /// When.
+    pub at: Timestamp,
+    /// What (the event's type, or [`HEADCOUNT_LOWERED`] / [`CONTRACT_ENDED`]).
+    pub what: &'static str,
+    /// Who acted, when the event names a party.
+    pub by: Option<Party>,
+    /// The reason given, if any.
+    pub reason: Option<Reason>,
+}
+
+/// A step that did not apply, kept on the proposal for the audit (the
+/// last [`REFUSED_KEPT`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Refused {
+    /// The event refused.
+    pub event: EventId,
+    /// Its time.
+    pub at: Timestamp,
+    /// Why.
+    pub why: String,
+}
+
+/// How many refused steps a proposal keeps.
+pub const REFUSED_KEPT: usize = 16;
 
 /// A proposal with its audit trail.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -65,8 +154,47 @@ pub struct Proposal {
     /// The window of the gap (for rule 9).
     #[serde(skip)]
     pub window: Window,
-    /// Every event that touched it: (event id, time, what).
-    pub history: Vec<(EventId, Timestamp, &'static str)>,
+    /// The worker's lender when the proposal was made; `None` for a
+    /// flexible worker (then only the borrower and the worker accept and
+    /// sign).
+    pub lender: Option<EnterpriseId>,
+    /// Parties that accepted, in order.
+    pub accepted: Vec<Party>,
+    /// The agreement, frozen when the proposal became agreed.
+    pub agreement: Option<Box<AgreementTerms>>,
+    /// Its SHA-256, which every signature must name.
+    pub agreement_sha256: Option<Sha256Hex>,
+    /// Parties that signed, in order.
+    pub signed: Vec<Party>,
+    /// Every event that touched it.
+    pub history: Vec<Step>,
+    /// Steps that did not apply (the last few).
+    pub refused: Vec<Refused>,
+}
+
+impl Proposal {
+    /// What [`crate::machine::decide`] needs to know of it.
+    pub fn facts(&self) -> crate::machine::Facts<'_> {
+        crate::machine::Facts {
+            status: self.status,
+            has_lender: self.lender.is_some(),
+            accepted: &self.accepted,
+            signed: &self.signed,
+            agreement: self.agreement_sha256.as_ref(),
+            window: self.window,
+            started_on: self
+                .history
+                .iter()
+                .rev()
+                .find(|s| s.what == "assignment_started")
+                .map(|s| s.at.market_date()),
+        }
+    }
+
+    /// When it was made.
+    pub fn made_at(&self) -> Timestamp {
+        self.history[0].at
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -180,7 +308,11 @@ pub(super) fn take_live<K: Eq + std::hash::Hash, V>(
 /// A proposal's history names what touched it by the event type's tag
 /// ([`EVENT_TYPES`]), or by this: a shortage re-posted with fewer
 /// positions than its proposals hold.
-pub(super) const HEADCOUNT_LOWERED: &str = "headcount_lowered";
+pub const HEADCOUNT_LOWERED: &str = "headcount_lowered";
+
+/// … or this: the worker's contract with the lender ended during the
+/// assignment (the engine terminates it).
+pub const CONTRACT_ENDED: &str = "contract_ended";
 
 /// The `&'static str` a history entry's name stands for (a snapshot
 /// restores them by name).
@@ -188,7 +320,7 @@ pub(super) fn history_name(what: &str) -> Option<&'static str> {
     EVENT_TYPES
         .iter()
         .copied()
-        .chain([HEADCOUNT_LOWERED])
+        .chain([HEADCOUNT_LOWERED, CONTRACT_ENDED])
         .find(|w| *w == what)
 }
 

@@ -32,10 +32,14 @@ pub(crate) mod json_text {
 pub(crate) mod proposals {
     use std::collections::HashMap;
 
-    use lendwork_domain::{EventId, MatchId, MatchProposed, Timestamp, Window};
+    use lendwork_domain::{
+        AgreementTerms, EnterpriseId, EventId, MatchId, MatchProposed, Party, Reason, Sha256Hex,
+        Timestamp, Window,
+    };
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    use crate::market::records::history_name;
+    use super::json_text;
+    use crate::market::records::{history_name, Refused, Step};
     use crate::market::{Proposal, Status};
     use crate::Ids;
 
@@ -44,7 +48,20 @@ pub(crate) mod proposals {
         proposed: &'a MatchProposed,
         status: Status,
         window: &'a Window,
-        history: &'a [(EventId, Timestamp, &'static str)],
+        lender: &'a Option<EnterpriseId>,
+        accepted: &'a [Party],
+        #[serde(with = "json_text")]
+        agreement: &'a Option<Box<AgreementTerms>>,
+        agreement_sha256: &'a Option<Sha256Hex>,
+        signed: &'a [Party],
+        history: Vec<(
+            &'a EventId,
+            Timestamp,
+            &'static str,
+            Option<Party>,
+            &'a Option<Reason>,
+        )>,
+        refused: &'a [Refused],
     }
 
     #[derive(Deserialize)]
@@ -52,18 +69,37 @@ pub(crate) mod proposals {
         proposed: MatchProposed,
         status: Status,
         window: Window,
-        history: Vec<(EventId, Timestamp, String)>,
+        lender: Option<EnterpriseId>,
+        accepted: Vec<Party>,
+        #[serde(with = "json_text")]
+        agreement: Option<Box<AgreementTerms>>,
+        agreement_sha256: Option<Sha256Hex>,
+        signed: Vec<Party>,
+        history: Vec<(EventId, Timestamp, String, Option<Party>, Option<Reason>)>,
+        refused: Vec<Refused>,
     }
 
     pub fn serialize<S: Serializer>(
         map: &HashMap<MatchId, Box<Proposal>, Ids>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
-        s.collect_seq(map.values().map(|p| Out {
-            proposed: &p.proposed,
-            status: p.status,
-            window: &p.window,
-            history: &p.history,
+        s.collect_seq(map.values().map(|p| {
+            Out {
+                proposed: &p.proposed,
+                status: p.status,
+                window: &p.window,
+                lender: &p.lender,
+                accepted: &p.accepted,
+                agreement: &p.agreement,
+                agreement_sha256: &p.agreement_sha256,
+                signed: &p.signed,
+                history: p
+                    .history
+                    .iter()
+                    .map(|h| (&h.event, h.at, h.what, h.by, &h.reason))
+                    .collect(),
+                refused: &p.refused,
+            }
         }))
     }
 
@@ -74,18 +110,30 @@ pub(crate) mod proposals {
         let mut map = HashMap::with_capacity_and_hasher(all.len(), Ids::default());
         for p in all {
             let mut history = Vec::with_capacity(p.history.len());
-            for (e, at, what) in p.history {
+            for (event, at, what, by, reason) in p.history {
                 let what = history_name(&what).ok_or_else(|| {
                     serde::de::Error::custom(format!("unknown history entry {what:?}"))
                 })?;
-                history.push((e, at, what));
+                history.push(Step {
+                    event,
+                    at,
+                    what,
+                    by,
+                    reason,
+                });
             }
             let id = p.proposed.match_id.clone();
             let proposal = Proposal {
                 proposed: p.proposed,
                 status: p.status,
                 window: p.window,
+                lender: p.lender,
+                accepted: p.accepted,
+                agreement: p.agreement,
+                agreement_sha256: p.agreement_sha256,
+                signed: p.signed,
                 history,
+                refused: p.refused,
             };
             if map.insert(id.clone(), Box::new(proposal)).is_some() {
                 return Err(serde::de::Error::custom(format!("proposal {id} twice")));

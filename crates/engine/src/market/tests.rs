@@ -110,8 +110,13 @@ proptest! {
             consent: lender.map_or(true, |(_, c)| c),
             contract_end: lender.map(|(l, _)| day(30 + 20 * l)),
             priority_group: priority.then_some(PriorityGroup::Graduate),
+            display_name: None,
         };
-        m.offer(offered);
+        let (e0, t0) = (
+            EventId::new("evt-offer").unwrap(),
+            Timestamp::parse("2026-03-01T00:00:00Z").unwrap(),
+        );
+        m.offer(offered, &e0, t0);
         let ws = m.wslot[&WorkerId::new("w").unwrap()];
         for (i, (reqs, certs, (start, len), wage, max_commute, (n, e), ent)) in gs.into_iter().enumerate() {
             let mut seen = HashSet::new();
@@ -134,6 +139,9 @@ proptest! {
                 hourly_wage_fen: Fen::new(wage).unwrap(),
                 max_commute_km: max_commute.map(|k| Km::new(k).unwrap()),
                 industry: None,
+                title: None,
+                description: None,
+                hours_per_day: None,
             };
             m.post(posting, &EventId::new(format!("p{i}")).unwrap(), Timestamp::from_unix_seconds(0).unwrap());
         }

@@ -56,6 +56,15 @@ impl Market {
         if let Err(rule) = Self::eligible(wr, gr) {
             return WhyNot::Rule { rule };
         }
+        if self
+            .wslot
+            .get(w)
+            .is_some_and(|&ws| self.is_blocked(ws, gr.enterprise))
+        {
+            return WhyNot::Rule {
+                rule: Rule::NotBlocked,
+            };
+        }
         if wr.excluded.contains(&gr.slot) {
             return WhyNot::Excluded;
         }

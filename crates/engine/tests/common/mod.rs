@@ -47,6 +47,7 @@ pub fn worker(id: &str, km_east: f64) -> WorkerOffered {
         consent: true,
         contract_end: None,
         priority_group: None,
+        display_name: None,
     }
 }
 
@@ -67,6 +68,9 @@ pub fn gap(id: &str, headcount: i64, w: Window) -> ShortagePosted {
         hourly_wage_fen: Fen::new(3000).unwrap(),
         max_commute_km: None,
         industry: None,
+        title: None,
+        description: None,
+        hours_per_day: None,
     }
 }
 

@@ -99,20 +99,31 @@ pub(crate) fn total(regions: &[RegionView]) -> RegionView {
         ..Default::default()
     };
     for r in regions {
-        t.workers += r.workers;
-        t.gaps += r.gaps;
-        t.positions += r.positions;
-        t.open_positions += r.open_positions;
-        t.proposed += r.proposed;
-        t.accepted += r.accepted;
-        t.declined += r.declined;
-        t.expired += r.expired;
-        t.started += r.started;
-        t.completed += r.completed;
-        t.no_show += r.no_show;
-        t.cancelled += r.cancelled;
-        t.time_to_fill_secs_sum += r.time_to_fill_secs_sum;
-        t.time_to_fill_count += r.time_to_fill_count;
+        macro_rules! sum {
+            ($($f:ident),*) => { $( t.$f += r.$f; )* };
+        }
+        sum!(
+            workers,
+            gaps,
+            positions,
+            open_positions,
+            positions_filled,
+            positions_started,
+            proposed,
+            agreed,
+            signed,
+            declined,
+            expired,
+            started,
+            completed,
+            returned,
+            no_show,
+            ended_cancelled,
+            terminated,
+            cancelled,
+            time_to_fill_secs_sum,
+            time_to_fill_count
+        );
         for (k, v) in &r.priority_served {
             *t.priority_served.entry(k.clone()).or_default() += v;
         }
@@ -124,7 +135,9 @@ pub(crate) fn total(regions: &[RegionView]) -> RegionView {
                 let e: &mut Slice = map.entry(k.clone()).or_default();
                 e.positions += s.positions;
                 e.open += s.open;
-                e.accepted += s.accepted;
+                e.filled += s.filled;
+                e.started += s.started;
+                e.agreed += s.agreed;
             }
         }
         t.updated_at = t.updated_at.max(r.updated_at);
@@ -144,7 +157,14 @@ pub(crate) async fn audit_trail(
     match p.role {
         Role::Operator => {
             let pseudo = g.pseudonym(view.proposed.worker_id.as_str()).await?;
-            view.proposed.worker_id = lendwork_domain::WorkerId::new(pseudo).expect("valid id");
+            let pseudo = lendwork_domain::WorkerId::new(pseudo).expect("valid id");
+            view.proposed.worker_id = pseudo.clone();
+            // The agreement names the worker: the operator sees the
+            // pseudonym, and no name.
+            if let Some(a) = view.agreement.as_mut() {
+                a.worker_id = pseudo;
+                a.worker_name = None;
+            }
         }
         _ => {
             if g.party(&p, &view).await?.is_none() {

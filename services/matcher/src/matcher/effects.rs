@@ -53,6 +53,9 @@ pub struct Effects {
     pub invalid: Vec<String>,
     /// Final views of gaps withdrawn.
     pub withdrawn: Vec<GapView>,
+    /// The time of the latest record handled (what the proposals' views
+    /// say is allowed next is decided on its market day).
+    pub at: Option<Timestamp>,
 }
 
 impl Effects {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use lendwork_domain::*;
-use lendwork_engine::{Applied, Engine, EngineConfig, Status};
+use lendwork_engine::{Applied, Engine, EngineConfig, Status, Transition};
 use lendwork_ports::Record;
 use lendwork_state::views::GapStatus;
 
@@ -85,13 +85,12 @@ impl PartitionState {
             },
         };
         let at = ev.at;
-        let expired = self.engine.expire(at);
-        for e in expired {
-            if let EventKind::MatchExpired(x) = &e.kind {
-                if let Some(r) = self.region_of_match(&x.match_id) {
-                    self.counters.entry(r.clone()).or_default().view.expired += 1;
-                    fx.outputs.push((r, e));
-                }
+        fx.at = Some(at);
+        // Time first: expiries and contract terminations due by this
+        // event's time (applied already; counted with the transitions).
+        for e in self.engine.expire(at) {
+            if let Some(r) = self.region_of_event(&e) {
+                fx.outputs.push((r, e));
             }
         }
         if let EventKind::ShortagePosted(g) = &ev.kind {
@@ -102,7 +101,19 @@ impl PartitionState {
         if let EventKind::ShortageWithdrawn(x) = &ev.kind {
             if let Some(g) = self.engine.gap(&x.gap_id) {
                 fx.regions.insert(g.region.clone());
-                let mut view = self.gap_view(g, 0);
+                // Withdrawal cancels what has not started; started
+                // assignments stand.
+                let pos = self
+                    .engine
+                    .market(&g.region)
+                    .and_then(|mk| mk.positions(&x.gap_id))
+                    .unwrap_or_default();
+                let pos = lendwork_engine::Positions {
+                    proposed: 0,
+                    filled: pos.started,
+                    ..pos
+                };
+                let mut view = self.gap_view(g, pos);
                 view.status = GapStatus::Withdrawn;
                 fx.withdrawn.push(view);
             }
@@ -123,6 +134,12 @@ impl PartitionState {
         if applied == Applied::Applied {
             self.fold(ev, fx, &mut new);
         }
+        // Terminations the event caused (a worker withdrawn mid-assignment).
+        for e in self.engine.take_emitted() {
+            if let Some(r) = self.region_of_event(&e) {
+                fx.outputs.push((r, e));
+            }
+        }
         for p in self.engine.round(at) {
             if let EventKind::MatchProposed(m) = &p.kind {
                 new.insert(m.match_id.clone());
@@ -133,6 +150,9 @@ impl PartitionState {
                     .proposed += 1;
                 fx.outputs.push((m.region.clone(), p));
             }
+        }
+        for t in self.engine.take_transitions() {
+            self.count(&t);
         }
         fx.new_matches.extend(new.iter().cloned());
         let mut seen = BTreeSet::new();
@@ -164,10 +184,6 @@ impl PartitionState {
                     });
                 }
             } else if !p.status.holds_worker() {
-                if p.status == Status::Cancelled {
-                    let r = p.proposed.region.clone();
-                    self.counters.entry(r).or_default().view.cancelled += 1;
-                }
                 fx.holds.push(Hold::Release {
                     worker,
                     match_id: m.clone(),
@@ -187,7 +203,77 @@ impl PartitionState {
         self.engine.proposal(m).map(|p| p.proposed.region.clone())
     }
 
-    /// Counts an applied input event and echoes lifecycle events.
+    /// The region of an event the engine made (an expiry, a termination).
+    fn region_of_event(&self, e: &Event) -> Option<Region> {
+        match &e.kind {
+            EventKind::MatchExpired(x) => self.region_of_match(&x.match_id),
+            EventKind::AssignmentEnded(x) => self.region_of_match(&x.match_id),
+            _ => None,
+        }
+    }
+
+    /// Counts one status change the engine applied (see [`RegionView`]:
+    /// each counter moves only on a transition).
+    ///
+    /// [`RegionView`]: lendwork_state::views::RegionView
+    fn count(&mut self, t: &Transition) {
+        let Some(p) = self.engine.proposal(&t.match_id) else {
+            return;
+        };
+        let (region, gap, worker) = (
+            p.proposed.region.clone(),
+            p.proposed.gap_id.clone(),
+            p.proposed.worker_id.clone(),
+        );
+        let c = self.counters.entry(region).or_default();
+        let v = &mut c.view;
+        match t.to {
+            Status::Agreed => {
+                v.agreed += 1;
+                let group = self
+                    .engine
+                    .worker(&worker)
+                    .and_then(|w| w.priority_group)
+                    .map_or("none", |g| match g {
+                        PriorityGroup::Unemployed => "unemployed",
+                        PriorityGroup::Graduate => "graduate",
+                        PriorityGroup::MigrantWorker => "migrant_worker",
+                        PriorityGroup::HardToEmploy => "hard_to_employ",
+                    });
+                *v.priority_served.entry(group.to_owned()).or_default() += 1;
+                if let Some((t0, _)) = self.posted.get(&gap) {
+                    let secs = t.at.unix_seconds() - t0.unix_seconds();
+                    v.time_to_fill_secs_sum += secs.max(0) as u64;
+                    v.time_to_fill_count += 1;
+                }
+                if let Some(g) = self.engine.gap(&gap) {
+                    *c.agreed_by_industry.entry(industry_of(g)).or_default() += 1;
+                    for r in &g.requirements {
+                        *c.agreed_by_skill
+                            .entry(r.skill.as_str().to_owned())
+                            .or_default() += 1;
+                    }
+                }
+            }
+            Status::Signed => v.signed += 1,
+            Status::Started => v.started += 1,
+            Status::Ended(o) => match o {
+                Outcome::Completed => v.completed += 1,
+                Outcome::Returned => v.returned += 1,
+                Outcome::NoShow => v.no_show += 1,
+                Outcome::Cancelled => v.ended_cancelled += 1,
+                Outcome::Terminated => v.terminated += 1,
+            },
+            Status::Declined => v.declined += 1,
+            Status::Expired => v.expired += 1,
+            Status::Cancelled => v.cancelled += 1,
+            Status::Proposed => {}
+        }
+    }
+
+    /// Echoes an applied input event to the matches topic (a refused step
+    /// is applied nowhere and published nowhere); a foreign proposal is
+    /// also counted as made.
     fn fold(&mut self, ev: &Event, fx: &mut Effects, new: &mut BTreeSet<MatchId>) {
         let m = match &ev.kind {
             EventKind::MatchProposed(p) => {
@@ -204,58 +290,12 @@ impl PartitionState {
             EventKind::MatchAccepted(d) | EventKind::MatchDeclined(d) => &d.match_id,
             EventKind::MatchExpired(x) | EventKind::AssignmentStarted(x) => &x.match_id,
             EventKind::AssignmentEnded(x) => &x.match_id,
+            EventKind::AgreementSigned(x) => &x.match_id,
             _ => return,
         };
-        let Some(p) = self.engine.proposal(m) else {
-            return;
-        };
-        let (region, gap, worker) = (
-            p.proposed.region.clone(),
-            p.proposed.gap_id.clone(),
-            p.proposed.worker_id.clone(),
-        );
-        let posting = self.engine.gap(&gap).cloned();
-        let group = self
-            .engine
-            .worker(&worker)
-            .and_then(|w| w.priority_group)
-            .map_or("none", |g| match g {
-                PriorityGroup::Unemployed => "unemployed",
-                PriorityGroup::Graduate => "graduate",
-                PriorityGroup::MigrantWorker => "migrant_worker",
-                PriorityGroup::HardToEmploy => "hard_to_employ",
-            });
-        let posted = self.posted.get(&gap).map(|x| x.0);
-        let c = self.counters.entry(region.clone()).or_default();
-        match &ev.kind {
-            EventKind::MatchAccepted(_) => {
-                c.view.accepted += 1;
-                *c.view.priority_served.entry(group.to_owned()).or_default() += 1;
-                if let Some(t0) = posted {
-                    let secs = ev.at.unix_seconds() - t0.unix_seconds();
-                    c.view.time_to_fill_secs_sum += secs.max(0) as u64;
-                    c.view.time_to_fill_count += 1;
-                }
-                if let Some(g) = &posting {
-                    *c.accepted_by_industry.entry(industry_of(g)).or_default() += 1;
-                    for r in &g.requirements {
-                        *c.accepted_by_skill
-                            .entry(r.skill.as_str().to_owned())
-                            .or_default() += 1;
-                    }
-                }
-            }
-            EventKind::MatchDeclined(_) => c.view.declined += 1,
-            EventKind::MatchExpired(_) => c.view.expired += 1,
-            EventKind::AssignmentStarted(_) => c.view.started += 1,
-            EventKind::AssignmentEnded(x) => match x.outcome {
-                Outcome::Completed => c.view.completed += 1,
-                Outcome::NoShow => c.view.no_show += 1,
-                Outcome::Returned | Outcome::Cancelled => {}
-            },
-            _ => {}
+        if let Some(region) = self.region_of_match(m) {
+            fx.outputs.push((region, ev.clone()));
         }
-        fx.outputs.push((region, ev.clone()));
     }
 }
 
@@ -294,11 +334,54 @@ mod tests {
         });
         let mut st = PartitionState::new(EngineConfig::default());
         let mut checked = 0;
+        let mut offset = 0;
         for (i, e) in events.iter().enumerate() {
-            st.process(
-                &record(i, Bytes::from(e.to_json()), None),
-                &mut Effects::default(),
-            );
+            // The event, then the parties' answers to the engine's
+            // proposals it led to (every required party accepts six in
+            // ten), then their signatures on what became agreed.
+            let mut queue = vec![e.clone()];
+            while let Some(e) = queue.pop() {
+                let mut fx = Effects::default();
+                st.process(&record(offset, Bytes::from(e.to_json()), None), &mut fx);
+                offset += 1;
+                for (_, out) in &fx.outputs {
+                    if let EventKind::MatchProposed(p) = &out.kind {
+                        if out.id.as_str() == format!("evt-{}", p.match_id) {
+                            let lent = st
+                                .engine()
+                                .worker(&p.worker_id)
+                                .is_some_and(|w| w.employer_id.is_some());
+                            queue.extend(lendwork_sim::answer(p, lent, out.at).into_iter().rev());
+                        }
+                    }
+                }
+                if let EventKind::MatchAccepted(d) = &e.kind {
+                    let p = st.engine().proposal(&d.match_id);
+                    if let Some((p, sha)) = p
+                        .filter(|p| p.status == Status::Agreed)
+                        .and_then(|p| Some((p, p.agreement_sha256.clone()?)))
+                    {
+                        for (k, by) in lendwork_engine::machine::required(p.lender.is_some())
+                            .into_iter()
+                            .enumerate()
+                        {
+                            queue.insert(
+                                0,
+                                Event {
+                                    id: EventId::new(format!("evt-sign-{k}-{}", d.match_id))
+                                        .unwrap(),
+                                    at: e.at,
+                                    kind: EventKind::AgreementSigned(AgreementSigned {
+                                        match_id: d.match_id.clone(),
+                                        by,
+                                        document_sha256: sha.clone(),
+                                    }),
+                                },
+                            );
+                        }
+                    }
+                }
+            }
             if i % 97 == 0 || i + 1 == events.len() {
                 let regions: Vec<Region> =
                     st.engine().markets().map(|m| m.region().clone()).collect();
@@ -316,6 +399,10 @@ mod tests {
         let v = st.region_view(&r);
         assert!(
             v.positions > v.open_positions && v.open_positions > 0,
+            "{v:?}"
+        );
+        assert!(
+            v.positions_filled > 0 && v.agreed > 0 && v.signed > 0,
             "{v:?}"
         );
         assert!(checked > 20);

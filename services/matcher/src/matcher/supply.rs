@@ -1,6 +1,6 @@
-//! Each region's open supply (positions and open positions, by industry
-//! and by skill), kept up to date gap by gap, and the region counters
-//! folded from the log.
+//! Each region's supply (positions, and of those open, filled and
+//! started, by industry and by skill), kept up to date gap by gap, and
+//! the region counters folded from the log's transitions.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,8 +15,8 @@ use crate::Ids;
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Counters {
     pub(crate) view: RegionView,
-    pub(crate) accepted_by_industry: BTreeMap<String, u64>,
-    pub(crate) accepted_by_skill: BTreeMap<String, u64>,
+    pub(crate) agreed_by_industry: BTreeMap<String, u64>,
+    pub(crate) agreed_by_skill: BTreeMap<String, u64>,
 }
 
 /// Positions and open positions of live gaps, with how many gaps count
@@ -26,15 +26,19 @@ pub(crate) struct Supply {
     pub(crate) gaps: u64,
     pub(crate) positions: u64,
     pub(crate) open: u64,
+    pub(crate) filled: u64,
+    pub(crate) started: u64,
 }
 
 impl Supply {
     /// Adds (`sign` 1) or takes away (`sign` -1) one gap's contribution.
-    fn add(&mut self, sign: i64, positions: u64, open: u64) {
+    fn add(&mut self, sign: i64, s: &GapSupply) {
         let f = |x: u64, d: u64| x.checked_add_signed(sign * d as i64).expect("balanced");
         self.gaps = f(self.gaps, 1);
-        self.positions = f(self.positions, positions);
-        self.open = f(self.open, open);
+        self.positions = f(self.positions, s.positions);
+        self.open = f(self.open, s.open);
+        self.filled = f(self.filled, s.filled);
+        self.started = f(self.started, s.started);
     }
 }
 
@@ -56,6 +60,8 @@ pub(crate) struct GapSupply {
     skills: Box<[u32]>,
     positions: u64,
     open: u64,
+    filled: u64,
+    started: u64,
 }
 
 /// Region, industry and skill names by a dense id.
@@ -102,13 +108,13 @@ impl PartitionState {
                     Some(e) => e,
                     None => map.entry(key.to_owned()).or_default(),
                 };
-                e.add(sign, s.positions, s.open);
+                e.add(sign, s);
                 if e.gaps == 0 {
                     map.remove(key);
                 }
             }
             let r = supply.entry(s.region).or_default();
-            r.all.add(sign, s.positions, s.open);
+            r.all.add(sign, s);
             slice(&mut r.by_industry, names.name(s.industry), sign, s);
             for &k in s.skills.iter() {
                 slice(&mut r.by_skill, names.name(k), sign, s);
@@ -121,16 +127,24 @@ impl PartitionState {
             supply,
             ..
         } = self;
-        let new = engine.gap(g).map(|post| GapSupply {
-            region: names.id(post.region.as_str()),
-            industry: names.id(industry_name(post)),
-            skills: post
-                .requirements
-                .iter()
-                .map(|r| names.id(r.skill.as_str()))
-                .collect(),
-            positions: u64::from(post.headcount.get()),
-            open: u64::from(engine.market(&post.region).map_or(0, |mk| mk.open(g))),
+        let new = engine.gap(g).map(|post| {
+            let pos = engine
+                .market(&post.region)
+                .and_then(|mk| mk.positions(g))
+                .unwrap_or_default();
+            GapSupply {
+                region: names.id(post.region.as_str()),
+                industry: names.id(industry_name(post)),
+                skills: post
+                    .requirements
+                    .iter()
+                    .map(|r| names.id(r.skill.as_str()))
+                    .collect(),
+                positions: u64::from(post.headcount.get()),
+                open: u64::from(pos.open()),
+                filled: u64::from(pos.filled),
+                started: u64::from(pos.started),
+            }
         });
         if gap_supply.get(g) == new.as_ref() {
             return;

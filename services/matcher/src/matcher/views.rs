@@ -2,8 +2,9 @@
 //! views, and the index-set entries of new proposals.
 
 use lendwork_domain::*;
+use lendwork_engine::Positions;
 use lendwork_state::keys::Keys;
-use lendwork_state::views::{GapStatus, GapView, MatchView, RegionView, Slice};
+use lendwork_state::views::{GapView, MatchView, RegionView, Slice};
 
 use super::effects::{Effects, Views};
 #[cfg(test)]
@@ -35,11 +36,9 @@ impl PartitionState {
             let Some((_, ent)) = self.posted.get(&p.proposed.gap_id) else {
                 continue;
             };
-            let lender = self
-                .engine
-                .worker(&p.proposed.worker_id)
-                .and_then(|w| w.employer_id.clone());
-            let view = MatchView::of(p, ent.clone(), lender.clone());
+            let lender = p.lender.clone();
+            let now = fx.at.unwrap_or_else(|| p.made_at());
+            let view = MatchView::of(p, ent.clone(), now);
             values.push((Some(m.clone()), keys.proposal(m.as_str()), json(&view)));
             if fx.new_matches.contains(m) {
                 sets.push((m.clone(), keys.borrower_set(ent.as_str()), m.to_string()));
@@ -59,32 +58,21 @@ impl PartitionState {
             let Some(post) = self.engine.gap(g) else {
                 continue;
             };
-            let open = self.engine.market(&post.region).map_or(0, |mk| mk.open(g));
-            values.push((None, keys.gap(g.as_str()), json(&self.gap_view(post, open))));
+            let pos = self
+                .engine
+                .market(&post.region)
+                .and_then(|mk| mk.positions(g))
+                .unwrap_or_default();
+            values.push((None, keys.gap(g.as_str()), json(&self.gap_view(post, pos))));
         }
     }
 
-    pub(crate) fn gap_view(&self, post: &ShortagePosted, open: u32) -> GapView {
-        GapView {
-            gap_id: post.gap_id.clone(),
-            enterprise_id: post.enterprise_id.clone(),
-            region: post.region.clone(),
-            headcount: post.headcount.get(),
-            open,
-            status: if open == 0 {
-                GapStatus::Filled
-            } else {
-                GapStatus::Open
-            },
-            industry: post.industry.clone(),
-            requirements: post.requirements.clone(),
-            window: post.window,
-            hourly_wage_fen: post.hourly_wage_fen,
-            posted_at: self
-                .posted
-                .get(&post.gap_id)
-                .map_or_else(|| Timestamp::from_unix_seconds(0).expect("epoch"), |x| x.0),
-        }
+    pub(crate) fn gap_view(&self, post: &ShortagePosted, pos: Positions) -> GapView {
+        let posted_at = self
+            .posted
+            .get(&post.gap_id)
+            .map_or_else(|| Timestamp::from_unix_seconds(0).expect("epoch"), |x| x.0);
+        GapView::of(post, pos, posted_at)
     }
 
     /// The parts of a region's statistics that are counted as events are
@@ -103,14 +91,14 @@ impl PartitionState {
         view
     }
 
-    /// Adds the accepted counts by industry and skill to `view`.
-    fn with_accepted(&self, r: &Region, mut view: RegionView) -> RegionView {
+    /// Adds the agreed counts by industry and skill to `view`.
+    fn with_agreed(&self, r: &Region, mut view: RegionView) -> RegionView {
         if let Some(c) = self.counters.get(r) {
-            for (k, v) in &c.accepted_by_industry {
-                view.by_industry.entry(k.clone()).or_default().accepted = *v;
+            for (k, v) in &c.agreed_by_industry {
+                view.by_industry.entry(k.clone()).or_default().agreed = *v;
             }
-            for (k, v) in &c.accepted_by_skill {
-                view.by_skill.entry(k.clone()).or_default().accepted = *v;
+            for (k, v) in &c.agreed_by_skill {
+                view.by_skill.entry(k.clone()).or_default().agreed = *v;
             }
         }
         view
@@ -127,10 +115,14 @@ impl PartitionState {
             .unwrap_or_default();
         view.positions = supply.all.positions;
         view.open_positions = supply.all.open;
+        view.positions_filled = supply.all.filled;
+        view.positions_started = supply.all.started;
         let slice = |s: &Supply| Slice {
             positions: s.positions,
             open: s.open,
-            accepted: 0,
+            filled: s.filled,
+            started: s.started,
+            agreed: 0,
         };
         view.by_industry = supply
             .by_industry
@@ -142,7 +134,7 @@ impl PartitionState {
             .iter()
             .map(|(k, s)| (k.clone(), slice(s)))
             .collect();
-        self.with_accepted(r, view)
+        self.with_agreed(r, view)
     }
 
     /// [`PartitionState::region_view`] computed from scratch over every
@@ -152,26 +144,37 @@ impl PartitionState {
         let mut view = self.region_counted(r);
         view.positions = 0;
         view.open_positions = 0;
+        view.positions_filled = 0;
+        view.positions_started = 0;
         view.by_industry.clear();
         view.by_skill.clear();
         if let Some(mk) = self.engine.market(r) {
-            for (g, open) in mk.gaps_with_open() {
-                let (n, open) = (u64::from(g.headcount.get()), u64::from(open));
+            for (g, pos) in mk.gaps_with_positions() {
+                let n = u64::from(g.headcount.get());
+                let (open, filled, started) = (
+                    u64::from(pos.open()),
+                    u64::from(pos.filled),
+                    u64::from(pos.started),
+                );
                 view.positions += n;
                 view.open_positions += open;
-                let s = view.by_industry.entry(industry_of(g)).or_default();
-                s.positions += n;
-                s.open += open;
-                for req in &g.requirements {
-                    let s = view
-                        .by_skill
-                        .entry(req.skill.as_str().to_owned())
-                        .or_default();
+                view.positions_filled += filled;
+                view.positions_started += started;
+                let add = |s: &mut Slice| {
                     s.positions += n;
                     s.open += open;
+                    s.filled += filled;
+                    s.started += started;
+                };
+                add(view.by_industry.entry(industry_of(g)).or_default());
+                for req in &g.requirements {
+                    add(view
+                        .by_skill
+                        .entry(req.skill.as_str().to_owned())
+                        .or_default());
                 }
             }
         }
-        self.with_accepted(r, view)
+        self.with_agreed(r, view)
     }
 }

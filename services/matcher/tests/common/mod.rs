@@ -233,6 +233,7 @@ pub fn offer(id: &str, worker: &str, region: &str, at: i64) -> Event {
             consent: true,
             contract_end: None,
             priority_group: None,
+            display_name: None,
         }),
     }
 }
@@ -257,6 +258,9 @@ pub fn post(id: &str, gap: &str, region: &str, at: i64) -> Event {
             hourly_wage_fen: Fen::new(3000).unwrap(),
             max_commute_km: None,
             industry: None,
+            title: None,
+            description: None,
+            hours_per_day: None,
         }),
     }
 }
