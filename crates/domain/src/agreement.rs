@@ -149,7 +149,7 @@ impl AgreementTerms {
         let mut n = 0;
         let mut clause = |zh: &str, en: &str| {
             n += 1;
-            let _ = write!(h, "<p>{n}. {zh}<br><span class=\"en\">{en}</span></p>\n");
+            let _ = writeln!(h, "<p>{n}. {zh}<br><span class=\"en\">{en}</span></p>");
         };
         match &self.lender {
             Some(l) => {

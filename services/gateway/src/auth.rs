@@ -22,6 +22,8 @@ pub enum Role {
     Agency,
     /// A labour-market operator (read-only, aggregates).
     Operator,
+    /// A worker acting through a worker link (never a bearer token).
+    Worker,
 }
 
 /// The caller behind a token.
@@ -219,6 +221,7 @@ impl Gateway {
             self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
             return Err(ApiError {
                 retry_after: Some(1),
+                extra: None,
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, None, "rate limit exceeded")
             });
         }

@@ -16,6 +16,9 @@ pub struct ApiError {
     pub(crate) field: Option<String>,
     pub(crate) message: String,
     pub(crate) retry_after: Option<u64>,
+    /// Members added to the error object (a refused step's state and
+    /// what is allowed).
+    pub(crate) extra: Option<Map<String, Value>>,
 }
 
 impl ApiError {
@@ -25,14 +28,28 @@ impl ApiError {
             field: field.map(str::to_owned),
             message: message.into(),
             retry_after: None,
+            extra: None,
         }
     }
+    /// 409: a step on a proposal that does not apply in its state; the
+    /// body names the state and what is allowed.
+    pub(crate) fn refused(r: &lendwork_engine::machine::Refusal) -> Self {
+        let mut extra = Map::new();
+        extra.insert("state".into(), json!(r.status));
+        extra.insert("allowed".into(), json!(r.allowed));
+        Self {
+            extra: Some(extra),
+            ..Self::new(StatusCode::CONFLICT, None, r.to_string())
+        }
+    }
+
     pub(crate) fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, None, "not found")
     }
     pub(crate) fn unavailable(what: &str) -> Self {
         Self {
             retry_after: Some(5),
+            extra: None,
             ..Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 None,
@@ -44,11 +61,14 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {
+        let mut body = json!({"error": {
             "status": self.status.as_u16(),
             "field": self.field,
             "message": self.message,
         }});
+        if let (Some(extra), Some(Value::Object(e))) = (self.extra, body.get_mut("error")) {
+            e.extend(extra);
+        }
         let mut r = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {
             r.headers_mut().insert("retry-after", HeaderValue::from(s));

@@ -246,7 +246,7 @@ impl Gateway {
 
     /// The key of operators' pseudonyms: the configured one, or the
     /// store's shared secret (made on first use).
-    async fn pseudonym_key(&self) -> Result<[u8; 32], ApiError> {
+    pub(crate) async fn pseudonym_key(&self) -> Result<[u8; 32], ApiError> {
         let key = self
             .pseudonym_key
             .get_or_try_init(|| async {
@@ -436,7 +436,14 @@ impl Gateway {
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
-    pub(crate) async fn claim(&self, kind: &str, id: &str, p: &Principal) -> Result<(), ApiError> {
+    /// Claims `id` for `p`; true when it is new, false when `p` already
+    /// owns it (a re-post or re-offer), 409 when someone else does.
+    pub(crate) async fn claim(
+        &self,
+        kind: &str,
+        id: &str,
+        p: &Principal,
+    ) -> Result<bool, ApiError> {
         let key = self.keys.owner(kind, id);
         if !self.store.set_if_absent(&key, p.id.as_bytes()).await? {
             let cur = self.store.get(&key).await?;
@@ -447,8 +454,22 @@ impl Gateway {
                     format!("this {kind} id belongs to someone else"),
                 ));
             }
+            return Ok(false);
         }
-        Ok(())
+        Ok(true)
+    }
+
+    /// The region `kind` `id` was last routed to, if any.
+    pub(crate) async fn routed_region(
+        &self,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .store
+            .get(&self.keys.route(kind, id))
+            .await?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     pub(crate) async fn view(&self, m: &str) -> Result<Option<MatchView>, ApiError> {
@@ -516,8 +537,22 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         )
         .route(
             "/v1/proposals/{match_id}/{action}",
-            post(routes::proposals::act).layer(small),
+            post(routes::proposals::act)
+                .get(routes::proposals::agreement)
+                .layer(small),
         )
+        .route(
+            "/v1/preferences",
+            post(routes::shortages::set_preference).layer(small),
+        )
+        .route("/v1/w/{token}", get(routes::links::read))
+        .route(
+            "/v1/w/{token}/{action}",
+            post(routes::links::act)
+                .get(routes::links::agreement)
+                .layer(small),
+        )
+        .route("/w/{token}", get(routes::links::page))
         .route("/v1/stats", get(routes::operator::stats))
         .route("/v1/feed", get(routes::operator::feed))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))

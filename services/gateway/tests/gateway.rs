@@ -123,17 +123,28 @@ async fn call_h(
     ((status, v), headers)
 }
 
+/// The market day `n` days from today (the gateway stamps events with
+/// the wall clock, and the state machine's time rules read them).
+fn day(n: i64) -> String {
+    lendwork_gateway::now_timestamp()
+        .market_date()
+        .plus_days(n)
+        .to_string()
+}
+
+/// A shortage whose window ran from ten days ago to today: it may start
+/// now and be completed now.
 fn shortage(gap: &str) -> String {
     json!({"gap_id": gap, "region": "620100", "site": {"lat": 36.06, "lon": 103.83},
         "requirements": [{"skill": "forklift", "min_level": 2}], "certificates": [], "headcount": 1,
-        "window": {"start": "2026-04-01", "end": "2026-04-30"}, "hourly_wage_fen": 3000, "industry": "logistics"})
+        "window": {"start": day(-10), "end": day(0)}, "hourly_wage_fen": 3000, "industry": "logistics"})
     .to_string()
 }
 
 fn worker(id: &str) -> Value {
     json!({"worker_id": id, "region": "620100", "home": {"lat": 36.07, "lon": 103.84},
         "skills": [{"skill": "forklift", "level": 3}], "certificates": [],
-        "available": {"start": "2026-03-01", "end": "2026-12-31"}, "max_commute_km": 30.0,
+        "available": {"start": day(-60), "end": day(365)}, "max_commute_km": 30.0,
         "min_hourly_wage_fen": 2000, "consent": true, "priority_group": "graduate"})
 }
 
@@ -187,10 +198,18 @@ async fn the_whole_lifecycle_through_the_api_with_isolation() {
     .await;
     let m = p["match_id"].as_str().unwrap().to_owned();
     assert_eq!(p["gap_id"], "gap-1");
-    assert!(p["explanation"]["rules_passed"].as_array().unwrap().len() == 9);
+    assert!(p["explanation"]["rules_passed"].as_array().unwrap().len() == 10);
     let (s, g) = call(&app, "GET", "/v1/shortages/gap-1", Some(ENT_A), "").await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(g["open"], 0);
+    assert_eq!(
+        (
+            g["open"].as_u64(),
+            g["proposed"].as_u64(),
+            g["status"].as_str()
+        ),
+        (Some(1), Some(1), Some("open")),
+        "a proposal does not fill a position: {g}"
+    );
     // The agency sees where its worker is proposed.
     let (_, v) = call(&app, "GET", "/v1/proposals", Some(AGENCY), "").await;
     assert!(v["proposals"]
@@ -244,22 +263,178 @@ async fn the_whole_lifecycle_through_the_api_with_isolation() {
     let shown = v["worker_id"].as_str().unwrap();
     assert!(shown.starts_with("p-") && shown != p["worker_id"].as_str().unwrap());
 
-    // Accept, start, end.
-    for (action, body) in [
-        ("accept", ""),
-        ("start", ""),
-        ("end", r#"{"outcome":"completed"}"#),
-    ] {
-        let (s, v) = call(
-            &app,
-            "POST",
-            &format!("/v1/proposals/{m}/{action}"),
-            Some(ENT_A),
-            body,
-        )
-        .await;
-        assert_eq!(s, StatusCode::ACCEPTED, "{action}: {v}");
-    }
+    // The lifecycle of a flexible worker's proposal: the borrower and the
+    // worker (through the link the agency sends) accept, both sign the
+    // same agreement, the borrower starts and ends; every step out of
+    // order is 409 and appends nothing.
+    let post = |path: String, token: Option<&'static str>, body: &'static str| {
+        let app = app.clone();
+        async move { call(&app, "POST", &path, token, body).await }
+    };
+    let view_is = |status: &'static str| {
+        let (app, m) = (app.clone(), m.clone());
+        async move {
+            until(status, || {
+                let (app, m) = (app.clone(), m.clone());
+                async move {
+                    let (_, v) =
+                        call(&app, "GET", &format!("/v1/proposals/{m}"), Some(ENT_A), "").await;
+                    (v["status"] == status).then_some(v)
+                }
+            })
+            .await
+        }
+    };
+    let (s, v) = post(format!("/v1/proposals/{m}/accept"), Some(ENT_A), "").await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    until("the borrower's acceptance", || {
+        let (app, m) = (app.clone(), m.clone());
+        async move {
+            let (_, v) = call(&app, "GET", &format!("/v1/proposals/{m}"), Some(ENT_A), "").await;
+            (v["accepted"] == json!(["borrower"])).then_some(v)
+        }
+    })
+    .await;
+    let (s, v) = post(format!("/v1/proposals/{m}/start"), Some(ENT_A), "").await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "no start before the worker accepts: {v}"
+    );
+    assert_eq!(v["error"]["state"], "proposed");
+    assert!(
+        v["error"]["allowed"][0]
+            .as_str()
+            .unwrap()
+            .contains("accept: worker"),
+        "{v}"
+    );
+    let (s, v) = post(format!("/v1/proposals/{m}/accept"), Some(ENT_A), "").await;
+    assert_eq!(s, StatusCode::CONFLICT, "a second acceptance: {v}");
+    // The agency offered the worker: it makes the worker's link.
+    let (s, v) = post(format!("/v1/proposals/{m}/worker-link"), Some(ENT_A), "").await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the borrower makes no worker link: {v}"
+    );
+    let (s, link) = post(format!("/v1/proposals/{m}/worker-link"), Some(AGENCY), "").await;
+    assert_eq!(s, StatusCode::CREATED, "{link}");
+    let api = link["api"].as_str().unwrap().to_owned();
+    let (s, w) = call(&app, "GET", &api, None, "").await;
+    assert_eq!(
+        (s, w["status"].as_str()),
+        (StatusCode::OK, Some("proposed")),
+        "{w}"
+    );
+    let forged = api.replacen(".", ".0", 1);
+    let (s, _) = call(&app, "GET", &forged, None, "").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "an altered link opens nothing");
+    let (s, v) = call(&app, "POST", &format!("{api}/accept"), None, "{}").await;
+    assert_eq!(
+        s,
+        StatusCode::ACCEPTED,
+        "the worker accepts through the link: {v}"
+    );
+    let agreed = view_is("agreed").await;
+    assert_eq!(agreed["required"], json!(["borrower", "worker"]));
+    let ((s, _), h) = call_h(
+        &app,
+        "GET",
+        &format!("/v1/proposals/{m}/agreement"),
+        Some(ENT_A),
+        "",
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let sha = h["x-document-sha256"].to_str().unwrap().to_owned();
+    assert_eq!(agreed["agreement_sha256"], sha.as_str());
+    let (s, v) = post(format!("/v1/proposals/{m}/start"), Some(ENT_A), "").await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "no start before the signatures: {v}"
+    );
+    let wrong = format!(r#"{{"document_sha256":"{}"}}"#, "0".repeat(64));
+    let (s, v) = call(
+        &app,
+        "POST",
+        &format!("/v1/proposals/{m}/sign"),
+        Some(ENT_A),
+        &wrong,
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::CONFLICT,
+        "a signature of another document: {v}"
+    );
+    let right = format!(r#"{{"document_sha256":"{sha}"}}"#);
+    let (s, v) = call(
+        &app,
+        "POST",
+        &format!("/v1/proposals/{m}/sign"),
+        Some(ENT_A),
+        &right,
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let (s, v) = call(&app, "POST", &format!("{api}/sign"), None, &right).await;
+    assert_eq!(
+        s,
+        StatusCode::ACCEPTED,
+        "the worker signs through the link: {v}"
+    );
+    view_is("signed").await;
+    let (s, v) = post(format!("/v1/proposals/{m}/start"), Some(ENT_A), "").await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    view_is("started").await;
+    let (s, v) = post(
+        format!("/v1/proposals/{m}/end"),
+        Some(ENT_A),
+        r#"{"outcome":"returned"}"#,
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the borrower does not return the worker: {v}"
+    );
+    let (s, v) = post(
+        format!("/v1/proposals/{m}/end"),
+        Some(ENT_A),
+        r#"{"outcome":"completed"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    let done = view_is("completed").await;
+    let (s, v) = post(
+        format!("/v1/proposals/{m}/end"),
+        Some(ENT_A),
+        r#"{"outcome":"completed"}"#,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "an end twice: {v}");
+    let whom: Vec<(&str, Option<&str>)> = done["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["what"].as_str().unwrap(), h["by"].as_str()))
+        .collect();
+    assert_eq!(
+        whom,
+        [
+            ("match_proposed", None),
+            ("match_accepted", Some("borrower")),
+            ("match_accepted", Some("worker")),
+            ("agreement_signed", Some("borrower")),
+            ("agreement_signed", Some("worker")),
+            ("assignment_started", None),
+            ("assignment_ended", Some("borrower")),
+        ],
+        "the audit trail names who acted"
+    );
     let stats = until("the statistics to count it", || {
         let app = app.clone();
         async move {
@@ -268,7 +443,17 @@ async fn the_whole_lifecycle_through_the_api_with_isolation() {
         }
     })
     .await;
-    assert_eq!(stats["total"]["accepted"], 1);
+    for (k, n) in [
+        ("agreed", 1),
+        ("signed", 1),
+        ("started", 1),
+        ("completed", 1),
+        ("positions_filled", 1),
+        ("positions_started", 1),
+        ("open_positions", 0),
+    ] {
+        assert_eq!(stats["total"][k], n, "{k}: {stats}");
+    }
     assert_eq!(stats["total"]["priority_served"]["graduate"], 1);
     assert_eq!(stats["regions"][0]["region"], "620100");
     // The agency withdraws its other worker; the borrower withdraws the gap.
@@ -430,7 +615,7 @@ async fn bad_input_never_yields_a_server_error() {
             "POST",
             "/v1/shortages",
             Some(ENT_A),
-            shortage("g").replace("2026-04-30", "2026-02-30"),
+            shortage("g").replace(&day(0), "2026-02-30"),
         ),
         (
             "POST",

@@ -43,6 +43,16 @@ pub(crate) mod proposals {
     use crate::market::{Proposal, Status};
     use crate::Ids;
 
+    /// A history step: event, time, what, by, reason.
+    type OutStep<'a> = (
+        &'a EventId,
+        Timestamp,
+        &'static str,
+        Option<Party>,
+        &'a Option<Reason>,
+    );
+    type InStep = (EventId, Timestamp, String, Option<Party>, Option<Reason>);
+
     #[derive(Serialize)]
     struct Out<'a> {
         proposed: &'a MatchProposed,
@@ -54,13 +64,7 @@ pub(crate) mod proposals {
         agreement: &'a Option<Box<AgreementTerms>>,
         agreement_sha256: &'a Option<Sha256Hex>,
         signed: &'a [Party],
-        history: Vec<(
-            &'a EventId,
-            Timestamp,
-            &'static str,
-            Option<Party>,
-            &'a Option<Reason>,
-        )>,
+        history: Vec<OutStep<'a>>,
         refused: &'a [Refused],
     }
 
@@ -75,7 +79,7 @@ pub(crate) mod proposals {
         agreement: Option<Box<AgreementTerms>>,
         agreement_sha256: Option<Sha256Hex>,
         signed: Vec<Party>,
-        history: Vec<(EventId, Timestamp, String, Option<Party>, Option<Reason>)>,
+        history: Vec<InStep>,
         refused: Vec<Refused>,
     }
 

@@ -1,19 +1,23 @@
-//! Proposals as their parties see them: the listing, and the parties'
-//! actions (accept, decline, start, end).
+//! Proposals as their parties see them: the listing, the parties' actions
+//! (accept, decline, sign, start, end, return), each decided by the
+//! engine's state machine before anything is appended, and the agreement
+//! pack.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
-use lendwork_domain::Party;
+use lendwork_domain::{Outcome, Party, Sha256Hex};
+use lendwork_engine::machine::Step;
 use lendwork_state::views::MatchView;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::auth::Role;
+use crate::auth::{Principal, Role};
 use crate::compose::compose;
 use crate::error::{json_body, parse, ApiError, ApiResult};
 use crate::Gateway;
@@ -62,20 +66,32 @@ pub(crate) struct Decision {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Ending {
     outcome: Value,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Signature {
+    document_sha256: String,
 }
 
 /// What a party does to a proposal: the last segment of
-/// `POST /v1/proposals/{id}/{action}`.
+/// `POST /v1/proposals/{id}/{action}` (and of a worker link's actions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// `accept`: `match_accepted`.
     Accept,
     /// `decline`: `match_declined`.
     Decline,
+    /// `sign`: `agreement_signed`, with `{"document_sha256"}`.
+    Sign,
     /// `start`: `assignment_started` (the borrower's).
     Start,
-    /// `end`: `assignment_ended` (the borrower's).
+    /// `end`: `assignment_ended`, with `{"outcome", "reason"?}`.
     End,
+    /// `return`: `assignment_ended` as `returned` (the worker's or the
+    /// lender's right to return), with `{"reason"?}`.
+    Return,
 }
 
 impl Action {
@@ -84,8 +100,10 @@ impl Action {
         match segment {
             "accept" => Some(Action::Accept),
             "decline" => Some(Action::Decline),
+            "sign" => Some(Action::Sign),
             "start" => Some(Action::Start),
             "end" => Some(Action::End),
+            "return" => Some(Action::Return),
             _ => None,
         }
     }
@@ -95,8 +113,9 @@ impl Action {
         match self {
             Action::Accept => "match_accepted",
             Action::Decline => "match_declined",
+            Action::Sign => "agreement_signed",
             Action::Start => "assignment_started",
-            Action::End => "assignment_ended",
+            Action::End | Action::Return => "assignment_ended",
         }
     }
 }
@@ -109,6 +128,9 @@ pub(crate) async fn act(
 ) -> ApiResult {
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise, Role::Agency])?;
+    if action == "worker-link" {
+        return crate::routes::links::make_link(&g, &p, &headers, &id, &body).await;
+    }
     let Some(action) = Action::parse(&action) else {
         return Err(ApiError::not_found());
     };
@@ -119,30 +141,56 @@ pub(crate) async fn act(
     let Some(party) = g.party(&p, &view).await? else {
         return Err(ApiError::not_found());
     };
+    perform(&g, &p, &headers, &view, party, action, &body).await
+}
+
+/// Takes `action` on proposal `view` as `party` for caller `p`: the body is
+/// read, the step is decided by the engine's state machine on the view
+/// (409 with the state and what is allowed when it does not apply, and
+/// nothing is appended), and the event is appended.
+pub(crate) async fn perform(
+    g: &Gateway,
+    p: &Principal,
+    headers: &HeaderMap,
+    view: &MatchView,
+    party: Party,
+    action: Action,
+    body: &[u8],
+) -> ApiResult {
+    let empty = body.iter().all(u8::is_ascii_whitespace);
+    let id = view.proposed.match_id.as_str();
     let mut f = Map::new();
     f.insert("match_id".into(), json!(id));
-    match action {
+    let sha;
+    let step = match action {
         Action::Accept | Action::Decline => {
-            let d: Decision = if body.iter().all(u8::is_ascii_whitespace) {
+            let d: Decision = if empty {
                 Decision { reason: None }
             } else {
-                parse(&body, "{\"reason\": …}")?
+                parse(body, "{\"reason\": …}")?
             };
             f.insert("by".into(), json!(party));
             if let Some(r) = d.reason {
                 f.insert("reason".into(), json!(r));
             }
-        }
-        Action::End => {
-            if party != Party::Borrower {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    None,
-                    "the borrower ends an assignment",
-                ));
+            if action == Action::Accept {
+                Step::Accept(party)
+            } else {
+                Step::Decline(party)
             }
-            let e: Ending = parse(&body, "{\"outcome\": …}")?;
-            f.insert("outcome".into(), e.outcome);
+        }
+        Action::Sign => {
+            let s: Signature = parse(body, "{\"document_sha256\": …}")?;
+            sha = Sha256Hex::new(s.document_sha256).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("document_sha256"),
+                    e.to_string(),
+                )
+            })?;
+            f.insert("by".into(), json!(party));
+            f.insert("document_sha256".into(), json!(sha.as_str()));
+            Step::Sign(party, &sha)
         }
         Action::Start => {
             if party != Party::Borrower {
@@ -152,10 +200,108 @@ pub(crate) async fn act(
                     "the borrower starts an assignment",
                 ));
             }
+            Step::Start
         }
-    }
-    let e = compose(action.event_type(), g.event_id(&p, &headers, 0)?, f, "")?;
+        Action::End | Action::Return => {
+            let (outcome, reason) = if action == Action::Return {
+                let d: Decision = if empty {
+                    Decision { reason: None }
+                } else {
+                    parse(body, "{\"reason\": …}")?
+                };
+                (Outcome::Returned, d.reason)
+            } else {
+                let e: Ending = parse(body, "{\"outcome\": …, \"reason\": …}")?;
+                let o: Outcome = serde_json::from_value(e.outcome).map_err(|_| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        Some("outcome"),
+                        "must be one of completed, returned, no_show, cancelled, terminated",
+                    )
+                })?;
+                (o, e.reason)
+            };
+            let permitted = match outcome {
+                Outcome::Completed | Outcome::Cancelled | Outcome::NoShow => {
+                    party == Party::Borrower
+                }
+                Outcome::Returned => matches!(party, Party::Worker | Party::Lender),
+                Outcome::Terminated => party == Party::Lender,
+            };
+            if !permitted {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    Some("outcome"),
+                    format!(
+                        "the {} cannot end an assignment as {}: the borrower completes, cancels \
+                         or reports a no-show, the worker or the lender returns, the lender \
+                         terminates",
+                        party.slug(),
+                        outcome.slug()
+                    ),
+                ));
+            }
+            f.insert("outcome".into(), json!(outcome));
+            f.insert("by".into(), json!(party));
+            if let Some(r) = reason {
+                f.insert("reason".into(), json!(r));
+            }
+            Step::End(outcome, Some(party))
+        }
+    };
+    let now = crate::compose::now();
+    view.decide(step, now).map_err(|r| ApiError::refused(&r))?;
+    let e = compose(action.event_type(), g.event_id(p, headers, 0)?, f, "")?;
     let what = format!("POST proposal {id} {}", action.event_type());
-    g.bind_key(&p, &headers, &what, &body).await?;
+    g.bind_key(p, headers, &what, body).await?;
     g.append_one(e).await
+}
+
+/// `GET /v1/proposals/{id}/agreement`: the agreement pack as printable
+/// HTML, its SHA-256 in `X-Document-SHA256` (what each party signs), to
+/// the proposal's parties once it is agreed; 409 before.
+pub(crate) async fn agreement(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((id, what)): Path<(String, String)>,
+) -> ApiResult {
+    if what != "agreement" {
+        return Err(ApiError::not_found());
+    }
+    let p = g.authenticate(&headers, None)?;
+    g.require(&p, &[Role::Enterprise, Role::Agency])?;
+    let Some(view) = g.view(&id).await? else {
+        return Err(ApiError::not_found());
+    };
+    if g.party(&p, &view).await?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    agreement_page(&view)
+}
+
+/// The agreement of `view` as an HTML response with its hash.
+pub(crate) fn agreement_page(view: &MatchView) -> ApiResult {
+    let Some(terms) = &view.agreement else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            None,
+            format!(
+                "the proposal is {}: the agreement exists once every required party has accepted",
+                view.status
+            ),
+        ));
+    };
+    let html = terms.render_html();
+    let sha = terms.sha256();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+            (
+                header::HeaderName::from_static("x-document-sha256"),
+                sha.to_string(),
+            ),
+        ],
+        html,
+    )
+        .into_response())
 }

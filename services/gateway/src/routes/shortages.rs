@@ -33,8 +33,76 @@ pub(crate) async fn post_shortage(
     g.bind_key(&p, &headers, "POST /v1/shortages", &body)
         .await?;
     if let EventKind::ShortagePosted(s) = &e.kind {
-        g.claim("gap", s.gap_id.as_str(), &p).await?;
+        // A re-post keeps the gap's region: its proposals and their
+        // routes are that region's (the engine refuses a move too).
+        if !g.claim("gap", s.gap_id.as_str(), &p).await? {
+            if let Some(r) = g.routed_region("gap", s.gap_id.as_str()).await? {
+                if r != s.region.as_str() {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        Some("region"),
+                        format!(
+                            "gap {} is posted in region {r}; a gap's region cannot change \
+                             (withdraw it and post a new gap)",
+                            s.gap_id
+                        ),
+                    ));
+                }
+            }
+        }
     }
+    g.append_one(e).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Preference {
+    worker_id: String,
+    kind: Value,
+}
+
+/// `POST /v1/preferences` `{"worker_id", "kind"}`: a borrower blocks a
+/// worker (never proposed to its gaps again: rule 10), marks a favourite,
+/// or clears the mark. Only for workers proposed to the borrower before:
+/// a borrower cannot probe which worker ids exist.
+pub(crate) async fn set_preference(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = g.authenticate(&headers, None)?;
+    g.require(&p, &[Role::Enterprise])?;
+    json_body(&headers, &body)?;
+    let pref: Preference = parse(&body, "{\"worker_id\": …, \"kind\": …}")?;
+    let mut f = Map::new();
+    f.insert("enterprise_id".into(), json!(p.id));
+    f.insert("worker_id".into(), json!(pref.worker_id));
+    f.insert("kind".into(), pref.kind);
+    let e = compose("preference_set", g.event_id(&p, &headers, 0)?, f, "")?;
+    let mine = g
+        .store
+        .members_many(&[g.keys.borrower_set(&p.id)])
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let keys: Vec<String> = mine.iter().map(|m| g.keys.proposal(m)).collect();
+    let known = g
+        .store
+        .get_many(&keys)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| serde_json::from_slice::<lendwork_state::views::MatchView>(&b).ok())
+        .any(|v| v.proposed.worker_id.as_str() == pref.worker_id);
+    if !known {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            Some("worker_id"),
+            "no worker of this id was ever proposed to you",
+        ));
+    }
+    g.bind_key(&p, &headers, "POST /v1/preferences", &body)
+        .await?;
     g.append_one(e).await
 }
 
