@@ -11,15 +11,16 @@ use lendwork_state::routes::Router;
 use crate::config::Config;
 
 /// The demo: a simulated province fed at `rate` events per second, and
-/// borrowers that answer proposals (seven in ten accepted, a few hours of
-/// market time later; accepted ones start), so the board moves.
+/// parties that answer the engine's proposals for the simulated gaps (six
+/// in ten accepted by every required party and signed, minutes of market
+/// time later), so the board moves.
 pub(crate) async fn demo_feed(
     bus: Arc<dyn EventBus>,
     store: Arc<dyn StateStore>,
     c: Config,
     rate: u64,
 ) {
-    use lendwork_domain::{EventId, EventKind, MatchDecision, MatchRef, Party, Timestamp};
+    use lendwork_domain::{EventKind, GapId, ShortagePosted, WorkerId, WorkerOffered};
     // The market's clock starts now, so the gateway's own writes (stamped
     // with the wall clock) fall inside the simulated timeline.
     let start = lendwork_gateway::now_timestamp();
@@ -44,6 +45,25 @@ pub(crate) async fn demo_feed(
             )
         })
         .collect();
+    // The simulated parties answer the engine's proposals for the
+    // simulated gaps (a gap a visitor posts is the visitor's to answer):
+    // every required party accepts six in ten (lendwork_sim::answer), then
+    // each signs the agreement (its hash made from the same terms the
+    // engine freezes).
+    let gaps: std::collections::HashMap<GapId, ShortagePosted> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ShortagePosted(g) => Some((g.gap_id.clone(), g.clone())),
+            _ => None,
+        })
+        .collect();
+    let workers: std::collections::HashMap<WorkerId, WorkerOffered> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::WorkerOffered(w) => Some((w.worker_id.clone(), w.clone())),
+            _ => None,
+        })
+        .collect();
     let answers = {
         let (bus, store, c) = (bus.clone(), store.clone(), c.clone());
         async move {
@@ -59,35 +79,11 @@ pub(crate) async fn demo_feed(
                 let EventKind::MatchProposed(p) = &e.kind else {
                     continue;
                 };
-                let later = |h: i64| {
-                    Timestamp::from_unix_seconds(e.at.unix_seconds() + h * 3600).expect("in range")
+                let (Some(gap), Some(worker)) = (gaps.get(&p.gap_id), workers.get(&p.worker_id))
+                else {
+                    continue;
                 };
-                let m = p.match_id.clone();
-                let accept = rand::random::<u8>() % 10 < 7;
-                let mut out = vec![Event {
-                    id: EventId::new(format!("evt-demo-a-{m}")).expect("valid"),
-                    at: later(3),
-                    kind: if accept {
-                        EventKind::MatchAccepted(MatchDecision {
-                            match_id: m.clone(),
-                            by: Party::Borrower,
-                            reason: None,
-                        })
-                    } else {
-                        EventKind::MatchDeclined(MatchDecision {
-                            match_id: m.clone(),
-                            by: Party::Borrower,
-                            reason: None,
-                        })
-                    },
-                }];
-                if accept {
-                    out.push(Event {
-                        id: EventId::new(format!("evt-demo-s-{m}")).expect("valid"),
-                        at: later(5),
-                        kind: EventKind::AssignmentStarted(MatchRef { match_id: m }),
-                    });
-                }
+                let out = lifecycle(p, gap, worker, e.at);
                 let _ = router.region(store.as_ref(), &e).await;
                 let recs: Vec<(Bytes, Bytes)> = out
                     .iter()
@@ -114,4 +110,47 @@ pub(crate) async fn demo_feed(
         tokio::time::sleep(tick).await;
     }
     tracing::info!("demo: the simulated market has been fed");
+}
+
+/// The simulated parties' answer to proposal `p` made at `at`: the
+/// acceptances (or a decline, or nothing) of [`lendwork_sim::answer`] and,
+/// after a full acceptance, every required party's signature on the
+/// agreement, ten minutes apart. Starts wait for the window's first day,
+/// days of market time away: the demo's events keep to the market's
+/// present (a start stamped days ahead would move the engine's clock and
+/// expire every proposal in between), so it leaves starting to the
+/// visitor.
+fn lifecycle(
+    p: &lendwork_domain::MatchProposed,
+    gap: &lendwork_domain::ShortagePosted,
+    worker: &lendwork_domain::WorkerOffered,
+    at: lendwork_domain::Timestamp,
+) -> Vec<Event> {
+    use lendwork_domain::*;
+    let lent = worker.employer_id.is_some();
+    let mut out = lendwork_sim::answer(p, lent, at);
+    let parties = agreement::required_parties(lent);
+    let agreed = out.len() == parties.len()
+        && out
+            .iter()
+            .all(|e| matches!(e.kind, EventKind::MatchAccepted(_)));
+    if !agreed {
+        return out;
+    }
+    let sha = AgreementTerms::of(p, gap, worker).sha256();
+    let last = out.last().map_or(at, |e| e.at).unix_seconds();
+    let stamp = |secs: i64| Timestamp::from_unix_seconds(secs).expect("in range");
+    let m = &p.match_id;
+    for (i, by) in parties.into_iter().enumerate() {
+        out.push(Event {
+            id: EventId::new(format!("evt-demo-sign-{i}-{m}")).expect("valid"),
+            at: stamp(last + 600 * (i as i64 + 1)),
+            kind: EventKind::AgreementSigned(AgreementSigned {
+                match_id: m.clone(),
+                by,
+                document_sha256: sha.clone(),
+            }),
+        });
+    }
+    out
 }
