@@ -1,5 +1,6 @@
 //! Property tests over random small markets and random lifecycles:
-//! every proposal passes every rule when made, no worker holds overlapping
+//! every proposal's history is a path of the state machine and a refused
+//! step changes nothing, every proposal passes every rule when made, no worker holds overlapping
 //! commitments, no gap exceeds its headcount, each round fills exactly the
 //! maximum possible (checked by an independent augmenting-path matching over
 //! the domain's rules) at the least cost among those (checked by the network
@@ -12,7 +13,7 @@ use std::collections::HashSet;
 
 use common::*;
 use lendwork_domain::*;
-use lendwork_engine::{Engine, EngineConfig, Status};
+use lendwork_engine::{Applied, Engine, EngineConfig, Status};
 use lendwork_flow::{Network, Solution};
 use proptest::prelude::*;
 
@@ -318,6 +319,41 @@ fn kuhn(pairs: &HashSet<(String, String)>, sh: &Shadow, market: &lendwork_engine
         .count()
 }
 
+/// What a step could change: every proposal's status, acceptances and
+/// signatures, and every gap's free positions.
+fn fingerprint(e: &Engine) -> Vec<String> {
+    let mut out: Vec<String> = e
+        .proposals()
+        .map(|p| {
+            format!(
+                "{} {:?} {:?} {:?}",
+                p.proposed.match_id, p.status, p.accepted, p.signed
+            )
+        })
+        .collect();
+    for m in e.markets() {
+        out.extend(
+            m.open_positions()
+                .into_iter()
+                .map(|(g, n)| format!("{g} {n}")),
+        );
+    }
+    out
+}
+
+/// The edges of the proposal state machine (DESIGN §5), and the
+/// market's own: cancellations of what has not started, terminations.
+fn edge(from: Status, to: Status) -> bool {
+    use Status::*;
+    matches!(
+        (from, to),
+        (Proposed, Agreed | Declined | Expired | Cancelled)
+            | (Agreed, Signed | Declined | Cancelled)
+            | (Signed, Started | Declined | Cancelled)
+            | (Started, Ended(_))
+    )
+}
+
 fn run(steps: &[Step], check_optimum: bool) -> Result<String, TestCaseError> {
     run_on(
         Engine::new(EngineConfig::default()),
@@ -339,11 +375,34 @@ fn run_on(
     let mut seq = Seq(0);
     let mut log = String::new();
     let mut applied = 0;
+    let mut last: std::collections::HashMap<MatchId, Status> = Default::default();
     for (i, s) in steps.iter().enumerate() {
         let Some(ev) = to_event(s, &mut seq, &e) else {
             continue;
         };
-        e.apply(&ev);
+        let before = fingerprint(&e);
+        let outcome = e.apply(&ev);
+        if let Applied::Ignored(why) = &outcome {
+            prop_assert_eq!(
+                &before,
+                &fingerprint(&e),
+                "a refused step ({}) changes nothing",
+                why
+            );
+        }
+        for t in e.take_transitions() {
+            let from = last
+                .insert(t.match_id.clone(), t.to)
+                .unwrap_or(Status::Proposed);
+            prop_assert_eq!(from, t.from, "{}'s history is one path", t.match_id);
+            prop_assert!(
+                edge(t.from, t.to),
+                "{}: {:?} -> {:?} is not a step of the machine",
+                t.match_id,
+                t.from,
+                t.to
+            );
+        }
         sh.apply(&ev);
         applied += 1;
         if applied % every != 0 && i + 1 < steps.len() {

@@ -1,0 +1,300 @@
+//! The policy behind shared employment (人社厅发〔2020〕98号, DESIGN §5),
+//! one test a rule, on the engine alone: no start without the worker's own
+//! acceptance; no start without every signature on the same agreement; no
+//! lending past the worker's contract (terminated automatically, and the
+//! position filled again); a worker withdrawn mid-assignment is terminated;
+//! a blocked worker is never proposed to that borrower; a step that does
+//! not apply changes nothing.
+
+mod common;
+
+use common::*;
+use lendwork_domain::*;
+use lendwork_engine::{Applied, Engine, EngineConfig, Status};
+
+/// A market with one gap of `borrower` (April) and one employee of
+/// `lender` who consented, whose contract ends on `contract_end`; the
+/// engine's first proposal pairs them.
+fn lent(contract_end: Option<&str>) -> (Seq, Engine, MatchId) {
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "g1",
+        1,
+        window("2026-04-01", "2026-04-30"),
+    ))));
+    let mut w = worker("emp", 1.0);
+    w.employer_id = Some(EnterpriseId::new("lender").unwrap());
+    w.contract_end = contract_end.map(d);
+    e.apply(&s.ev(EventKind::WorkerOffered(w)));
+    let p = proposals(&e.round(t("2026-03-01T09:00:00Z")));
+    assert_eq!(p.len(), 1);
+    (s, e, p[0].2.clone())
+}
+
+fn apply_at(s: &mut Seq, e: &mut Engine, kind: EventKind, at: &str) -> Applied {
+    let ev = Event {
+        at: t(at),
+        ..s.ev(kind)
+    };
+    let r = e.apply(&ev);
+    e.check_invariants().unwrap();
+    r
+}
+
+fn accept(m: &MatchId, by: Party) -> EventKind {
+    EventKind::MatchAccepted(MatchDecision {
+        match_id: m.clone(),
+        by,
+        reason: None,
+    })
+}
+
+fn sign(m: &MatchId, by: Party, sha: &Sha256Hex) -> EventKind {
+    EventKind::AgreementSigned(AgreementSigned {
+        match_id: m.clone(),
+        by,
+        document_sha256: sha.clone(),
+    })
+}
+
+fn start(m: &MatchId) -> EventKind {
+    EventKind::AssignmentStarted(MatchRef {
+        match_id: m.clone(),
+    })
+}
+
+const MARCH: &str = "2026-03-02T09:00:00+08:00";
+const FIRST_DAY: &str = "2026-04-01T08:00:00+08:00";
+
+/// Accepts and signs as every party, then starts on the first day.
+fn carry_to_started(s: &mut Seq, e: &mut Engine, m: &MatchId) {
+    for by in Party::ALL {
+        assert_eq!(apply_at(s, e, accept(m, by), MARCH), Applied::Applied);
+    }
+    let sha = e.proposal(m).unwrap().agreement_sha256.clone().unwrap();
+    for by in Party::ALL {
+        assert_eq!(apply_at(s, e, sign(m, by, &sha), MARCH), Applied::Applied);
+    }
+    assert_eq!(apply_at(s, e, start(m), FIRST_DAY), Applied::Applied);
+}
+
+fn refused(r: Applied) -> String {
+    match r {
+        Applied::Ignored(why) => why,
+        other => panic!("applied: {other:?}"),
+    }
+}
+
+#[test]
+fn no_start_without_the_workers_own_acceptance() {
+    let (mut s, mut e, m) = lent(None);
+    for by in [Party::Borrower, Party::Lender] {
+        apply_at(&mut s, &mut e, accept(&m, by), MARCH);
+    }
+    assert_eq!(e.proposal(&m).unwrap().status, Status::Proposed);
+    let why = refused(apply_at(&mut s, &mut e, start(&m), FIRST_DAY));
+    assert!(
+        why.contains("waiting for the acceptance of worker"),
+        "{why}"
+    );
+    let p = e.proposal(&m).unwrap();
+    assert_eq!(p.status, Status::Proposed, "a refused step changes nothing");
+    assert_eq!(p.refused.len(), 1, "and is recorded for the audit");
+}
+
+#[test]
+fn no_start_without_every_signature_on_the_same_agreement() {
+    let (mut s, mut e, m) = lent(None);
+    for by in Party::ALL {
+        apply_at(&mut s, &mut e, accept(&m, by), MARCH);
+    }
+    let p = e.proposal(&m).unwrap();
+    assert_eq!(p.status, Status::Agreed);
+    let sha = p.agreement_sha256.clone().unwrap();
+    let terms = p.agreement.as_deref().unwrap();
+    assert_eq!(terms.sha256(), sha, "the hash is the document's");
+    let html = terms.render_html();
+    for clause in [
+        "不得扣减",
+        "no deduction",
+        "工伤保险",
+        "work-injury insurance",
+        "返回权",
+        "Right to return",
+    ] {
+        assert!(html.contains(clause), "the pack says {clause}");
+    }
+    let other = Sha256Hex::new("0".repeat(64)).unwrap();
+    let why = refused(apply_at(
+        &mut s,
+        &mut e,
+        sign(&m, Party::Worker, &other),
+        MARCH,
+    ));
+    assert!(
+        why.contains("is not the SHA-256 of this proposal's agreement"),
+        "{why}"
+    );
+    apply_at(&mut s, &mut e, sign(&m, Party::Borrower, &sha), MARCH);
+    apply_at(&mut s, &mut e, sign(&m, Party::Lender, &sha), MARCH);
+    let why = refused(apply_at(&mut s, &mut e, start(&m), FIRST_DAY));
+    assert!(why.contains("waiting for the signature of worker"), "{why}");
+    apply_at(&mut s, &mut e, sign(&m, Party::Worker, &sha), MARCH);
+    let why = refused(apply_at(
+        &mut s,
+        &mut e,
+        start(&m),
+        "2026-03-31T23:00:00+08:00",
+    ));
+    assert!(why.contains("before its window's first day"), "{why}");
+    assert_eq!(
+        apply_at(&mut s, &mut e, start(&m), FIRST_DAY),
+        Applied::Applied
+    );
+}
+
+#[test]
+fn no_lending_past_the_contract_end_terminated_automatically_and_backfilled() {
+    let (mut s, mut e, m) = lent(None);
+    carry_to_started(&mut s, &mut e, &m);
+    // The lender re-offers the employee: the contract now ends on 10 April.
+    let mut w = worker("emp", 1.0);
+    w.employer_id = Some(EnterpriseId::new("lender").unwrap());
+    w.contract_end = Some(d("2026-04-10"));
+    apply_at(
+        &mut s,
+        &mut e,
+        EventKind::WorkerOffered(w),
+        "2026-04-02T09:00:00+08:00",
+    );
+    assert_eq!(e.proposal(&m).unwrap().status, Status::Started);
+    // A flexible worker stands by for the position.
+    apply_at(
+        &mut s,
+        &mut e,
+        EventKind::WorkerOffered(worker("spare", 2.0)),
+        "2026-04-02T10:00:00+08:00",
+    );
+    assert!(
+        e.expire(t("2026-04-10T23:00:00+08:00")).is_empty(),
+        "the contract's last day is still worked"
+    );
+    let out = e.expire(t("2026-04-11T06:00:00+08:00"));
+    assert_eq!(out.len(), 1, "{out:?}");
+    let EventKind::AssignmentEnded(x) = &out[0].kind else {
+        panic!("{out:?}")
+    };
+    assert_eq!((x.outcome, x.by), (Outcome::Terminated, None));
+    assert_eq!(
+        out[0].id.as_str(),
+        format!("evt-term-{m}"),
+        "a deterministic id"
+    );
+    assert_eq!(
+        e.proposal(&m).unwrap().status,
+        Status::Ended(Outcome::Terminated)
+    );
+    assert_eq!(
+        e.apply(&out[0]),
+        Applied::Duplicate,
+        "reading it back is a no-op"
+    );
+    let next = proposals(&e.round(t("2026-04-11T06:00:00+08:00")));
+    assert_eq!(
+        next.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["spare"],
+        "back-filled"
+    );
+}
+
+#[test]
+fn a_worker_withdrawn_mid_assignment_is_terminated_and_the_position_filled_again() {
+    let (mut s, mut e, m) = lent(None);
+    carry_to_started(&mut s, &mut e, &m);
+    apply_at(
+        &mut s,
+        &mut e,
+        EventKind::WorkerOffered(worker("spare", 2.0)),
+        "2026-04-02T10:00:00+08:00",
+    );
+    apply_at(
+        &mut s,
+        &mut e,
+        EventKind::WorkerWithdrawn(WorkerWithdrawn {
+            worker_id: WorkerId::new("emp").unwrap(),
+            reason: Reason::new("moved away").unwrap(),
+        }),
+        "2026-04-03T10:00:00+08:00",
+    );
+    assert_eq!(
+        e.proposal(&m).unwrap().status,
+        Status::Ended(Outcome::Terminated)
+    );
+    let emitted = e.take_emitted();
+    assert_eq!(emitted.len(), 1, "the termination is an event to publish");
+    let next = proposals(&e.round(t("2026-04-03T10:00:00+08:00")));
+    assert_eq!(
+        next.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["spare"]
+    );
+}
+
+#[test]
+fn a_blocked_worker_is_never_proposed_to_that_borrower() {
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    let april = window("2026-04-01", "2026-04-30");
+    e.apply(&s.ev(EventKind::ShortagePosted(gap("g1", 1, april))));
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("near", 1.0))));
+    let first = proposals(&e.round(t("2026-03-01T09:00:00Z")));
+    assert_eq!(first[0].1, "near");
+    let block = |kind| {
+        EventKind::PreferenceSet(PreferenceSet {
+            enterprise_id: EnterpriseId::new("borrower").unwrap(),
+            worker_id: WorkerId::new("near").unwrap(),
+            kind,
+        })
+    };
+    assert_eq!(
+        e.apply(&s.ev(block(PreferenceKind::Blocked))),
+        Applied::Applied
+    );
+    assert_eq!(
+        e.proposal(&first[0].2).unwrap().status,
+        Status::Cancelled,
+        "the standing proposal goes"
+    );
+    assert!(
+        matches!(
+            e.apply(&s.ev(block(PreferenceKind::Blocked))),
+            Applied::Ignored(_)
+        ),
+        "blocking twice changes nothing"
+    );
+    assert!(proposals(&e.round(t("2026-03-01T10:00:00Z"))).is_empty());
+    // Not for this gap, nor for a gap the borrower posts later.
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "g2",
+        1,
+        window("2026-05-01", "2026-05-30"),
+    ))));
+    assert!(proposals(&e.round(t("2026-03-01T11:00:00Z"))).is_empty());
+    assert_eq!(
+        e.why_not(&WorkerId::new("near").unwrap(), &GapId::new("g2").unwrap()),
+        lendwork_engine::WhyNot::Rule {
+            rule: Rule::NotBlocked
+        }
+    );
+    // Another borrower still gets the worker.
+    let mut other = gap("g3", 1, window("2026-06-01", "2026-06-30"));
+    other.enterprise_id = EnterpriseId::new("someone-else").unwrap();
+    e.apply(&s.ev(EventKind::ShortagePosted(other)));
+    let p = proposals(&e.round(t("2026-03-01T12:00:00Z")));
+    assert_eq!(p.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(), ["g3"]);
+    // Cleared: proposed to the borrower's gaps again.
+    e.apply(&s.ev(block(PreferenceKind::Cleared)));
+    let p = proposals(&e.round(t("2026-03-01T13:00:00Z")));
+    assert!(!p.is_empty() && p.iter().all(|x| x.1 == "near"), "{p:?}");
+    e.check_invariants().unwrap();
+}
