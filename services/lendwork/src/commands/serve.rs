@@ -114,7 +114,13 @@ pub fn run_gateway(
             std::thread::Builder::new()
                 .name("lendwork-matcher".into())
                 .spawn(move || {
-                    let rt = match tokio::runtime::Builder::new_current_thread()
+                    // One worker thread, but a multi-threaded runtime: the
+                    // Kafka bus polls librdkafka in `block_in_place`, which
+                    // a current-thread runtime refuses (it panicked there
+                    // on `serve --kafka`).
+                    let rt = match tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .thread_name("lendwork-matcher")
                         .enable_all()
                         .build()
                     {
