@@ -8,6 +8,7 @@
 //! | `over_qualification` | skill levels above what the gap needs, summed over its requirements | 20 per level |
 //! | `priority` | a worker *outside* the policy's priority groups (unemployed, graduates, migrant workers, hard to employ), so they go first among equals | 300 |
 //! | `fairness` | the worker's lender's share of the region's offered pool when the worker was offered, so one lender's surplus does not crowd out another's; flexible workers pay none | 100 × share |
+//! | `not_favourite` | a worker the borrower has not marked as a favourite (`preference_set`); a favourite pays none of it — a bonus bounded by this weight, as much as 10 km of commute by default | 100 |
 //!
 //! The matching maximises filled positions first and minimises total cost
 //! second, so weights trade these terms against each other but never
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// Largest value of one term.
 pub const TERM_CAP: u64 = 200_000;
 /// Number of terms.
-pub const TERMS: usize = 5;
+pub const TERMS: usize = 6;
 /// Largest cost of a pair.
 pub const MAX_COST: u64 = TERM_CAP * TERMS as u64;
 
@@ -40,6 +41,9 @@ pub struct CostWeights {
     pub non_priority: u32,
     /// Times the lender's share (0–1) of the region's offered pool.
     pub lender_share: u32,
+    /// For a worker the borrower has not marked as a favourite: the
+    /// favourite's bonus.
+    pub not_favourite: u32,
 }
 
 impl Default for CostWeights {
@@ -50,6 +54,7 @@ impl Default for CostWeights {
             over_qualification_per_level: 20,
             non_priority: 300,
             lender_share: 100,
+            not_favourite: 100,
         }
     }
 }
@@ -66,6 +71,7 @@ impl CostWeights {
             ),
             ("non_priority", self.non_priority),
             ("lender_share", self.lender_share),
+            ("not_favourite", self.not_favourite),
         ] {
             if v > 10_000 {
                 return Err(format!("weights.{name}: must be at most 10000, got {v}"));
@@ -77,7 +83,14 @@ impl CostWeights {
     /// The terms of pairing `w` (whose lender held `share_permille` of the
     /// pool at offer time) with `g`. The pair must be eligible (rule 4 holds,
     /// so every requirement has a matching skill).
-    pub fn terms(&self, w: &WorkerOffered, g: &ShortagePosted, share_permille: u32) -> Terms {
+    /// `favourite`: whether the gap's borrower marked the worker as one.
+    pub fn terms(
+        &self,
+        w: &WorkerOffered,
+        g: &ShortagePosted,
+        share_permille: u32,
+        favourite: bool,
+    ) -> Terms {
         let over: u64 = g
             .requirements
             .iter()
@@ -88,7 +101,14 @@ impl CostWeights {
                     .map(|s| u64::from(s.level.get().saturating_sub(r.min_level.get())))
             })
             .sum();
-        self.terms_with(w, g, share_permille, over, haversine_km(&w.home, &g.site))
+        self.terms_with(
+            w,
+            g,
+            share_permille,
+            over,
+            haversine_km(&w.home, &g.site),
+            favourite,
+        )
     }
 
     /// [`CostWeights::terms`] with the over-qualification (levels above the
@@ -102,6 +122,7 @@ impl CostWeights {
         share_permille: u32,
         over_levels: u64,
         km: f64,
+        favourite: bool,
     ) -> Terms {
         self.terms_raw(
             km,
@@ -110,14 +131,17 @@ impl CostWeights {
             over_levels,
             w.priority_group.is_some(),
             share_permille,
+            favourite,
         )
     }
 
     /// [`CostWeights::terms_with`] on the numbers it reads: the distance,
     /// the gap's wage and the worker's minimum (fen per hour), the levels
     /// of over-qualification, whether the worker is in a priority group and
-    /// the lender's share (per mille). The engine's candidate index calls
-    /// this directly, so both paths price a pair identically.
+    /// the lender's share (per mille), whether the borrower marked the
+    /// worker as a favourite. The engine's candidate index calls this
+    /// directly, so both paths price a pair identically.
+    #[allow(clippy::too_many_arguments)]
     pub fn terms_raw(
         &self,
         km: f64,
@@ -126,6 +150,7 @@ impl CostWeights {
         over_levels: u64,
         priority_group: bool,
         share_permille: u32,
+        favourite: bool,
     ) -> Terms {
         let distance = (km * f64::from(self.distance_per_km)).round() as u64;
         let margin = (wage_fen - min_wage_fen).max(0) as u64;
@@ -138,6 +163,11 @@ impl CostWeights {
             u64::from(self.non_priority)
         };
         let fairness = u64::from(self.lender_share) * u64::from(share_permille) / 1000;
+        let not_favourite = if favourite {
+            0
+        } else {
+            u64::from(self.not_favourite)
+        };
         Terms(
             [
                 distance,
@@ -145,13 +175,14 @@ impl CostWeights {
                 over_qualification,
                 priority,
                 fairness,
+                not_favourite,
             ]
             .map(|t| t.min(TERM_CAP)),
         )
     }
 }
 
-/// The five terms of a pair's cost, in the order of [`Terms::NAMES`].
+/// The six terms of a pair's cost, in the order of [`Terms::NAMES`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Terms(pub [u64; TERMS]);
 
@@ -163,6 +194,7 @@ impl Terms {
         "over_qualification",
         "priority",
         "fairness",
+        "not_favourite",
     ];
 
     /// The cost: the sum of the terms.

@@ -376,7 +376,7 @@ fn explanations_sum_to_the_cost_and_name_every_rule() {
     assert_eq!(
         p.explanation.terms,
         lendwork_engine::CostWeights::default()
-            .terms(&w, &g, 0)
+            .terms(&w, &g, 0, false)
             .to_map()
     );
     assert_eq!(

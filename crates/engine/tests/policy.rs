@@ -298,3 +298,51 @@ fn a_blocked_worker_is_never_proposed_to_that_borrower() {
     assert!(!p.is_empty() && p.iter().all(|x| x.1 == "near"), "{p:?}");
     e.check_invariants().unwrap();
 }
+
+#[test]
+fn a_favourite_gets_the_bounded_bonus_shown_in_its_explanation() {
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    e.apply(&s.ev(EventKind::ShortagePosted(gap(
+        "g1",
+        1,
+        window("2026-04-01", "2026-04-30"),
+    ))));
+    // "far" lives 5 km further: 50 more in distance than "near".
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("near", 1.0))));
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("far", 6.0))));
+    let first = proposals(&e.round(t("2026-03-01T09:00:00Z")));
+    assert_eq!(first[0].1, "near");
+    let p = e.proposal(&first[0].2).unwrap();
+    assert_eq!(p.proposed.explanation.terms["not_favourite"], 100);
+    // The borrower marks "far" as a favourite and declines "near": the
+    // bonus (100) outweighs the 5 km (50), and the explanation shows it.
+    e.apply(&s.ev(EventKind::PreferenceSet(PreferenceSet {
+        enterprise_id: EnterpriseId::new("borrower").unwrap(),
+        worker_id: WorkerId::new("far").unwrap(),
+        kind: PreferenceKind::Favourite,
+    })));
+    let near = e.market(&Region::new("620100").unwrap()).unwrap();
+    let (cn, cf) = (
+        near.pair_cost(&WorkerId::new("near").unwrap(), &GapId::new("g1").unwrap())
+            .unwrap(),
+        near.pair_cost(&WorkerId::new("far").unwrap(), &GapId::new("g1").unwrap())
+            .unwrap(),
+    );
+    assert!(cf < cn, "the favourite is cheaper now: {cf} against {cn}");
+    assert!(cn - cf <= 100, "by at most the weight");
+    e.apply(&s.ev(EventKind::MatchDeclined(MatchDecision {
+        match_id: first[0].2.clone(),
+        by: Party::Borrower,
+        reason: None,
+    })));
+    let next = proposals(&e.round(t("2026-03-01T10:00:00Z")));
+    assert_eq!(next[0].1, "far");
+    let p = e.proposal(&next[0].2).unwrap();
+    assert_eq!(p.proposed.explanation.terms["not_favourite"], 0);
+    assert_eq!(
+        p.proposed.explanation.terms.values().sum::<u64>(),
+        p.proposed.cost
+    );
+    e.check_invariants().unwrap();
+}

@@ -40,6 +40,8 @@ enum Step {
     },
     WithdrawWorker(u8),
     WithdrawGap(u8),
+    /// The borrower marks worker `w`: 0 favourite, 1 blocked, 2 cleared.
+    Prefer(u8, u8),
     /// Acts on the n-th standing proposal: 0 accept, 1 decline, 2 sign
     /// (the agreement's hash when there is one), 3 start, 4–5 end (party
     /// and outcome by n).
@@ -55,6 +57,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0u8..12).prop_map(Step::WithdrawWorker),
         1 => (0u8..8).prop_map(Step::WithdrawGap),
         5 => (0u8..24, 0u8..6).prop_map(|(n, a)| Step::Decide(n, a)),
+        1 => (0u8..12, 0u8..3).prop_map(|(w, k)| Step::Prefer(w, k)),
     ]
 }
 
@@ -117,6 +120,15 @@ fn to_event(s: &Step, seq: &mut Seq, e: &Engine) -> Option<Event> {
             gap_id: GapId::new(format!("g{id}")).unwrap(),
             reason: Reason::new("").unwrap(),
         }),
+        Step::Prefer(w, k) => EventKind::PreferenceSet(PreferenceSet {
+            enterprise_id: EnterpriseId::new("borrower").unwrap(),
+            worker_id: WorkerId::new(format!("w{w}")).unwrap(),
+            kind: [
+                PreferenceKind::Favourite,
+                PreferenceKind::Blocked,
+                PreferenceKind::Cleared,
+            ][k as usize],
+        }),
         Step::Decide(n, a) => {
             let standing: Vec<_> = e.proposals().filter(|p| p.status.holds_worker()).collect();
             if standing.is_empty() {
@@ -168,6 +180,8 @@ fn to_event(s: &Step, seq: &mut Seq, e: &Engine) -> Option<Event> {
 struct Shadow {
     workers: std::collections::BTreeMap<String, WorkerOffered>,
     gaps: std::collections::BTreeMap<String, ShortagePosted>,
+    /// (worker, borrower) pairs blocked (rule 10).
+    blocked: HashSet<(String, String)>,
 }
 
 impl Shadow {
@@ -184,6 +198,15 @@ impl Shadow {
             }
             EventKind::ShortageWithdrawn(g) => {
                 self.gaps.remove(g.gap_id.as_str());
+            }
+            // A mark on a worker the engine knows (it ignores the rest).
+            EventKind::PreferenceSet(x) if self.workers.contains_key(x.worker_id.as_str()) => {
+                let pair = (x.worker_id.to_string(), x.enterprise_id.to_string());
+                if x.kind == PreferenceKind::Blocked {
+                    self.blocked.insert(pair);
+                } else {
+                    self.blocked.remove(&pair);
+                }
             }
             _ => {}
         }
@@ -270,7 +293,10 @@ fn eligible_pairs(e: &Engine, sh: &Shadow) -> HashSet<(String, String)> {
         let busy = market.busy(&w.worker_id);
         for (gid, g) in &sh.gaps {
             let pair = (wid.clone(), gid.clone());
-            if !excluded.contains(&pair) && check(w, g, &busy).is_ok() {
+            let blocked = sh
+                .blocked
+                .contains(&(wid.clone(), g.enterprise_id.to_string()));
+            if !excluded.contains(&pair) && !blocked && check(w, g, &busy).is_ok() {
                 out.insert(pair);
             }
         }

@@ -39,25 +39,42 @@ impl Market {
     /// construction (a market holds one region). The property tests check
     /// every proposal against the domain's own rules.
     /// Returns the pair's cost when it is admitted.
-    pub(super) fn admits(weights: &CostWeights, w: &WorkerRec, g: &GapRec) -> Option<i64> {
+    pub(super) fn admits(
+        weights: &CostWeights,
+        w: &WorkerRec,
+        g: &GapRec,
+        favourite: bool,
+    ) -> Option<i64> {
         let km = Self::quick_km(w, g)?;
         if w.excluded.contains(&g.slot) {
             return None;
         }
-        Some(Self::terms_km(weights, w, g, km).total() as i64)
+        Some(Self::terms_km(weights, w, g, km, favourite).total() as i64)
     }
 
     /// The pair's cost terms, over-qualification counted on interned skills.
-    pub(super) fn terms(weights: &CostWeights, w: &WorkerRec, g: &GapRec) -> Terms {
+    pub(super) fn terms(
+        weights: &CostWeights,
+        w: &WorkerRec,
+        g: &GapRec,
+        favourite: bool,
+    ) -> Terms {
         Self::terms_km(
             weights,
             w,
             g,
             haversine_km(&w.profile.home, &g.posting.site),
+            favourite,
         )
     }
 
-    fn terms_km(weights: &CostWeights, w: &WorkerRec, g: &GapRec, km: f64) -> Terms {
+    fn terms_km(
+        weights: &CostWeights,
+        w: &WorkerRec,
+        g: &GapRec,
+        km: f64,
+        favourite: bool,
+    ) -> Terms {
         let over: u64 = g
             .reqs
             .iter()
@@ -68,7 +85,14 @@ impl Market {
                     .map(|x| u64::from(x.1.saturating_sub(l)))
             })
             .sum();
-        weights.terms_with(&w.profile, &g.posting, w.share_permille, over, km)
+        weights.terms_with(
+            &w.profile,
+            &g.posting,
+            w.share_permille,
+            over,
+            km,
+            favourite,
+        )
     }
 
     fn quick(w: &WorkerRec, g: &GapRec) -> bool {

@@ -115,7 +115,7 @@ impl WCand {
     /// and 9 exactly, and over-qualification is counted on the level bits:
     /// a requirement of skill s at level l held at level L has s in
     /// `has[l..L]`, that is L − l bits above the requirement's level.
-    pub(super) fn cost(&self, weights: &CostWeights, g: &GCand) -> Option<i64> {
+    pub(super) fn cost(&self, weights: &CostWeights, g: &GCand, favourite: bool) -> Option<i64> {
         let km = haversine_deg_cos(self.lat, self.lon, self.coslat, g.lat, g.lon, g.coslat);
         if !(km <= self.commute && km <= g.max_commute) {
             return None;
@@ -126,7 +126,15 @@ impl WCand {
                 over += u64::from((g.req[l] & above).count_ones());
             }
         }
-        let terms = weights.terms_raw(km, g.wage, self.min_wage, over, self.priority, self.share);
+        let terms = weights.terms_raw(
+            km,
+            g.wage,
+            self.min_wage,
+            over,
+            self.priority,
+            self.share,
+            favourite,
+        );
         Some(terms.total() as i64)
     }
 

@@ -124,12 +124,13 @@ impl Market {
             std::iter::once((ALL, 5)).chain(rec.skills.iter().map(|s| (u32::from(s.0), s.1)));
         let decides = WCand::of(slot, rec).decides(self.exact_bits());
         let min_wage = fen32(w.min_hourly_wage_fen.get());
-        let (gaps, stamps, epoch, weights, excluded) = (
+        let (gaps, stamps, epoch, weights, excluded, favourites) = (
             &self.gaps,
             &mut self.gap_stamp,
             self.epoch,
             &self.weights,
             &self.excluded_pairs,
+            &self.favourites,
         );
         let mut scanned = 0u64;
         let me = WCand::of(slot, rec);
@@ -149,14 +150,15 @@ impl Market {
                     }
                     stamps[gs as usize] = epoch;
                     scanned += 1;
+                    let fav = !favourites.is_empty() && favourites.contains(&(slot, c.enterprise));
                     let cost = if decides {
                         if me.excl && excluded.contains(&(slot, gs)) {
                             return;
                         }
-                        me.cost(weights, c)
+                        me.cost(weights, c, fav)
                     } else {
                         let gr = gaps[gs as usize].as_ref().expect("indexed gaps are live");
-                        Self::admits(weights, rec, gr)
+                        Self::admits(weights, rec, gr, fav)
                     };
                     if let Some(cost) = cost {
                         arcs.push((c.ix, cost));
@@ -259,11 +261,12 @@ impl Market {
             .max_commute_km
             .map_or(self.max_commute_km, |k| k.get().min(self.max_commute_km));
         let mut arcs = Vec::new();
-        let (workers, weights, ix_of, excluded) = (
+        let (workers, weights, ix_of, excluded, favourites) = (
             &self.workers,
             &self.weights,
             &self.ix_of,
             &self.excluded_pairs,
+            &self.favourites,
         );
         let exact = self.exact_bits();
         // Workers are bucketed by commute class: a class is searched only as
@@ -289,16 +292,17 @@ impl Market {
                     if ix == NONE {
                         return;
                     }
+                    let fav = !favourites.is_empty() && favourites.contains(&(ws, rec.enterprise));
                     let cost = if c.decides(exact) {
                         if c.excl && excluded.contains(&(ws, slot)) {
                             return;
                         }
-                        c.cost(weights, &me)
+                        c.cost(weights, &me, fav)
                     } else {
                         let wr = workers[ws as usize]
                             .as_ref()
                             .expect("indexed workers are live");
-                        Self::admits(weights, wr, rec)
+                        Self::admits(weights, wr, rec, fav)
                     };
                     if let Some(cost) = cost {
                         arcs.push((ix, cost));

@@ -141,6 +141,9 @@ pub struct Market {
     declined: HashSet<(u32, u32), Fx>,
     /// Each borrower's (interned) blocked workers (rule 10), by slot.
     blocks: HashMap<u32, BTreeSet<u32>, Ids>,
+    /// (worker slot, interned borrower) of each favourite mark: the pair
+    /// pays no `not_favourite` term.
+    favourites: HashSet<(u32, u32), Fx>,
     /// Started assignments whose worker's contract ends before their
     /// window, by the contract's last day.
     contract_ends: BTreeSet<(Date, MatchId)>,
@@ -175,6 +178,7 @@ impl Market {
             changed: Vec::new(),
             declined: HashSet::default(),
             blocks: HashMap::default(),
+            favourites: HashSet::default(),
             contract_ends: BTreeSet::new(),
             transitions: Vec::new(),
             emitted: Vec::new(),
@@ -328,6 +332,12 @@ impl Market {
 
     // ----- preferences (rule 10) -------------------------------------------
 
+    /// Whether the borrower (interned) `ent` marked worker slot `ws` as a
+    /// favourite.
+    pub(super) fn is_favourite(&self, ws: u32, ent: u32) -> bool {
+        !self.favourites.is_empty() && self.favourites.contains(&(ws, ent))
+    }
+
     /// Whether the borrower (interned) `ent` blocked worker slot `ws`.
     pub(super) fn is_blocked(&self, ws: u32, ent: u32) -> bool {
         self.blocks.get(&ent).is_some_and(|b| b.contains(&ws))
@@ -337,7 +347,10 @@ impl Market {
     /// the borrower's gaps, now and later, and cancels the pair's
     /// proposals that are not yet agreed (an agreed or started one stands:
     /// the borrower declines or ends it); `cleared` lifts the block (pairs
-    /// declined or ended stay excluded); `favourite` also lifts a block.
+    /// declined or ended stay excluded) or the favourite mark; `favourite`
+    /// lifts a block and spares the pair the `not_favourite` cost term.
+    /// Each re-prices the worker's arcs. A mark that is already so is
+    /// refused (nothing changes).
     pub fn set_preference(
         &mut self,
         x: &PreferenceSet,
@@ -356,11 +369,26 @@ impl Market {
             .map(|g| g.slot)
             .collect();
         let live = self.workers[ws as usize].is_some();
+        let was_favourite = self.favourites.contains(&(ws, ent));
+        match x.kind {
+            PreferenceKind::Favourite if was_favourite => {
+                return Err(format!("worker {} is already a favourite", x.worker_id));
+            }
+            PreferenceKind::Cleared if was_favourite => {
+                self.favourites.remove(&(ws, ent));
+                if live {
+                    self.place_worker(ws);
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
         match x.kind {
             PreferenceKind::Blocked => {
                 if !self.blocks.entry(ent).or_default().insert(ws) {
                     return Err(format!("worker {} is already blocked", x.worker_id));
                 }
+                self.favourites.remove(&(ws, ent));
                 for &gs in &gaps {
                     self.exclude_pair(ws, gs);
                 }
@@ -395,12 +423,17 @@ impl Market {
             }
             PreferenceKind::Cleared | PreferenceKind::Favourite => {
                 let was = self.blocks.get_mut(&ent).is_some_and(|b| b.remove(&ws));
+                if x.kind == PreferenceKind::Favourite {
+                    self.favourites.insert((ws, ent));
+                }
                 if !was {
-                    return if x.kind == PreferenceKind::Cleared {
-                        Err(format!("worker {} is not blocked", x.worker_id))
-                    } else {
-                        Ok(())
-                    };
+                    if x.kind == PreferenceKind::Cleared {
+                        return Err(format!("worker {} is not marked", x.worker_id));
+                    }
+                    if live {
+                        self.place_worker(ws);
+                    }
+                    return Ok(());
                 }
                 for &gs in &gaps {
                     if self.declined.contains(&(ws, gs)) {
@@ -542,10 +575,12 @@ impl Market {
             self.solver.commit(*wix).expect("assigned");
             self.worker_of[*wix as usize] = NONE;
             self.ix_of[*ws as usize] = NONE;
+            let ent = self.gaps[*gs as usize].as_ref().expect("live").enterprise;
+            let fav = self.is_favourite(*ws, ent);
             let rec = self.workers[*ws as usize].as_mut().expect("live");
             rec.ix = None;
             let gap = self.gaps[*gs as usize].as_ref().expect("live");
-            let terms: Terms = Self::terms(&self.weights, rec, gap);
+            let terms: Terms = Self::terms(&self.weights, rec, gap, fav);
             let n = self.attempts.entry((*gs, *ws)).or_default();
             *n += 1;
             let match_id = match_id(&self.region, g, w, *n);

@@ -106,7 +106,9 @@ impl Market {
     /// `None` when either is unknown here. The property tests check each
     /// round's total against an independent solver with it.
     pub fn pair_cost(&self, w: &WorkerId, g: &GapId) -> Option<u64> {
-        Some(Self::terms(&self.weights, self.w(w)?, self.g(g)?).total())
+        let (wr, gr) = (self.w(w)?, self.g(g)?);
+        let fav = self.is_favourite(*self.wslot.get(w)?, gr.enterprise);
+        Some(Self::terms(&self.weights, wr, gr, fav).total())
     }
 
     /// Windows the worker is committed to (rule 9).

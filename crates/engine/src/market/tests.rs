@@ -156,14 +156,14 @@ proptest! {
         prop_assert!(m.exact_bits());
         for g in m.gaps.iter().flatten() {
             let gc = GCand::of(g.slot, g);
-            let by_records = Market::admits(&m.weights, rec, g)
+            let by_records = Market::admits(&m.weights, rec, g, false)
                 .filter(|_| rec.profile.employer_id.as_ref() != Some(&g.posting.enterprise_id))
                 .filter(|_| Rule::ConsentAndContract.holds(&rec.profile, &g.posting, &[]));
             let by_entries = if wc.fits(&gc) && wc.decides(true) {
-                wc.cost(&m.weights, &gc)
+                wc.cost(&m.weights, &gc, false)
             } else if wc.fits(&gc) {
                 // More commitments than the entry carries: the record decides.
-                Market::admits(&m.weights, rec, g)
+                Market::admits(&m.weights, rec, g, false)
             } else {
                 None
             };
@@ -178,7 +178,7 @@ proptest! {
                 prop_assert_eq!(rows, vec![0], "the summary rejects gap {}", g.posting.gap_id);
             }
             if let Some(cost) = by_records {
-                prop_assert_eq!(cost, Market::terms(&m.weights, rec, g).total() as i64);
+                prop_assert_eq!(cost, Market::terms(&m.weights, rec, g, false).total() as i64);
                 prop_assert_eq!(Market::eligible(rec, g).is_ok() || !rec.busy.is_empty(), true);
             }
         }
