@@ -41,7 +41,10 @@ fn schemas() -> Value {
                 "window": window(),
                 "hourly_wage_fen": {"type": "integer", "minimum": 0},
                 "max_commute_km": {"type": "number", "minimum": 0},
-                "industry": slug()}},
+                "industry": slug(),
+                "title": {"type": "string", "minLength": 1, "maxLength": 80},
+                "description": {"type": "string", "minLength": 1, "maxLength": 2000},
+                "hours_per_day": {"type": "integer", "minimum": 1, "maximum": 12}}},
         "Worker": {"type": "object", "additionalProperties": false,
             "required": ["worker_id", "region", "home", "skills", "certificates", "available", "max_commute_km", "min_hourly_wage_fen", "consent"],
             "properties": {
@@ -56,12 +59,18 @@ fn schemas() -> Value {
                 "employer_id": id(),
                 "consent": {"type": "boolean"},
                 "contract_end": {"type": "string", "format": "date"},
-                "priority_group": {"enum": ["unemployed", "graduate", "migrant_worker", "hard_to_employ"]}}},
+                "priority_group": {"enum": ["unemployed", "graduate", "migrant_worker", "hard_to_employ"]},
+                "display_name": {"type": "string", "minLength": 1, "maxLength": 40}}},
         "WorkerBatch": {"type": "object", "additionalProperties": false, "required": ["workers"],
             "properties": {"workers": {"type": "array", "minItems": 1, "maxItems": 10000, "items": {"$ref": "#/components/schemas/Worker"}}}},
         "Reason": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string", "maxLength": 500}}},
         "Ending": {"type": "object", "additionalProperties": false, "required": ["outcome"],
-            "properties": {"outcome": {"enum": ["completed", "returned", "no_show", "cancelled"]}}},
+            "properties": {"outcome": {"enum": ["completed", "returned", "no_show", "cancelled", "terminated"]},
+                           "reason": {"type": "string", "maxLength": 500}}},
+        "Signature": {"type": "object", "additionalProperties": false, "required": ["document_sha256"],
+            "properties": {"document_sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+        "Preference": {"type": "object", "additionalProperties": false, "required": ["worker_id", "kind"],
+            "properties": {"worker_id": id(), "kind": {"enum": ["favourite", "blocked", "cleared"]}}},
         "Accepted": {"type": "object", "properties": {"event_id": {"type": "string"}, "event_ids": {"type": "array", "items": {"type": "string"}}}},
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
             "required": ["status", "message"],
@@ -97,7 +106,13 @@ fn operations() -> Vec<Op> {
         Op { method: "delete", path: "/v1/workers/{worker_id}", summary: "Withdraw one of your workers", body: Some(r("Reason")), params: &["worker_id"], ok: ("202", "Accepted") },
         Op { method: "get", path: "/v1/proposals", summary: "Proposals for your gaps and of your workers", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/v1/proposals/{match_id}", summary: "A proposal and its audit trail (parties; operators with pseudonymous worker ids)", body: None, params: &["match_id"], ok: ("200", "") },
-        Op { method: "post", path: "/v1/proposals/{match_id}/{action}", summary: "accept | decline (borrower or lender), start | end (borrower; end takes {\"outcome\"})", body: Some(json!({"oneOf": [r("Reason"), r("Ending")]})), params: &["match_id", "action"], ok: ("202", "Accepted") },
+        Op { method: "post", path: "/v1/proposals/{match_id}/{action}", summary: "accept | decline (any party) | sign {\"document_sha256\"} (each required party, once agreed) | start (borrower, once signed) | end {\"outcome\"} | return (worker or lender) | worker-link (the worker's lender or agency: 201 with an expiring link). A step the proposal's state does not allow is 409 with the state and what is allowed; nothing is appended", body: Some(json!({"oneOf": [r("Reason"), r("Ending"), r("Signature")]})), params: &["match_id", "action"], ok: ("202", "Accepted") },
+        Op { method: "get", path: "/v1/proposals/{match_id}/{action}", summary: "agreement: the agreement pack as printable HTML (Chinese, English), its SHA-256 in X-Document-SHA256; 409 before the proposal is agreed", body: None, params: &["match_id", "action"], ok: ("200", "") },
+        Op { method: "post", path: "/v1/preferences", summary: "Block, favour or clear a worker proposed to you before (enterprise)", body: Some(r("Preference")), params: &[], ok: ("202", "Accepted") },
+        Op { method: "get", path: "/v1/w/{token}", summary: "A worker link: the worker's own proposal (no account; the token is the credential)", body: None, params: &["token"], ok: ("200", "") },
+        Op { method: "post", path: "/v1/w/{token}/{action}", summary: "A worker link: accept | decline | sign {\"document_sha256\"} | return, as the worker", body: Some(json!({"oneOf": [r("Reason"), r("Signature")]})), params: &["token", "action"], ok: ("202", "Accepted") },
+        Op { method: "get", path: "/v1/w/{token}/{action}", summary: "A worker link: agreement (HTML, hash in X-Document-SHA256)", body: None, params: &["token", "action"], ok: ("200", "") },
+        Op { method: "get", path: "/w/{token}", summary: "A worker link: the worker's page (HTML, for a phone)", body: None, params: &["token"], ok: ("200", "") },
         Op { method: "get", path: "/v1/stats", summary: "Market statistics by region with totals (operator); ?region=CODE for one region alone", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/v1/feed", summary: "Live feed of proposals and decisions, server-sent events (operator)", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/healthz", summary: "Liveness", body: None, params: &[], ok: ("200", "") },
@@ -122,6 +137,8 @@ pub fn document() -> Value {
             || op.path.starts_with("/metrics")
             || op.path.starts_with("/dashboard")
             || op.path.starts_with("/openapi");
+        // A worker link's token is its credential: no bearer.
+        let link = op.path.starts_with("/v1/w/") || op.path.starts_with("/w/");
         let mut responses = if public {
             serde_json::Map::new()
         } else {
@@ -136,7 +153,7 @@ pub fn document() -> Value {
         };
         responses.insert(op.ok.0.into(), ok);
         let mut o = json!({"summary": op.summary, "responses": responses});
-        if !public {
+        if !public && !link {
             o["security"] = json!([{"bearer": []}]);
         }
         if !op.params.is_empty() {

@@ -633,7 +633,8 @@ async fn the_openapi_document_covers_the_routes() {
             .replace("{gap_id}", "g")
             .replace("{worker_id}", "w")
             .replace("{match_id}", "m")
-            .replace("{action}", "accept");
+            .replace("{action}", "accept")
+            .replace("{token}", "t");
         let (s, _) = call(&app, &method.to_uppercase(), &concrete, Some(OPERATOR), "").await;
         assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
     }
