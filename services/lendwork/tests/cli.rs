@@ -192,7 +192,7 @@ fn match_reports_one_optimal_round_and_refuses_bad_files_whole() {
         assert_eq!(terms, m["cost"].as_u64().unwrap());
         assert_eq!(
             m["explanation"]["rules_passed"].as_array().unwrap().len(),
-            9
+            10
         );
     }
     // Same file, same bytes.
