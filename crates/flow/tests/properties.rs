@@ -110,8 +110,20 @@ proptest! {
         prop_assert_eq!(sol.cost(), Some(want));
         if let Solution::Optimal { cost, flow } = &sol {
             prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            prop_assert!(!reference::has_negative_residual_cycle(&net, flow));
         }
         prop_assert_eq!(ssp::solve(&net).cost(), Some(want));
+
+        // With a lexicographic unassigned cost the solver fills as many
+        // positions as petgraph's maximum flow says can be filled.
+        let mut lex = AssignmentSolver::new(AssignmentSolver::lexicographic_unassigned_cost(100, 16), 100);
+        for &c in &caps {
+            lex.add_gap(c);
+        }
+        for arcs in &workers {
+            lex.add_worker(arcs).unwrap();
+        }
+        prop_assert_eq!(lex.assigned_count() as u64, reference::max_pairs(&caps, &workers));
     }
 }
 
@@ -139,24 +151,38 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Builds a fresh solver holding the same live gaps, workers and arcs,
-/// and returns its optimum.
-fn fresh_optimum(m: &AssignmentSolver) -> i128 {
-    let mut f = AssignmentSolver::new(m.unassigned_cost(), 100);
+/// The live gaps (their capacities) and workers (their arcs) of `m`,
+/// renumbered densely.
+fn live_instance(m: &AssignmentSolver) -> (Vec<u32>, Vec<Vec<(u32, i64)>>) {
+    let mut caps = Vec::new();
     let mut gmap = vec![u32::MAX; m.gap_slots()];
     for (g, slot) in gmap.iter_mut().enumerate() {
         if m.is_live_gap(g as u32) {
-            *slot = f.add_gap(m.capacity(g as u32));
+            *slot = caps.len() as u32;
+            caps.push(m.capacity(g as u32));
         }
     }
-    for w in 0..m.worker_slots() as u32 {
-        if m.is_live_worker(w) {
-            let arcs: Vec<_> = m
-                .worker_arcs(w)
+    let workers = (0..m.worker_slots() as u32)
+        .filter(|&w| m.is_live_worker(w))
+        .map(|w| {
+            m.worker_arcs(w)
                 .map(|(g, c)| (gmap[g as usize], c))
-                .collect();
-            f.add_worker(&arcs).unwrap();
-        }
+                .collect()
+        })
+        .collect();
+    (caps, workers)
+}
+
+/// Builds a fresh solver holding the same live gaps, workers and arcs,
+/// and returns its optimum.
+fn fresh_optimum(m: &AssignmentSolver) -> i128 {
+    let (caps, workers) = live_instance(m);
+    let mut f = AssignmentSolver::new(m.unassigned_cost(), 100);
+    for c in caps {
+        f.add_gap(c);
+    }
+    for arcs in &workers {
+        f.add_worker(arcs).unwrap();
     }
     f.objective()
 }
@@ -224,6 +250,10 @@ proptest! {
             }
             m.check_invariants().map_err(TestCaseError::fail)?;
             prop_assert_eq!(m.objective(), fresh_optimum(&m));
+            if lex {
+                let (caps, workers) = live_instance(&m);
+                prop_assert_eq!(m.assigned_count() as u64, reference::max_pairs(&caps, &workers));
+            }
         }
     }
 }
@@ -323,6 +353,12 @@ proptest! {
         prop_assert_eq!(ssp::solve(&net).cost(), general.cost());
         if let Solution::Optimal { cost, flow } = &fast {
             prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            prop_assert!(!reference::has_negative_residual_cycle(&net, flow));
+            if bypass == 100_000 {
+                // Lexicographic here: the most pairs petgraph can find.
+                let bypassed = *flow.last().unwrap();
+                prop_assert_eq!((workers.len() as i64 - bypassed) as u64, reference::max_pairs(&caps, &workers));
+            }
         }
         // The same instance in another recognised or declined form.
         let form = Form { bypass_cost: bypass, ..form };
@@ -334,6 +370,7 @@ proptest! {
         prop_assert_eq!(ssp::solve(&net).cost(), general.cost());
         if let Solution::Optimal { cost, flow } = &fast {
             prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            prop_assert!(!reference::has_negative_residual_cycle(&net, flow));
         }
     }
 }
@@ -524,6 +561,26 @@ proptest! {
         prop_assert_eq!(reference::cycle_cancelling(&net), general.cost());
         if let Solution::Optimal { cost, flow } = &sol {
             prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            prop_assert!(!reference::has_negative_residual_cycle(&net, flow));
         }
     }
+}
+
+/// The petgraph references are not vacuous: the certificate rejects a
+/// feasible flow that is not optimal, and the maximum flow counts pairs.
+#[test]
+fn petgraph_references_catch_what_they_should() {
+    // Two workers, one gap of one position; worker 1's unit on the bypass
+    // although it could fill the gap for less.
+    let net = as_network(&[1], &[vec![], vec![(0, 5)]], 100);
+    let bad = vec![0, 0, 0, 0, 2];
+    assert!(net.check_flow(&bad).is_ok());
+    assert!(reference::has_negative_residual_cycle(&net, &bad));
+    let good = vec![0, 1, 1, 1, 1];
+    assert_eq!(net.check_flow(&good), Ok(105));
+    assert!(!reference::has_negative_residual_cycle(&net, &good));
+    assert_eq!(
+        reference::max_pairs(&[1, 2], &[vec![(0, 0)], vec![(0, 0)], vec![(1, 0)]]),
+        2
+    );
 }
