@@ -4,27 +4,39 @@
 //! ```sh
 //! cargo run --release -p lendwork-flow --example incremental_latency -- 100000 2000
 //! ```
-//! (workers, updates). Each update is checked against nothing here; the
-//! property tests prove that incremental results equal fresh solves.
+//! (workers, updates). A third argument, a DIMACS file of the matching
+//! shape (e.g. from `benches/labour_families.py`), is solved instead of a
+//! generated market (the workers argument is then ignored). Each update is
+//! checked against nothing here; the property tests prove that
+//! incremental results equal fresh solves.
 
 use std::time::Instant;
 
-use lendwork_flow::{instances, structure};
+use lendwork_flow::{dimacs, instances, structure};
 
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<u64> = raw
+        .iter()
+        .take(2)
         .map(|a| a.parse().expect("numbers"))
         .collect();
     let workers = args.first().copied().unwrap_or(100_000) as u32;
     let updates = args.get(1).copied().unwrap_or(2_000) as usize;
-    let (net, _) = instances::generate(workers, workers / 10, 1);
+    let net = match raw.get(2) {
+        Some(path) => {
+            let file = std::fs::File::open(path).expect("readable file");
+            dimacs::read(std::io::BufReader::new(file)).expect("a DIMACS problem")
+        }
+        None => instances::generate(workers, workers / 10, 1).0,
+    };
     let t = Instant::now();
     let mut b = structure::recognise(&net).expect("matching shape");
     b.solver.place_all();
     let mut m = b.solver;
     eprintln!(
-        "loaded and solved {workers} workers in {:.3} s",
+        "loaded and solved {} workers in {:.3} s",
+        m.worker_slots(),
         t.elapsed().as_secs_f64()
     );
     let arcs: Vec<Vec<(u32, i64)>> = (0..m.worker_slots() as u32)

@@ -110,8 +110,20 @@ proptest! {
         prop_assert_eq!(sol.cost(), Some(want));
         if let Solution::Optimal { cost, flow } = &sol {
             prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            prop_assert!(!reference::has_negative_residual_cycle(&net, flow));
         }
         prop_assert_eq!(ssp::solve(&net).cost(), Some(want));
+
+        // With a lexicographic unassigned cost the solver fills as many
+        // positions as petgraph's maximum flow says can be filled.
+        let mut lex = AssignmentSolver::new(AssignmentSolver::lexicographic_unassigned_cost(100, 16), 100);
+        for &c in &caps {
+            lex.add_gap(c);
+        }
+        for arcs in &workers {
+            lex.add_worker(arcs).unwrap();
+        }
+        prop_assert_eq!(lex.assigned_count() as u64, reference::max_pairs(&caps, &workers));
     }
 }
 
@@ -139,24 +151,38 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Builds a fresh solver holding the same live gaps, workers and arcs,
-/// and returns its optimum.
-fn fresh_optimum(m: &AssignmentSolver) -> i128 {
-    let mut f = AssignmentSolver::new(m.unassigned_cost(), 100);
+/// The live gaps (their capacities) and workers (their arcs) of `m`,
+/// renumbered densely.
+fn live_instance(m: &AssignmentSolver) -> (Vec<u32>, Vec<Vec<(u32, i64)>>) {
+    let mut caps = Vec::new();
     let mut gmap = vec![u32::MAX; m.gap_slots()];
     for (g, slot) in gmap.iter_mut().enumerate() {
         if m.is_live_gap(g as u32) {
-            *slot = f.add_gap(m.capacity(g as u32));
+            *slot = caps.len() as u32;
+            caps.push(m.capacity(g as u32));
         }
     }
-    for w in 0..m.worker_slots() as u32 {
-        if m.is_live_worker(w) {
-            let arcs: Vec<_> = m
-                .worker_arcs(w)
+    let workers = (0..m.worker_slots() as u32)
+        .filter(|&w| m.is_live_worker(w))
+        .map(|w| {
+            m.worker_arcs(w)
                 .map(|(g, c)| (gmap[g as usize], c))
-                .collect();
-            f.add_worker(&arcs).unwrap();
-        }
+                .collect()
+        })
+        .collect();
+    (caps, workers)
+}
+
+/// Builds a fresh solver holding the same live gaps, workers and arcs,
+/// and returns its optimum.
+fn fresh_optimum(m: &AssignmentSolver) -> i128 {
+    let (caps, workers) = live_instance(m);
+    let mut f = AssignmentSolver::new(m.unassigned_cost(), 100);
+    for c in caps {
+        f.add_gap(c);
+    }
+    for arcs in &workers {
+        f.add_worker(arcs).unwrap();
     }
     f.objective()
 }
@@ -224,6 +250,10 @@ proptest! {
             }
             m.check_invariants().map_err(TestCaseError::fail)?;
             prop_assert_eq!(m.objective(), fresh_optimum(&m));
+            if lex {
+                let (caps, workers) = live_instance(&m);
+                prop_assert_eq!(m.assigned_count() as u64, reference::max_pairs(&caps, &workers));
+            }
         }
     }
 }
@@ -293,7 +323,7 @@ fn infeasible_networks_are_reported() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(40))]
+    #![proptest_config(ProptestConfig::with_cases(200))]
 
     /// Larger instances, beyond brute force: the bipartite path and the
     /// general path (different algorithms) agree, with positions scarce
@@ -303,6 +333,7 @@ proptest! {
         caps in proptest::collection::vec(0u32..6, 5..30),
         degrees in proptest::collection::vec(proptest::collection::vec((0usize..30, 0i64..200), 0..8), 20..150),
         bypass in prop_oneof![Just(100_000i64), 50i64..300],
+        form in form(),
     ) {
         let workers: Vec<Vec<(u32, i64)>> = degrees
             .into_iter()
@@ -322,6 +353,24 @@ proptest! {
         prop_assert_eq!(ssp::solve(&net).cost(), general.cost());
         if let Solution::Optimal { cost, flow } = &fast {
             prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            prop_assert!(!reference::has_negative_residual_cycle(&net, flow));
+            if bypass == 100_000 {
+                // Lexicographic here: the most pairs petgraph can find.
+                let bypassed = *flow.last().unwrap();
+                prop_assert_eq!((workers.len() as i64 - bypassed) as u64, reference::max_pairs(&caps, &workers));
+            }
+        }
+        // The same instance in another recognised or declined form.
+        let form = Form { bypass_cost: bypass, ..form };
+        let (net, expect) = as_form_network(&caps, &workers, &form);
+        let (fast, method) = solve(&net);
+        prop_assert_eq!(method == Method::Bipartite, expect, "form {:?}", form);
+        let general = simplex::solve(&net);
+        prop_assert_eq!(fast.cost(), general.cost(), "form {:?}", form);
+        prop_assert_eq!(ssp::solve(&net).cost(), general.cost());
+        if let Solution::Optimal { cost, flow } = &fast {
+            prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            prop_assert!(!reference::has_negative_residual_cycle(&net, flow));
         }
     }
 }
@@ -357,4 +406,181 @@ proptest! {
             }
         }
     }
+}
+
+/// How a matching instance is written as a network.
+#[derive(Clone, Debug)]
+struct Form {
+    /// Supply: 0 = the workers, 1 = the positions (if fewer), 2 = between
+    /// positions and workers, 3 = above the workers, 4 = below both
+    /// (declined), 5 = the workers plus one.
+    supply: u8,
+    /// 0 = no bypass, 1 = direct, 2 = through a node, 3 = direct plus a
+    /// dearer route through a node, 4 = a cheaper route narrower than the
+    /// supply beside a wide one (declined).
+    bypass: u8,
+    bypass_cost: i64,
+    source_costs: Option<Vec<i64>>,
+    sink_costs: Option<Vec<i64>>,
+    /// Some worker → gap arcs written twice (the dearer copy unused), and
+    /// an arc of capacity 0.
+    parallel: bool,
+    /// Node ids shuffled by this seed (0: in order s, workers, gaps, t).
+    shuffle: u64,
+}
+
+fn form() -> impl Strategy<Value = Form> {
+    (
+        0u8..6,
+        0u8..5,
+        prop_oneof![Just(1_000i64), -5i64..50],
+        proptest::option::of(proptest::collection::vec(-5i64..10, 8)),
+        proptest::option::of(proptest::collection::vec(-5i64..10, 4)),
+        any::<bool>(),
+        prop_oneof![Just(0u64), any::<u64>()],
+    )
+        .prop_map(
+            |(supply, bypass, bypass_cost, source_costs, sink_costs, parallel, shuffle)| Form {
+                supply,
+                bypass,
+                bypass_cost,
+                source_costs,
+                sink_costs,
+                parallel,
+                shuffle,
+            },
+        )
+}
+
+/// The network for a matching instance in `form`, and whether `structure`
+/// should recognise it.
+fn as_form_network(caps: &[u32], workers: &[Vec<(u32, i64)>], form: &Form) -> (Network, bool) {
+    let (nw, ng) = (workers.len(), caps.len());
+    let positions: i64 = caps
+        .iter()
+        .enumerate()
+        .map(|(g, &c)| {
+            let indeg = workers
+                .iter()
+                .filter(|a| a.iter().any(|x| x.0 == g as u32))
+                .count();
+            i64::from(c).min(indeg as i64)
+        })
+        .sum();
+    let n_w = nw as i64;
+    let floor = (workers.iter().filter(|a| !a.is_empty()).count() as i64).min(positions);
+    let f = match form.supply {
+        0 => n_w,
+        1 => floor,
+        2 => (positions + n_w) / 2,
+        3 => n_w + 2,
+        4 => floor - 1,
+        _ => n_w + 1,
+    };
+    // Nodes: s, workers, gaps, t, two spare nodes for bypass routes.
+    let total = nw + ng + 4;
+    let mut id: Vec<u32> = (0..total as u32).collect();
+    if form.shuffle != 0 {
+        let mut x = form.shuffle;
+        for i in (1..total).rev() {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            id.swap(i, (x >> 33) as usize % (i + 1));
+        }
+    }
+    let (s, t) = (id[0], id[1 + nw + ng]);
+    let (x1, x2) = (id[2 + nw + ng], id[3 + nw + ng]);
+    let w = |i: usize| id[1 + i];
+    let g = |j: u32| id[1 + nw + j as usize];
+    let mut net = Network::with_nodes(total);
+    if f > 0 {
+        net.supply[s as usize] = f;
+        net.supply[t as usize] = -f;
+    }
+    for (i, arcs) in workers.iter().enumerate() {
+        let a = form.source_costs.as_ref().map_or(0, |c| c[i % c.len()]);
+        net.add_arc(s, w(i), 1, a);
+        for &(j, c) in arcs {
+            net.add_arc(w(i), g(j), 1, c);
+            if form.parallel && (i + j as usize) % 3 == 0 {
+                net.add_arc(w(i), g(j), 1, c + 7);
+                net.add_arc(w(i), g(j), 0, c - 50);
+            }
+        }
+    }
+    for (j, &c) in caps.iter().enumerate() {
+        let b = form.sink_costs.as_ref().map_or(0, |k| k[j % k.len()]);
+        net.add_arc(g(j as u32), t, i64::from(c), b);
+    }
+    let wide = f.max(1) + 1;
+    let beta = form.bypass_cost;
+    match form.bypass {
+        0 => {}
+        1 => {
+            net.add_arc(s, t, wide, beta);
+        }
+        2 => {
+            net.add_arc(s, x1, wide, beta - 3);
+            net.add_arc(x1, t, wide + 4, 3);
+        }
+        3 => {
+            net.add_arc(s, t, wide, beta);
+            net.add_arc(s, x2, wide, beta + 1);
+            net.add_arc(x2, t, wide, 0);
+        }
+        _ => {
+            net.add_arc(s, t, wide, beta);
+            net.add_arc(s, x1, 1, beta - 2);
+            net.add_arc(x1, t, 1, 1);
+        }
+    }
+    let narrow_cheapest = form.bypass == 4 && f > 1;
+    let expect = f > 0 && !narrow_cheapest && f >= floor;
+    (net, expect)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Every form of the matching shape that `structure` recognises gives
+    /// the general path's optimum (network simplex, capacity scaling and
+    /// cycle cancelling), its flow is feasible and costs what it says; the
+    /// forms it must decline take the general path.
+    #[test]
+    fn every_recognised_form_equals_the_general_path(
+        (caps, workers, _) in matching(),
+        form in form(),
+    ) {
+        let (net, expect) = as_form_network(&caps, &workers, &form);
+        let (sol, method) = solve(&net);
+        prop_assert_eq!(method == Method::Bipartite, expect, "form {:?}", form);
+        let general = simplex::solve(&net);
+        prop_assert_eq!(sol.cost(), general.cost(), "form {:?}", form);
+        prop_assert_eq!(ssp::solve(&net).cost(), general.cost());
+        prop_assert_eq!(reference::cycle_cancelling(&net), general.cost());
+        if let Solution::Optimal { cost, flow } = &sol {
+            prop_assert_eq!(net.check_flow(flow).unwrap(), *cost);
+            prop_assert!(!reference::has_negative_residual_cycle(&net, flow));
+        }
+    }
+}
+
+/// The petgraph references are not vacuous: the certificate rejects a
+/// feasible flow that is not optimal, and the maximum flow counts pairs.
+#[test]
+fn petgraph_references_catch_what_they_should() {
+    // Two workers, one gap of one position; worker 1's unit on the bypass
+    // although it could fill the gap for less.
+    let net = as_network(&[1], &[vec![], vec![(0, 5)]], 100);
+    let bad = vec![0, 0, 0, 0, 2];
+    assert!(net.check_flow(&bad).is_ok());
+    assert!(reference::has_negative_residual_cycle(&net, &bad));
+    let good = vec![0, 1, 1, 1, 1];
+    assert_eq!(net.check_flow(&good), Ok(105));
+    assert!(!reference::has_negative_residual_cycle(&net, &good));
+    assert_eq!(
+        reference::max_pairs(&[1, 2], &[vec![(0, 0)], vec![(0, 0)], vec![(1, 0)]]),
+        2
+    );
 }

@@ -19,21 +19,27 @@ pub(super) enum Node {
 }
 
 impl Node {
+    /// The heap key's second half, which breaks ties between equal
+    /// distances: T first, then U. Both searches stop when T is settled, and
+    /// a node at T's distance cannot bring T closer (reduced costs are
+    /// non-negative), so settling T first among equals ends a search
+    /// without settling the plateau of nodes at that distance. With narrow
+    /// integer costs such plateaus hold most of the graph.
     fn pack(self) -> u64 {
         match self {
-            Node::W(w) => u64::from(w),
-            Node::G(g) => (1 << 32) | u64::from(g),
-            Node::U => 2 << 32,
-            Node::T => 3 << 32,
+            Node::T => 0,
+            Node::U => 1 << 32,
+            Node::W(w) => (2 << 32) | u64::from(w),
+            Node::G(g) => (3 << 32) | u64::from(g),
         }
     }
     fn unpack(x: u64) -> Node {
         let v = (x & 0xffff_ffff) as u32;
         match x >> 32 {
-            0 => Node::W(v),
-            1 => Node::G(v),
-            2 => Node::U,
-            _ => Node::T,
+            0 => Node::T,
+            1 => Node::U,
+            2 => Node::W(v),
+            _ => Node::G(v),
         }
     }
 }

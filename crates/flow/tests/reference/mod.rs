@@ -167,3 +167,49 @@ pub fn cycle_cancelling(net: &Network) -> Option<i128> {
     }
     Some(cost)
 }
+
+/// The most pairs a matching can make — workers with one unit each, gaps
+/// holding `caps[g]` — by petgraph's Dinic maximum flow on
+/// source → worker → gap → sink. It knows nothing of costs, so it checks
+/// the "most positions filled" half of the lexicographic objective.
+pub fn max_pairs(caps: &[u32], workers: &[Vec<(u32, i64)>]) -> u64 {
+    use petgraph::graph::{DiGraph, NodeIndex};
+    let (nw, ng) = (workers.len(), caps.len());
+    let mut g = DiGraph::<(), u64>::with_capacity(nw + ng + 2, 0);
+    let nodes: Vec<NodeIndex> = (0..nw + ng + 2).map(|_| g.add_node(())).collect();
+    let (s, t) = (nodes[nw + ng], nodes[nw + ng + 1]);
+    for (w, arcs) in workers.iter().enumerate() {
+        g.add_edge(s, nodes[w], 1);
+        for &(gap, _) in arcs {
+            g.add_edge(nodes[w], nodes[nw + gap as usize], 1);
+        }
+    }
+    for (gap, &c) in caps.iter().enumerate() {
+        g.add_edge(nodes[nw + gap], t, u64::from(c));
+    }
+    petgraph::algo::dinics(&g, s, t).0
+}
+
+/// Whether `flow` on `net` leaves a negative cycle in the residual graph
+/// (petgraph's Bellman–Ford from a root joined to every node). A feasible
+/// flow without one is optimal, so this certifies any solver's answer
+/// without solving the problem again.
+pub fn has_negative_residual_cycle(net: &Network, flow: &[i64]) -> bool {
+    use petgraph::graph::DiGraph;
+    let n = net.node_count();
+    let mut g = DiGraph::<(), f64>::with_capacity(n + 1, 2 * net.arcs.len() + n);
+    let nodes: Vec<_> = (0..=n).map(|_| g.add_node(())).collect();
+    for (a, &f) in net.arcs.iter().zip(flow) {
+        let (u, v) = (nodes[a.from as usize], nodes[a.to as usize]);
+        if f < a.cap {
+            g.add_edge(u, v, a.cost as f64);
+        }
+        if f > a.low {
+            g.add_edge(v, u, -a.cost as f64);
+        }
+    }
+    for &v in &nodes[..n] {
+        g.add_edge(nodes[n], v, 0.0);
+    }
+    petgraph::algo::find_negative_cycle(&g, nodes[n]).is_some()
+}
