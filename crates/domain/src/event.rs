@@ -63,10 +63,19 @@ pub enum EventKind {
     AgreementSigned(AgreementSigned),
     /// A borrower marks or blocks a worker, or clears the mark (v2).
     PreferenceSet(PreferenceSet),
+    /// The borrower reports the minutes worked on one day (v2).
+    TimesheetSubmitted(TimesheetSubmitted),
+    /// The worker or the lender confirms a day; without `by`, the day
+    /// confirmed itself after the confirmation period (v2).
+    TimesheetConfirmed(TimesheetConfirmed),
+    /// The worker or the lender disputes a day (v2).
+    TimesheetDisputed(TimesheetDisputed),
+    /// A payer reports money moved for an assignment (v2).
+    PaymentRecorded(PaymentRecorded),
 }
 
 /// Every `type` tag, in contract order.
-pub const EVENT_TYPES: [&str; 12] = [
+pub const EVENT_TYPES: [&str; 16] = [
     "worker_offered",
     "worker_withdrawn",
     "shortage_posted",
@@ -79,6 +88,10 @@ pub const EVENT_TYPES: [&str; 12] = [
     "assignment_ended",
     "agreement_signed",
     "preference_set",
+    "timesheet_submitted",
+    "timesheet_confirmed",
+    "timesheet_disputed",
+    "payment_recorded",
 ];
 
 /// A skill held at a level.
@@ -352,6 +365,67 @@ pub struct AgreementSigned {
     pub document_sha256: Sha256Hex,
 }
 
+/// `timesheet_submitted` (v2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimesheetSubmitted {
+    /// The assignment.
+    pub match_id: MatchId,
+    /// The day worked.
+    pub date: Date,
+    /// Minutes worked that day.
+    pub minutes: Minutes,
+    /// Who submits: the borrower.
+    pub by: Party,
+}
+
+/// `timesheet_confirmed` (v2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimesheetConfirmed {
+    /// The assignment.
+    pub match_id: MatchId,
+    /// The day.
+    pub date: Date,
+    /// The worker or the lender; absent when the day confirmed itself
+    /// (the engine's event, after the confirmation period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Party>,
+}
+
+/// `timesheet_disputed` (v2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimesheetDisputed {
+    /// The assignment.
+    pub match_id: MatchId,
+    /// The day.
+    pub date: Date,
+    /// The worker or the lender.
+    pub by: Party,
+    /// Why.
+    pub reason: Reason,
+    /// The minutes the disputing party says were worked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<Minutes>,
+}
+
+/// `payment_recorded` (v2): reported by the payer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentRecorded {
+    /// The assignment.
+    pub match_id: MatchId,
+    /// Who paid: the borrower or the lender.
+    pub from: Party,
+    /// Who was paid: the lender or the worker.
+    pub to: Party,
+    /// How much.
+    pub amount_fen: AmountFen,
+    /// The pay period it is for.
+    pub period: Window,
+}
+
 /// What a borrower's mark on a worker says (v2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -392,6 +466,10 @@ impl EventKind {
             EventKind::AssignmentEnded(_) => EVENT_TYPES[9],
             EventKind::AgreementSigned(_) => EVENT_TYPES[10],
             EventKind::PreferenceSet(_) => EVENT_TYPES[11],
+            EventKind::TimesheetSubmitted(_) => EVENT_TYPES[12],
+            EventKind::TimesheetConfirmed(_) => EVENT_TYPES[13],
+            EventKind::TimesheetDisputed(_) => EVENT_TYPES[14],
+            EventKind::PaymentRecorded(_) => EVENT_TYPES[15],
         }
     }
 
@@ -426,6 +504,10 @@ impl EventKind {
             "assignment_ended" => EventKind::AssignmentEnded(body(de)?),
             "agreement_signed" => EventKind::AgreementSigned(body(de)?),
             "preference_set" => EventKind::PreferenceSet(body(de)?),
+            "timesheet_submitted" => EventKind::TimesheetSubmitted(body(de)?),
+            "timesheet_confirmed" => EventKind::TimesheetConfirmed(body(de)?),
+            "timesheet_disputed" => EventKind::TimesheetDisputed(body(de)?),
+            "payment_recorded" => EventKind::PaymentRecorded(body(de)?),
             _ => return None,
         })
     }
@@ -514,6 +596,35 @@ impl EventKind {
                          terminates",
                         by.slug(),
                         o.slug()
+                    ),
+                )),
+            },
+            EventKind::TimesheetSubmitted(x) if x.by != Party::Borrower => Err(ValidationError::new(
+                "by",
+                "timesheets are submitted by the borrower",
+            )),
+            EventKind::TimesheetConfirmed(TimesheetConfirmed {
+                by: Some(Party::Borrower),
+                ..
+            })
+            | EventKind::TimesheetDisputed(TimesheetDisputed {
+                by: Party::Borrower,
+                ..
+            }) => Err(ValidationError::new(
+                "by",
+                "the worker or the lender confirms or disputes a day, not the borrower who submitted it",
+            )),
+            EventKind::PaymentRecorded(x) => match (x.from, x.to) {
+                (Party::Borrower, Party::Lender)
+                | (Party::Lender, Party::Worker)
+                | (Party::Borrower, Party::Worker) => Ok(()),
+                (from, to) => Err(ValidationError::new(
+                    "to",
+                    format!(
+                        "a payment goes borrower to lender, lender to worker, or (a flexible \
+                         worker) borrower to worker; not {} to {}",
+                        from.slug(),
+                        to.slug()
                     ),
                 )),
             },
@@ -776,6 +887,10 @@ impl Event {
             "assignment_ended" => EventKind::AssignmentEnded(body(map)?),
             "agreement_signed" => EventKind::AgreementSigned(body(map)?),
             "preference_set" => EventKind::PreferenceSet(body(map)?),
+            "timesheet_submitted" => EventKind::TimesheetSubmitted(body(map)?),
+            "timesheet_confirmed" => EventKind::TimesheetConfirmed(body(map)?),
+            "timesheet_disputed" => EventKind::TimesheetDisputed(body(map)?),
+            "payment_recorded" => EventKind::PaymentRecorded(body(map)?),
             other => {
                 return Err(ValidationError::new(
                     "type",

@@ -27,6 +27,9 @@ pub struct EngineConfig {
     /// a broker's redelivery, while keeping a long-running matcher's
     /// memory bounded by a week of events instead of growing forever.
     pub dedupe_window_secs: i64,
+    /// Timesheets and the ledger: pay period, overtime limit, days to
+    /// confirm by lapse, days before an unpaid amount is late.
+    pub pay: crate::sheet::PayConfig,
 }
 
 impl Default for EngineConfig {
@@ -35,6 +38,7 @@ impl Default for EngineConfig {
             weights: CostWeights::default(),
             proposal_ttl_secs: 48 * 3600,
             dedupe_window_secs: 7 * 24 * 3600,
+            pay: crate::sheet::PayConfig::default(),
         }
     }
 }
@@ -281,6 +285,18 @@ impl Engine {
                 "assignment_ended",
                 x.reason.as_ref(),
             ),
+            EventKind::TimesheetSubmitted(TimesheetSubmitted { match_id, .. })
+            | EventKind::TimesheetConfirmed(TimesheetConfirmed { match_id, .. })
+            | EventKind::TimesheetDisputed(TimesheetDisputed { match_id, .. })
+            | EventKind::PaymentRecorded(PaymentRecorded { match_id, .. }) => {
+                match self.match_region.get(match_id).cloned() {
+                    Some(r) => {
+                        let pay = self.config.pay.clone();
+                        self.market_mut(&r).report(match_id, &e.kind, id, at, &pay)
+                    }
+                    None => Err(format!("unknown match {match_id}")),
+                }
+            }
             EventKind::PreferenceSet(x) => match self.worker_region.get(&x.worker_id).cloned() {
                 Some(r) => self.market_mut(&r).set_preference(x, id, at),
                 None => Err(format!("unknown worker {}", x.worker_id)),
@@ -364,13 +380,17 @@ impl Engine {
     }
 
     /// What time alone does at `now`: expires proposals unanswered for
-    /// longer than the configured time to live, and terminates started
-    /// assignments whose worker's contract has ended; returns the
-    /// `match_expired` and `assignment_ended` events (already applied).
+    /// longer than the configured time to live, terminates started
+    /// assignments whose worker's contract has ended, and confirms
+    /// timesheet days nobody answered in the confirmation period; returns
+    /// the `match_expired`, `assignment_ended` and `timesheet_confirmed`
+    /// events (already applied).
     pub fn expire(&mut self, now: Timestamp) -> Vec<Event> {
         let mut out = self.expire_proposals(now);
+        let pay = self.config.pay.clone();
         for m in self.markets.values_mut() {
             m.contracts_ended(now);
+            m.confirm_lapsed(now, &pay);
         }
         out.extend(self.take_emitted());
         out

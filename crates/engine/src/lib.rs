@@ -37,8 +37,10 @@
 pub mod cost;
 pub mod engine;
 pub mod grid;
+pub mod ledger;
 pub mod machine;
 pub mod market;
+pub mod sheet;
 pub mod slots;
 
 pub use cost::{CostWeights, Terms};

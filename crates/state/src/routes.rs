@@ -94,6 +94,10 @@ impl Router {
             }
             EventKind::AssignmentEnded(x) => ("match", "match_id", x.match_id.as_str()),
             EventKind::AgreementSigned(x) => ("match", "match_id", x.match_id.as_str()),
+            EventKind::TimesheetSubmitted(x) => ("match", "match_id", x.match_id.as_str()),
+            EventKind::TimesheetConfirmed(x) => ("match", "match_id", x.match_id.as_str()),
+            EventKind::TimesheetDisputed(x) => ("match", "match_id", x.match_id.as_str()),
+            EventKind::PaymentRecorded(x) => ("match", "match_id", x.match_id.as_str()),
             EventKind::PreferenceSet(x) => ("worker", "worker_id", x.worker_id.as_str()),
         };
         if let Some(r) = self.cached(kind, id) {

@@ -64,6 +64,20 @@ pub enum Command {
         #[arg(long)]
         events: PathBuf,
     },
+    /// The settlement ledger of a log, offline: per assignment and pay
+    /// period, confirmed minutes, what they are worth, what was paid, and
+    /// the rules broken (underpaid, overpaid, deduction, late, disputed).
+    Ledger {
+        /// The event file, or `-` for standard input.
+        #[arg(long)]
+        events: PathBuf,
+        /// json (one document) or csv (UTF-8 with a BOM, for Excel).
+        #[arg(long, value_enum, default_value = "json")]
+        format: crate::commands::ledger::Format,
+        /// Judge `late` as of this time (RFC 3339); default the last event's.
+        #[arg(long, value_parser = parse_time)]
+        as_of: Option<lendwork_domain::Timestamp>,
+    },
     /// Solve a DIMACS minimum-cost flow problem (`p min`); prints
     /// {"status", "cost", "flow"} as JSON. With --gen-market, write a
     /// labour-market instance instead.
@@ -298,6 +312,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let stderr = io::stderr();
             let mut errors = BufWriter::new(stderr.lock());
             let ok = crate::commands::match_round::run(&name, reader, &mut out, &mut errors)?;
+            out.flush()?;
+            errors.flush()?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            })
+        }
+        Command::Ledger {
+            events,
+            format,
+            as_of,
+        } => {
+            let (name, reader) = input(&events)?;
+            let stdout = io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            let stderr = io::stderr();
+            let mut errors = BufWriter::new(stderr.lock());
+            let ok =
+                crate::commands::ledger::run(&name, reader, format, as_of, &mut out, &mut errors)?;
             out.flush()?;
             errors.flush()?;
             Ok(if ok {

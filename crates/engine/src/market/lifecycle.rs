@@ -109,6 +109,7 @@ impl Market {
                     reason: None,
                 }],
                 refused: Vec::new(),
+                sheet: Default::default(),
             }),
         );
     }

@@ -58,6 +58,7 @@ mod records;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+mod timesheets;
 mod why_not;
 
 pub use lifecycle::Transition;
@@ -147,6 +148,9 @@ pub struct Market {
     /// Started assignments whose worker's contract ends before their
     /// window, by the contract's last day.
     contract_ends: BTreeSet<(Date, MatchId)>,
+    /// Submitted timesheet days waiting for an answer, by submission time
+    /// (they confirm themselves after the confirmation period).
+    confirm_due: BTreeSet<(Timestamp, MatchId, Date)>,
     /// Status changes since [`Market::take_transitions`] last ran.
     #[serde(skip)]
     transitions: Vec<Transition>,
@@ -180,6 +184,7 @@ impl Market {
             blocks: HashMap::default(),
             favourites: HashSet::default(),
             contract_ends: BTreeSet::new(),
+            confirm_due: BTreeSet::new(),
             transitions: Vec::new(),
             emitted: Vec::new(),
             unanswered: BTreeSet::new(),

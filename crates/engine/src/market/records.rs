@@ -170,6 +170,8 @@ pub struct Proposal {
     pub history: Vec<Step>,
     /// Steps that did not apply (the last few).
     pub refused: Vec<Refused>,
+    /// The timesheet and the payments, once started.
+    pub sheet: crate::sheet::Sheet,
 }
 
 impl Proposal {

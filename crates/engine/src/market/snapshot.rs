@@ -66,6 +66,8 @@ pub(crate) mod proposals {
         signed: &'a [Party],
         history: Vec<OutStep<'a>>,
         refused: &'a [Refused],
+        #[serde(with = "json_text")]
+        sheet: &'a crate::sheet::Sheet,
     }
 
     #[derive(Deserialize)]
@@ -81,6 +83,8 @@ pub(crate) mod proposals {
         signed: Vec<Party>,
         history: Vec<InStep>,
         refused: Vec<Refused>,
+        #[serde(with = "json_text")]
+        sheet: crate::sheet::Sheet,
     }
 
     pub fn serialize<S: Serializer>(
@@ -103,6 +107,7 @@ pub(crate) mod proposals {
                     .map(|h| (&h.event, h.at, h.what, h.by, &h.reason))
                     .collect(),
                 refused: &p.refused,
+                sheet: &p.sheet,
             }
         }))
     }
@@ -138,6 +143,7 @@ pub(crate) mod proposals {
                 signed: p.signed,
                 history,
                 refused: p.refused,
+                sheet: p.sheet,
             };
             if map.insert(id.clone(), Box::new(proposal)).is_some() {
                 return Err(serde::de::Error::custom(format!("proposal {id} twice")));

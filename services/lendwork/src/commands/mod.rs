@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod data;
+pub mod ledger;
 pub mod match_round;
 pub mod matcher;
 pub mod publish;

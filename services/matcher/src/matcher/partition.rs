@@ -203,11 +203,13 @@ impl PartitionState {
         self.engine.proposal(m).map(|p| p.proposed.region.clone())
     }
 
-    /// The region of an event the engine made (an expiry, a termination).
+    /// The region of an event the engine made (an expiry, a termination,
+    /// a day confirmed by lapse).
     fn region_of_event(&self, e: &Event) -> Option<Region> {
         match &e.kind {
             EventKind::MatchExpired(x) => self.region_of_match(&x.match_id),
             EventKind::AssignmentEnded(x) => self.region_of_match(&x.match_id),
+            EventKind::TimesheetConfirmed(x) => self.region_of_match(&x.match_id),
             _ => None,
         }
     }
@@ -291,6 +293,10 @@ impl PartitionState {
             EventKind::MatchExpired(x) | EventKind::AssignmentStarted(x) => &x.match_id,
             EventKind::AssignmentEnded(x) => &x.match_id,
             EventKind::AgreementSigned(x) => &x.match_id,
+            EventKind::TimesheetSubmitted(x) => &x.match_id,
+            EventKind::TimesheetConfirmed(x) => &x.match_id,
+            EventKind::TimesheetDisputed(x) => &x.match_id,
+            EventKind::PaymentRecorded(x) => &x.match_id,
             _ => return,
         };
         if let Some(region) = self.region_of_match(m) {
