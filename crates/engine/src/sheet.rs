@@ -76,7 +76,9 @@ pub struct Day {
     pub minutes: u16,
     /// When the current submission was made.
     pub submitted_at: Timestamp,
-    /// Where it stands.
+    /// Where it stands (`"state": "submitted" | "confirmed" | "disputed"`
+    /// beside the day's other members).
+    #[serde(flatten)]
     pub state: DayState,
     /// Who disputed an earlier submission of this day, if anyone: only
     /// they may confirm the new one.

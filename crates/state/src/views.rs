@@ -15,6 +15,8 @@
 use std::collections::BTreeMap;
 
 use lendwork_domain::*;
+use lendwork_engine::ledger::Row;
+use lendwork_engine::sheet::{PayConfig, Sheet, Work};
 use lendwork_engine::{machine, Positions, Proposal, Refused, Status};
 use serde::{Deserialize, Serialize};
 
@@ -148,6 +150,16 @@ pub struct MatchView {
     /// Steps that were refused (the last few), from the log.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refused: Vec<Refused>,
+    /// The timesheet and the payments, once started.
+    #[serde(default, skip_serializing_if = "is_empty_sheet")]
+    pub sheet: Sheet,
+    /// The settlement by pay period, as of the latest event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ledger: Vec<Row>,
+}
+
+fn is_empty_sheet(s: &Sheet) -> bool {
+    s.days.is_empty() && s.payments.is_empty()
 }
 
 /// One step of a proposal's audit trail.
@@ -174,9 +186,22 @@ pub fn status_name(s: Status) -> &'static str {
 
 impl MatchView {
     /// The view of `p`, a proposal for a gap of `enterprise`, at `now`
-    /// (for what is allowed next).
-    pub fn of(p: &Proposal, enterprise: EnterpriseId, now: Timestamp) -> Self {
+    /// (for what is allowed next, and whether a payment is late).
+    pub fn of(p: &Proposal, enterprise: EnterpriseId, now: Timestamp, pay: &PayConfig) -> Self {
         let facts = p.facts();
+        let ledger = if is_empty_sheet(&p.sheet) {
+            Vec::new()
+        } else {
+            lendwork_engine::ledger::rows(
+                &p.proposed.match_id,
+                &p.sheet,
+                p.window,
+                p.wage_fen().unwrap_or(0),
+                p.lender.is_some(),
+                pay,
+                now.market_date(),
+            )
+        };
         Self {
             proposed: p.proposed.clone(),
             enterprise_id: enterprise,
@@ -201,7 +226,31 @@ impl MatchView {
                 })
                 .collect(),
             refused: p.refused.clone(),
+            sheet: p.sheet.clone(),
+            ledger,
         }
+    }
+
+    /// What the timesheet rules need to know of the assignment, as this
+    /// view records it.
+    pub fn work(&self) -> Option<Work> {
+        let ended_on = match self.status() {
+            Some(Status::Ended(_)) => self
+                .history
+                .iter()
+                .rev()
+                .find(|h| h.what == "assignment_ended")
+                .map(|h| h.at.market_date()),
+            _ => None,
+        };
+        Some(Work {
+            status: self.status()?,
+            has_lender: self.lender_id.is_some(),
+            window: self.window,
+            started_on: self.started_on(),
+            ended_on,
+            hours_per_day: self.agreement.as_ref().map_or(8, |a| a.hours_per_day.get()),
+        })
     }
 
     /// The state machine's facts, as this view records them (the gateway
@@ -327,6 +376,21 @@ pub struct RegionView {
     pub by_industry: BTreeMap<String, Slice>,
     /// Live positions by required skill.
     pub by_skill: BTreeMap<String, Slice>,
+    /// Confirmed minutes worked, over every assignment's ledger.
+    #[serde(default)]
+    pub minutes_confirmed: u64,
+    /// What those minutes are worth, in fen.
+    #[serde(default)]
+    pub owed_fen: i64,
+    /// Reported paid by borrowers.
+    #[serde(default)]
+    pub paid_by_borrower_fen: i64,
+    /// Reported paid to workers.
+    #[serde(default)]
+    pub paid_to_worker_fen: i64,
+    /// Ledger lines (assignment and pay period) with each flag.
+    #[serde(default)]
+    pub ledger_flags: BTreeMap<String, u64>,
     /// Time of the last event folded in.
     pub updated_at: Option<Timestamp>,
 }

@@ -110,6 +110,9 @@ pub struct GatewayOptions {
     /// default it lives in the data directory). Never a public value: a
     /// pseudonym must not be recomputable from a guessed worker id.
     pub pseudonym_key: Option<String>,
+    /// Timesheet rules and pay periods (the engine's, so that the gateway
+    /// refuses what the engine would).
+    pub pay: lendwork_engine::sheet::PayConfig,
 }
 
 impl GatewayOptions {
@@ -124,6 +127,7 @@ impl GatewayOptions {
             rate_per_sec: 200.0,
             burst: 400.0,
             pseudonym_key: None,
+            pay: Default::default(),
         }
     }
 }
@@ -553,6 +557,7 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
                 .layer(small),
         )
         .route("/w/{token}", get(routes::links::page))
+        .route("/v1/ledger", get(routes::ledger::ledger))
         .route("/v1/stats", get(routes::operator::stats))
         .route("/v1/feed", get(routes::operator::feed))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))

@@ -423,6 +423,7 @@ pub fn gateway_options(c: &Config) -> lendwork_gateway::GatewayOptions {
         market_topic: c.topics.market.clone(),
         matches_topic: c.topics.matches.clone(),
         partitions: c.topics.partitions,
+        pay: c.engine.pay.clone(),
         ..lendwork_gateway::GatewayOptions::with_prefix(&c.redis.prefix)
     }
 }

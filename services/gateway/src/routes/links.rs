@@ -13,7 +13,8 @@
 //! Through the link the worker reads their proposal and its agreement
 //! (`GET /v1/w/{token}`, `GET /v1/w/{token}/agreement`), accepts or
 //! declines, signs, and returns early (`POST /v1/w/{token}/{accept |
-//! decline | sign | return}`), as the party `worker`; nothing else is
+//! decline | sign | return | confirm | dispute}`: a timesheet day), as the
+//! party `worker`; nothing else is
 //! visible through it. `GET /w/{token}` is the same as a page for a phone.
 
 use std::sync::Arc;
@@ -165,6 +166,8 @@ fn worker_view(v: &MatchView) -> serde_json::Value {
         "required": v.required,
         "agreement_sha256": v.agreement_sha256,
         "allowed": v.allowed,
+        "days": v.sheet.days,
+        "ledger": v.ledger,
     })
 }
 
@@ -189,7 +192,14 @@ pub(crate) async fn act(
     body: Bytes,
 ) -> ApiResult {
     let action = match Action::parse(&action) {
-        Some(a @ (Action::Accept | Action::Decline | Action::Sign | Action::Return)) => a,
+        Some(
+            a @ (Action::Accept
+            | Action::Decline
+            | Action::Sign
+            | Action::Return
+            | Action::Confirm
+            | Action::Dispute),
+        ) => a,
         _ => return Err(ApiError::not_found()),
     };
     crate::error::json_body(&headers, &body)?;

@@ -1,5 +1,6 @@
 //! The API's routes, one file per kind of user.
 
+pub mod ledger;
 pub mod links;
 pub mod operator;
 pub mod proposals;

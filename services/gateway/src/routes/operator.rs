@@ -122,8 +122,15 @@ pub(crate) fn total(regions: &[RegionView]) -> RegionView {
             terminated,
             cancelled,
             time_to_fill_secs_sum,
-            time_to_fill_count
+            time_to_fill_count,
+            minutes_confirmed,
+            owed_fen,
+            paid_by_borrower_fen,
+            paid_to_worker_fen
         );
+        for (k, v) in &r.ledger_flags {
+            *t.ledger_flags.entry(k.clone()).or_default() += v;
+        }
         for (k, v) in &r.priority_served {
             *t.priority_served.entry(k.clone()).or_default() += v;
         }

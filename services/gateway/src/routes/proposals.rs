@@ -25,6 +25,13 @@ use crate::Gateway;
 pub(crate) async fn list_proposals(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult {
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise, Role::Agency])?;
+    let views = visible(&g, &p).await?;
+    Ok(Json(json!({"proposals": views})).into_response())
+}
+
+/// The proposals `p` is a party to (an enterprise's as borrower and as
+/// lender, an agency's through its workers), from the index sets.
+pub(crate) async fn visible(g: &Gateway, p: &Principal) -> Result<Vec<MatchView>, ApiError> {
     // Index sets only: an enterprise's as borrower and as lender, an
     // agency's through the workers it offered (flexible workers have no
     // employer). What a listing reads grows with what the client owns.
@@ -53,7 +60,7 @@ pub(crate) async fn list_proposals(State(g): State<Arc<Gateway>>, headers: Heade
         .flatten()
         .filter_map(|b| serde_json::from_slice(&b).ok())
         .collect();
-    Ok(Json(json!({"proposals": views})).into_response())
+    Ok(views)
 }
 
 #[derive(Deserialize)]
@@ -75,6 +82,22 @@ pub(crate) struct Signature {
     document_sha256: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DayReport {
+    date: Value,
+    minutes: Option<Value>,
+    reason: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PaymentReport {
+    to: Value,
+    amount_fen: Value,
+    period: Value,
+}
+
 /// What a party does to a proposal: the last segment of
 /// `POST /v1/proposals/{id}/{action}` (and of a worker link's actions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +115,18 @@ pub enum Action {
     /// `return`: `assignment_ended` as `returned` (the worker's or the
     /// lender's right to return), with `{"reason"?}`.
     Return,
+    /// `timesheet`: `timesheet_submitted` (the borrower's), with
+    /// `{"date", "minutes"}`.
+    Timesheet,
+    /// `confirm`: `timesheet_confirmed` (the worker's or the lender's),
+    /// with `{"date"}`.
+    Confirm,
+    /// `dispute`: `timesheet_disputed`, with `{"date", "reason",
+    /// "minutes"?}`.
+    Dispute,
+    /// `payment`: `payment_recorded` by the caller's party, with `{"to",
+    /// "amount_fen", "period"}`.
+    Payment,
 }
 
 impl Action {
@@ -104,6 +139,10 @@ impl Action {
             "start" => Some(Action::Start),
             "end" => Some(Action::End),
             "return" => Some(Action::Return),
+            "timesheet" => Some(Action::Timesheet),
+            "confirm" => Some(Action::Confirm),
+            "dispute" => Some(Action::Dispute),
+            "payment" => Some(Action::Payment),
             _ => None,
         }
     }
@@ -116,6 +155,10 @@ impl Action {
             Action::Sign => "agreement_signed",
             Action::Start => "assignment_started",
             Action::End | Action::Return => "assignment_ended",
+            Action::Timesheet => "timesheet_submitted",
+            Action::Confirm => "timesheet_confirmed",
+            Action::Dispute => "timesheet_disputed",
+            Action::Payment => "payment_recorded",
         }
     }
 }
@@ -159,6 +202,12 @@ pub(crate) async fn perform(
 ) -> ApiResult {
     let empty = body.iter().all(u8::is_ascii_whitespace);
     let id = view.proposed.match_id.as_str();
+    if matches!(
+        action,
+        Action::Timesheet | Action::Confirm | Action::Dispute | Action::Payment
+    ) {
+        return report(g, p, headers, view, party, action, body).await;
+    }
     let mut f = Map::new();
     f.insert("match_id".into(), json!(id));
     let sha;
@@ -248,6 +297,9 @@ pub(crate) async fn perform(
             }
             Step::End(outcome, Some(party))
         }
+        Action::Timesheet | Action::Confirm | Action::Dispute | Action::Payment => {
+            unreachable!("reports are handled above")
+        }
     };
     let now = crate::compose::now();
     view.decide(step, now).map_err(|r| ApiError::refused(&r))?;
@@ -304,4 +356,97 @@ pub(crate) fn agreement_page(view: &MatchView) -> ApiResult {
         html,
     )
         .into_response())
+}
+
+/// A timesheet or payment report on `view` by `party`: read, checked by
+/// the contract (422 naming the field) and by the timesheet rules of
+/// `lendwork_engine::sheet` on the view (422 naming the field for a bad
+/// day or amount, 409 for a state that does not allow it), then appended.
+async fn report(
+    g: &Gateway,
+    p: &Principal,
+    headers: &HeaderMap,
+    view: &MatchView,
+    party: Party,
+    action: Action,
+    body: &[u8],
+) -> ApiResult {
+    use lendwork_domain::EventKind;
+    use lendwork_engine::sheet;
+    let forbidden = |m: &str| Err(ApiError::new(StatusCode::FORBIDDEN, None, m.to_owned()));
+    let mut f = Map::new();
+    f.insert("match_id".into(), json!(view.proposed.match_id));
+    match action {
+        Action::Timesheet | Action::Confirm | Action::Dispute => {
+            let d: DayReport = parse(body, "{\"date\": …}")?;
+            f.insert("date".into(), d.date);
+            match action {
+                Action::Timesheet => {
+                    if party != Party::Borrower {
+                        return forbidden("the borrower submits timesheets");
+                    }
+                    f.insert("minutes".into(), d.minutes.unwrap_or(Value::Null));
+                }
+                Action::Dispute => {
+                    f.insert("reason".into(), d.reason.unwrap_or(Value::Null));
+                    if let Some(m) = d.minutes {
+                        f.insert("minutes".into(), m);
+                    }
+                }
+                _ => {}
+            }
+            if action != Action::Timesheet && party == Party::Borrower {
+                return forbidden("the worker or the lender confirms or disputes a day");
+            }
+            f.insert("by".into(), json!(party));
+        }
+        Action::Payment => {
+            if party == Party::Worker {
+                return forbidden("the borrower or the lender reports a payment it made");
+            }
+            let x: PaymentReport = parse(body, "{\"to\": …, \"amount_fen\": …, \"period\": …}")?;
+            f.insert("from".into(), json!(party));
+            f.insert("to".into(), x.to);
+            f.insert("amount_fen".into(), x.amount_fen);
+            f.insert("period".into(), x.period);
+        }
+        _ => unreachable!("reports only"),
+    }
+    let e = compose(action.event_type(), g.event_id(p, headers, 0)?, f, "")?;
+    let Some(work) = view.work() else {
+        return Err(ApiError::not_found());
+    };
+    let today = crate::compose::now().market_date();
+    let pay = &g.opts.pay;
+    let decided = match &e.kind {
+        EventKind::TimesheetSubmitted(x) => sheet::submit(&view.sheet, &work, x, today, pay),
+        EventKind::TimesheetConfirmed(x) => sheet::confirm(&view.sheet, &work, x.date, x.by),
+        EventKind::TimesheetDisputed(x) => sheet::dispute(&view.sheet, &work, x.date, x.by),
+        EventKind::PaymentRecorded(x) => sheet::pay(&work, x),
+        _ => Ok(()),
+    };
+    if let Err(why) = decided {
+        // A bad day or amount names its field (422); a state that does
+        // not allow the report is a conflict (409).
+        let field = ["date", "minutes", "by", "to", "from"]
+            .into_iter()
+            .find(|f| why.starts_with(&format!("{f}: ")));
+        let state_bound = why.contains("confirmed")
+            || why.contains("disputed")
+            || why.contains("not started")
+            || why.contains("not submitted");
+        return Err(match field {
+            Some(f) if !state_bound => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some(f), why)
+            }
+            _ => ApiError::new(StatusCode::CONFLICT, field, why),
+        });
+    }
+    let what = format!(
+        "POST proposal {} {}",
+        view.proposed.match_id,
+        action.event_type()
+    );
+    g.bind_key(p, headers, &what, body).await?;
+    g.append_one(e).await
 }

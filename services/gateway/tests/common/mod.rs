@@ -41,6 +41,7 @@ pub fn gw_options() -> GatewayOptions {
         rate_per_sec: 10_000.0,
         burst: 10_000.0,
         pseudonym_key: None,
+        pay: Default::default(),
     }
 }
 

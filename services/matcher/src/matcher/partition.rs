@@ -29,6 +29,10 @@ pub struct PartitionState {
     /// Each gap's first posting time and borrower (kept after withdrawal,
     /// for the views of its proposals).
     pub(crate) posted: HashMap<GapId, (Timestamp, EnterpriseId), Ids>,
+    /// The proposals with a timesheet or a payment, by region (the
+    /// ledger's totals are summed over them).
+    #[serde(default)]
+    pub(crate) sheets: BTreeMap<Region, BTreeSet<MatchId>>,
 }
 
 pub(crate) fn industry_of(g: &ShortagePosted) -> String {
@@ -50,6 +54,7 @@ impl PartitionState {
             supply: HashMap::default(),
             names: Names::default(),
             posted: HashMap::default(),
+            sheets: BTreeMap::new(),
         }
     }
 
@@ -300,6 +305,18 @@ impl PartitionState {
             _ => return,
         };
         if let Some(region) = self.region_of_match(m) {
+            if matches!(
+                ev.kind,
+                EventKind::TimesheetSubmitted(_)
+                    | EventKind::TimesheetConfirmed(_)
+                    | EventKind::TimesheetDisputed(_)
+                    | EventKind::PaymentRecorded(_)
+            ) {
+                self.sheets
+                    .entry(region.clone())
+                    .or_default()
+                    .insert(m.clone());
+            }
             fx.outputs.push((region, ev.clone()));
         }
     }

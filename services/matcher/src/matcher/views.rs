@@ -38,7 +38,7 @@ impl PartitionState {
             };
             let lender = p.lender.clone();
             let now = fx.at.unwrap_or_else(|| p.made_at());
-            let view = MatchView::of(p, ent.clone(), now);
+            let view = MatchView::of(p, ent.clone(), now, &self.engine.config().pay);
             values.push((Some(m.clone()), keys.proposal(m.as_str()), json(&view)));
             if fx.new_matches.contains(m) {
                 sets.push((m.clone(), keys.borrower_set(ent.as_str()), m.to_string()));
@@ -87,6 +87,42 @@ impl PartitionState {
         if let Some(mk) = self.engine.market(r) {
             view.workers = mk.worker_count() as u64;
             view.gaps = mk.gap_count() as u64;
+        }
+        self.with_ledger(r, view)
+    }
+
+    /// Adds the ledger's totals over the region's assignments with a
+    /// timesheet or a payment, judged as of the region's latest event.
+    fn with_ledger(&self, r: &Region, mut view: RegionView) -> RegionView {
+        let Some(ms) = self.sheets.get(r) else {
+            return view;
+        };
+        let as_of = view
+            .updated_at
+            .unwrap_or_else(|| Timestamp::from_unix_seconds(0).expect("epoch"))
+            .market_date();
+        let pay = &self.engine.config().pay;
+        for m in ms {
+            let Some(p) = self.engine.proposal(m) else {
+                continue;
+            };
+            for row in lendwork_engine::ledger::rows(
+                m,
+                &p.sheet,
+                p.window,
+                p.wage_fen().unwrap_or(0),
+                p.lender.is_some(),
+                pay,
+                as_of,
+            ) {
+                view.minutes_confirmed += row.minutes;
+                view.owed_fen += row.owed_fen;
+                view.paid_by_borrower_fen += row.paid_by_borrower_fen;
+                view.paid_to_worker_fen += row.paid_to_worker_fen;
+                for f in row.flags {
+                    *view.ledger_flags.entry(f.slug().to_owned()).or_default() += 1;
+                }
+            }
         }
         view
     }
