@@ -17,6 +17,11 @@ pub struct SimConfig {
     pub start: Timestamp,
     /// Days over which offers and shortages arrive.
     pub days: u32,
+    /// Also simulate work and pay for the assignments that start:
+    /// timesheets (a few disputed and resettled), confirmations, monthly
+    /// payments, and a few planted breaches (see
+    /// [`crate::events_with_breaches`]).
+    pub work: bool,
 }
 
 impl Default for SimConfig {
@@ -28,6 +33,7 @@ impl Default for SimConfig {
             seed: 1,
             start: Timestamp::parse("2026-03-01T00:00:00Z").unwrap(),
             days: 30,
+            work: false,
         }
     }
 }

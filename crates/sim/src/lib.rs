@@ -50,9 +50,11 @@ mod people;
 mod regions;
 #[cfg(test)]
 mod tests;
+mod work;
 
 pub use config::SimConfig;
 pub use lifecycle::answer;
+pub use work::Planted;
 
 use lifecycle::Due;
 use regions::RegionPlan;
@@ -67,6 +69,26 @@ pub fn events(cfg: &SimConfig) -> Vec<Event> {
         .lines()
         .map(|l| Event::from_json(l).expect("the simulator writes valid events"))
         .collect()
+}
+
+/// The simulated market with work and pay ([`SimConfig::work`] on), and
+/// the breaches it planted: for each, the assignment, the pay period's
+/// first day and the flags the ledger must show for it when judged long
+/// after every period closed.
+pub fn events_with_breaches(cfg: &SimConfig) -> (Vec<Event>, Vec<Planted>) {
+    let cfg = SimConfig {
+        work: true,
+        ..cfg.clone()
+    };
+    let mut out = Vec::new();
+    let mut sim = Sim::new(&cfg);
+    sim.run(&mut out, &mut |_| {}).expect("writing to memory");
+    let events = String::from_utf8(out)
+        .expect("the simulator writes UTF-8")
+        .lines()
+        .map(|l| Event::from_json(l).expect("the simulator writes valid events"))
+        .collect();
+    (events, std::mem::take(&mut sim.planted))
 }
 
 /// Streams the market to `out` and returns the number of events written.
@@ -103,6 +125,8 @@ struct Sim<'a> {
     /// What the simulation's own proposals need to be carried through:
     /// whether the worker has a lender, the agreement's hash, the window.
     deals: HashMap<MatchId, lifecycle::Deal>,
+    /// Breaches of the pay rules planted so far (with `work`).
+    planted: Vec<Planted>,
     queue: BinaryHeap<Due>,
     seq: u64,
     sched: u64,
@@ -126,6 +150,7 @@ impl<'a> Sim<'a> {
             busy: HashMap::new(),
             bodies: HashMap::new(),
             deals: HashMap::new(),
+            planted: Vec::new(),
             queue: BinaryHeap::new(),
             seq: 0,
             sched: 0,

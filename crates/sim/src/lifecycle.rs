@@ -26,6 +26,14 @@ pub(crate) enum Pending {
     Signed(MatchId, Party),
     Started(MatchId),
     Ended(MatchId, u8),
+    /// A day's minutes submitted by the borrower.
+    Submit(MatchId, Date, u16),
+    /// A day confirmed by the worker.
+    Confirm(MatchId, Date),
+    /// A day disputed by the worker, who claims these minutes.
+    Dispute(MatchId, Date, u16),
+    /// A payment: payer, payee, fen, the period's first and last day.
+    Pay(MatchId, Party, Party, i64, Date, Date),
 }
 
 /// What carrying one of the simulation's own proposals through its
@@ -34,14 +42,15 @@ pub(crate) enum Pending {
 /// (no start before it, no completion before its last day).
 #[derive(Clone)]
 pub(crate) struct Deal {
-    lender: bool,
+    pub(crate) lender: bool,
     sha256: Sha256Hex,
-    window: Window,
+    pub(crate) window: Window,
+    pub(crate) wage_fen: i64,
 }
 
 /// The first second of market day `d` (00:00 China Standard Time), as
 /// Unix seconds.
-fn day_start(d: Date) -> i64 {
+pub(crate) fn day_start(d: Date) -> i64 {
     d.0.and_hms_opt(0, 0, 0)
         .expect("midnight")
         .and_utc()
@@ -156,8 +165,41 @@ impl Sim<'_> {
                 _ => EventKind::MatchExpired(MatchRef { match_id }),
             },
             Pending::Started(match_id) => EventKind::AssignmentStarted(MatchRef { match_id }),
+            Pending::Submit(match_id, date, minutes) => {
+                EventKind::TimesheetSubmitted(TimesheetSubmitted {
+                    match_id,
+                    date,
+                    minutes: Minutes::new(i64::from(minutes)).expect("0-1440"),
+                    by: Party::Borrower,
+                })
+            }
+            Pending::Confirm(match_id, date) => EventKind::TimesheetConfirmed(TimesheetConfirmed {
+                match_id,
+                date,
+                by: Some(Party::Worker),
+            }),
+            Pending::Dispute(match_id, date, claimed) => {
+                EventKind::TimesheetDisputed(TimesheetDisputed {
+                    match_id,
+                    date,
+                    by: Party::Worker,
+                    reason: Reason::new("我提前下班了 I left early").unwrap(),
+                    minutes: Some(Minutes::new(i64::from(claimed)).expect("0-1440")),
+                })
+            }
+            Pending::Pay(match_id, from, to, fen, a, b) => {
+                EventKind::PaymentRecorded(PaymentRecorded {
+                    match_id,
+                    from,
+                    to,
+                    amount_fen: AmountFen::new(fen).expect("positive"),
+                    period: Window::new(a, b).expect("ordered"),
+                })
+            }
             Pending::Ended(match_id, o) => {
-                self.deals.remove(&match_id);
+                if !self.cfg.work {
+                    self.deals.remove(&match_id);
+                }
                 let (outcome, by) = [
                     (Outcome::Completed, Party::Borrower),
                     (Outcome::Returned, Party::Worker),
@@ -229,7 +271,10 @@ impl Sim<'_> {
         } else {
             start + self.rng.gen_range(3600..(last - start).max(2 * 3600))
         };
-        self.schedule(end, Pending::Ended(match_id, o));
+        self.schedule(end, Pending::Ended(match_id.clone(), o));
+        if self.cfg.work && o != 2 {
+            self.work(&match_id, start, end);
+        }
     }
 
     /// Proposes up to three eligible recent workers of the gap's district.
@@ -284,6 +329,7 @@ impl Sim<'_> {
                     lender: w.employer_id.is_some(),
                     sha256: AgreementTerms::of(&m, gap, &w).sha256(),
                     window: gap.window,
+                    wage_fen: gap.hourly_wage_fen.get(),
                 },
             );
             let key: Box<str> = format!("m:{match_id}").into();

@@ -53,6 +53,10 @@ pub enum Command {
         /// Days over which offers and shortages arrive.
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// Also simulate timesheets and payments (with a few planted
+        /// breaches: deductions, underpayments, overpayments, late pay).
+        #[arg(long)]
+        work: bool,
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -281,6 +285,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             start,
             days,
+            work,
             out,
         } => {
             if regions == 0 {
@@ -293,6 +298,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
                 start,
                 days,
+                work,
             };
             let mut sink = output(out.as_deref())?;
             let mut w = BufWriter::with_capacity(1 << 16, &mut sink);

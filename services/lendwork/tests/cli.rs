@@ -210,3 +210,89 @@ fn match_reports_one_optimal_round_and_refuses_bad_files_whole() {
     let n = text.lines().count();
     assert!(err.contains(&format!("{}:{n}: id: ", f.display())), "{err}");
 }
+
+/// `lendwork ledger` on a simulated log with work and pay finds exactly
+/// the breaches the simulator planted, on the assignments that ran.
+#[test]
+fn ledger_finds_exactly_the_planted_breaches() {
+    let cfg = lendwork_sim::SimConfig {
+        regions: 2,
+        workers: 3000,
+        gaps: 600,
+        seed: 5,
+        ..Default::default()
+    };
+    let (events, planted) = lendwork_sim::events_with_breaches(&cfg);
+    let text: String = events.iter().map(|e| e.to_json() + "\n").collect();
+    let f = tmp("work.jsonl", &text);
+    let out = lendwork(&[
+        "ledger",
+        "--events",
+        f.to_str().unwrap(),
+        "--as-of",
+        "2030-01-01T00:00:00Z",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = doc["assignments"].as_array().unwrap();
+    let ran: std::collections::BTreeSet<String> = rows
+        .iter()
+        .map(|r| r["match_id"].as_str().unwrap().to_owned())
+        .collect();
+    let found: std::collections::BTreeSet<(String, String, Vec<String>)> = rows
+        .iter()
+        .filter(|r| !r["flags"].as_array().unwrap().is_empty())
+        .map(|r| {
+            (
+                r["match_id"].as_str().unwrap().to_owned(),
+                r["period"]["start"].as_str().unwrap().to_owned(),
+                r["flags"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f.as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    let want: std::collections::BTreeSet<(String, String, Vec<String>)> = planted
+        .iter()
+        .filter(|p| ran.contains(p.match_id.as_str()))
+        .map(|p| {
+            (
+                p.match_id.to_string(),
+                p.period_start.to_string(),
+                p.flags.iter().map(|f| (*f).to_owned()).collect(),
+            )
+        })
+        .collect();
+    assert!(
+        want.len() >= 10,
+        "enough breaches planted on assignments that ran: {}",
+        want.len()
+    );
+    assert!(
+        want.len() * 5 >= planted.len() * 4,
+        "most planted breaches are on assignments that ran: {} of {}",
+        want.len(),
+        planted.len()
+    );
+    assert_eq!(found, want, "the ledger finds exactly the planted breaches");
+    // The CSV has the same lines.
+    let csv = lendwork(&[
+        "ledger",
+        "--events",
+        f.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--as-of",
+        "2030-01-01T00:00:00Z",
+    ]);
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with('\u{feff}'));
+    assert_eq!(text.lines().count(), rows.len() + 1);
+}
