@@ -9,6 +9,7 @@
 //! | `priority` | a worker *outside* the policy's priority groups (unemployed, graduates, migrant workers, hard to employ), so they go first among equals | 300 |
 //! | `fairness` | the worker's lender's share of the region's offered pool when the worker was offered, so one lender's surplus does not crowd out another's; flexible workers pay none | 100 × share |
 //! | `not_favourite` | a worker the borrower has not marked as a favourite (`preference_set`); a favourite pays none of it — a bonus bounded by this weight, as much as 10 km of commute by default | 100 |
+//! | `no_show_risk` | the worker's no-show rate, smoothed: weight × no-shows / (assignments ended + 2), so one no-show in a first assignment costs a third of the weight, never more than the weight; it never makes a worker ineligible | 200 |
 //!
 //! The matching maximises filled positions first and minimises total cost
 //! second, so weights trade these terms against each other but never
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 /// Largest value of one term.
 pub const TERM_CAP: u64 = 200_000;
 /// Number of terms.
-pub const TERMS: usize = 6;
+pub const TERMS: usize = 7;
 /// Largest cost of a pair.
 pub const MAX_COST: u64 = TERM_CAP * TERMS as u64;
 
@@ -44,6 +45,8 @@ pub struct CostWeights {
     /// For a worker the borrower has not marked as a favourite: the
     /// favourite's bonus.
     pub not_favourite: u32,
+    /// Times the worker's smoothed no-show rate (0–1).
+    pub no_show_risk: u32,
 }
 
 impl Default for CostWeights {
@@ -55,6 +58,7 @@ impl Default for CostWeights {
             non_priority: 300,
             lender_share: 100,
             not_favourite: 100,
+            no_show_risk: 200,
         }
     }
 }
@@ -72,6 +76,7 @@ impl CostWeights {
             ("non_priority", self.non_priority),
             ("lender_share", self.lender_share),
             ("not_favourite", self.not_favourite),
+            ("no_show_risk", self.no_show_risk),
         ] {
             if v > 10_000 {
                 return Err(format!("weights.{name}: must be at most 10000, got {v}"));
@@ -83,13 +88,16 @@ impl CostWeights {
     /// The terms of pairing `w` (whose lender held `share_permille` of the
     /// pool at offer time) with `g`. The pair must be eligible (rule 4 holds,
     /// so every requirement has a matching skill).
-    /// `favourite`: whether the gap's borrower marked the worker as one.
+    /// `favourite`: whether the gap's borrower marked the worker as one;
+    /// `no_show_permille`: the worker's smoothed no-show rate
+    /// ([`crate::market::Reliability::no_show_permille`]).
     pub fn terms(
         &self,
         w: &WorkerOffered,
         g: &ShortagePosted,
         share_permille: u32,
         favourite: bool,
+        no_show_permille: u32,
     ) -> Terms {
         let over: u64 = g
             .requirements
@@ -108,6 +116,7 @@ impl CostWeights {
             over,
             haversine_km(&w.home, &g.site),
             favourite,
+            no_show_permille,
         )
     }
 
@@ -115,6 +124,7 @@ impl CostWeights {
     /// requirements, summed) and the distance `km` already computed — the
     /// engine counts the first on interned skills and has the second from
     /// the commute check.
+    #[allow(clippy::too_many_arguments)]
     pub fn terms_with(
         &self,
         w: &WorkerOffered,
@@ -123,6 +133,7 @@ impl CostWeights {
         over_levels: u64,
         km: f64,
         favourite: bool,
+        no_show_permille: u32,
     ) -> Terms {
         self.terms_raw(
             km,
@@ -132,6 +143,7 @@ impl CostWeights {
             w.priority_group.is_some(),
             share_permille,
             favourite,
+            no_show_permille,
         )
     }
 
@@ -151,6 +163,7 @@ impl CostWeights {
         priority_group: bool,
         share_permille: u32,
         favourite: bool,
+        no_show_permille: u32,
     ) -> Terms {
         let distance = (km * f64::from(self.distance_per_km)).round() as u64;
         let margin = (wage_fen - min_wage_fen).max(0) as u64;
@@ -168,6 +181,7 @@ impl CostWeights {
         } else {
             u64::from(self.not_favourite)
         };
+        let no_show_risk = u64::from(self.no_show_risk) * u64::from(no_show_permille) / 1000;
         Terms(
             [
                 distance,
@@ -176,13 +190,14 @@ impl CostWeights {
                 priority,
                 fairness,
                 not_favourite,
+                no_show_risk,
             ]
             .map(|t| t.min(TERM_CAP)),
         )
     }
 }
 
-/// The six terms of a pair's cost, in the order of [`Terms::NAMES`].
+/// The seven terms of a pair's cost, in the order of [`Terms::NAMES`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Terms(pub [u64; TERMS]);
 
@@ -195,6 +210,7 @@ impl Terms {
         "priority",
         "fairness",
         "not_favourite",
+        "no_show_risk",
     ];
 
     /// The cost: the sum of the terms.

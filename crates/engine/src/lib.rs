@@ -53,5 +53,5 @@ pub use cost::{CostWeights, Terms};
 pub(crate) type Ids = foldhash::fast::RandomState;
 pub use engine::{Applied, Engine, EngineConfig, SnapshotError, SNAPSHOT_FORMAT, SNAPSHOT_MAGIC};
 pub use market::{
-    match_id, Market, Positions, Proposal, Refused, Status, Step, Transition, WhyNot,
+    match_id, Market, Positions, Proposal, Refused, Reliability, Status, Step, Transition, WhyNot,
 };

@@ -376,7 +376,7 @@ fn explanations_sum_to_the_cost_and_name_every_rule() {
     assert_eq!(
         p.explanation.terms,
         lendwork_engine::CostWeights::default()
-            .terms(&w, &g, 0, false)
+            .terms(&w, &g, 0, false, 0)
             .to_map()
     );
     assert_eq!(

@@ -346,3 +346,88 @@ fn a_favourite_gets_the_bounded_bonus_shown_in_its_explanation() {
     );
     e.check_invariants().unwrap();
 }
+
+#[test]
+fn a_no_show_raises_a_bounded_cost_shown_in_the_explanation_and_never_excludes() {
+    // A flexible worker agrees, signs, starts and does not show.
+    let mut s = Seq(0);
+    let mut e = Engine::new(EngineConfig::default());
+    let april = window("2026-04-01", "2026-04-30");
+    e.apply(&s.ev(EventKind::ShortagePosted(gap("g1", 1, april))));
+    e.apply(&s.ev(EventKind::WorkerOffered(worker("w", 1.0))));
+    let m = proposals(&e.round(t("2026-03-01T09:00:00Z")))[0].2.clone();
+    let before = e.proposal(&m).unwrap().proposed.explanation.terms["no_show_risk"];
+    assert_eq!(before, 0, "a new worker carries no risk");
+    for by in [Party::Borrower, Party::Worker] {
+        apply_at(&mut s, &mut e, accept(&m, by), MARCH);
+    }
+    let sha = e.proposal(&m).unwrap().agreement_sha256.clone().unwrap();
+    for by in [Party::Borrower, Party::Worker] {
+        apply_at(&mut s, &mut e, sign(&m, by, &sha), MARCH);
+    }
+    apply_at(&mut s, &mut e, start(&m), FIRST_DAY);
+    let end = EventKind::AssignmentEnded(AssignmentEnded {
+        match_id: m.clone(),
+        outcome: Outcome::NoShow,
+        by: Some(Party::Borrower),
+        reason: None,
+    });
+    apply_at(&mut s, &mut e, end, "2026-04-01T12:00:00+08:00");
+    let region = Region::new("620100").unwrap();
+    let rec = e
+        .market(&region)
+        .unwrap()
+        .reliability(&WorkerId::new("w").unwrap());
+    assert_eq!(
+        (rec.no_show, rec.ended(), rec.no_show_permille()),
+        (1, 1, 333)
+    );
+    // Still proposed to another gap: the record prices, it does not exclude.
+    let mut other = gap("g2", 1, window("2026-05-01", "2026-05-30"));
+    other.enterprise_id = EnterpriseId::new("other").unwrap();
+    apply_at(
+        &mut s,
+        &mut e,
+        EventKind::ShortagePosted(other),
+        "2026-04-02T09:00:00+08:00",
+    );
+    let next = proposals(&e.round(t("2026-04-02T10:00:00+08:00")));
+    assert_eq!(next.len(), 1);
+    let p = e.proposal(&next[0].2).unwrap();
+    let risk = p.proposed.explanation.terms["no_show_risk"];
+    assert_eq!(risk, 200 * 333 / 1000, "weight × smoothed rate");
+    assert!(risk <= 200, "bounded by the weight");
+    assert_eq!(
+        p.proposed.explanation.terms.values().sum::<u64>(),
+        p.proposed.cost
+    );
+    e.check_invariants().unwrap();
+}
+
+#[test]
+fn a_borrowers_late_cancellations_are_counted_against_it() {
+    let (mut s, mut e, m) = lent(None);
+    for by in Party::ALL {
+        apply_at(&mut s, &mut e, accept(&m, by), MARCH);
+    }
+    apply_at(
+        &mut s,
+        &mut e,
+        EventKind::MatchDeclined(MatchDecision {
+            match_id: m.clone(),
+            by: Party::Borrower,
+            reason: Some(Reason::new("order cancelled").unwrap()),
+        }),
+        MARCH,
+    );
+    let region = Region::new("620100").unwrap();
+    let mk = e.market(&region).unwrap();
+    assert_eq!(
+        mk.late_cancellations(&EnterpriseId::new("borrower").unwrap()),
+        1
+    );
+    assert_eq!(
+        mk.late_cancellations(&EnterpriseId::new("lender").unwrap()),
+        0
+    );
+}

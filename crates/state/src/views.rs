@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use lendwork_domain::*;
 use lendwork_engine::ledger::Row;
 use lendwork_engine::sheet::{PayConfig, Sheet, Work};
-use lendwork_engine::{machine, Positions, Proposal, Refused, Status};
+use lendwork_engine::{machine, Positions, Proposal, Refused, Reliability, Status};
 use serde::{Deserialize, Serialize};
 
 /// Where a gap stands.
@@ -156,6 +156,14 @@ pub struct MatchView {
     /// The settlement by pay period, as of the latest event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ledger: Vec<Row>,
+    /// The worker's record of ended assignments (what the explanation's
+    /// `no_show_risk` term is made from), for the parties and the worker.
+    #[serde(default)]
+    pub worker_record: Reliability,
+    /// The borrower's late cancellations (declines after an agreement,
+    /// assignments called off), shown to lenders.
+    #[serde(default)]
+    pub borrower_late_cancellations: u32,
 }
 
 fn is_empty_sheet(s: &Sheet) -> bool {
@@ -228,6 +236,8 @@ impl MatchView {
             refused: p.refused.clone(),
             sheet: p.sheet.clone(),
             ledger,
+            worker_record: Reliability::default(),
+            borrower_late_cancellations: 0,
         }
     }
 
@@ -311,6 +321,26 @@ pub struct Slice {
     pub agreed: u64,
 }
 
+/// Work and pay of one slice (an industry, a priority group).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkSlice {
+    /// Confirmed minutes.
+    pub minutes: u64,
+    /// What they are worth, in fen.
+    pub owed_fen: i64,
+    /// Reported paid to the workers, in fen.
+    pub paid_to_worker_fen: i64,
+}
+
+impl WorkSlice {
+    /// Adds `other` to this slice.
+    pub fn add(&mut self, other: &WorkSlice) {
+        self.minutes += other.minutes;
+        self.owed_fen += other.owed_fen;
+        self.paid_to_worker_fen += other.paid_to_worker_fen;
+    }
+}
+
 /// A region's market at a glance: the operator's statistics.
 ///
 /// Every counter moves only on a transition the engine applied (a step it
@@ -391,6 +421,15 @@ pub struct RegionView {
     /// Ledger lines (assignment and pay period) with each flag.
     #[serde(default)]
     pub ledger_flags: BTreeMap<String, u64>,
+    /// Work and pay by industry (`unknown` when not given, or the gap is
+    /// withdrawn).
+    #[serde(default)]
+    pub work_by_industry: BTreeMap<String, WorkSlice>,
+    /// Work and pay by the worker's priority group (`none`; `unknown` once
+    /// the worker is withdrawn): the groups the policy asks the service to
+    /// help first.
+    #[serde(default)]
+    pub work_by_group: BTreeMap<String, WorkSlice>,
     /// Time of the last event folded in.
     pub updated_at: Option<Timestamp>,
 }

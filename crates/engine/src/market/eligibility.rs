@@ -92,6 +92,7 @@ impl Market {
             over,
             km,
             favourite,
+            w.no_show_permille,
         )
     }
 

@@ -60,6 +60,8 @@ pub(super) struct WCand {
     pub(super) priority: bool,
     /// The lender's share of the pool at offer time, per mille.
     pub(super) share: u32,
+    /// The worker's smoothed no-show rate, per mille.
+    pub(super) no_show: u32,
 }
 
 impl WCand {
@@ -98,6 +100,7 @@ impl WCand {
             coslat: w.home.lat().to_radians().cos(),
             priority: w.priority_group.is_some(),
             share: rec.share_permille,
+            no_show: rec.no_show_permille,
         }
     }
 
@@ -134,6 +137,7 @@ impl WCand {
             self.priority,
             self.share,
             favourite,
+            self.no_show,
         );
         Some(terms.total() as i64)
     }

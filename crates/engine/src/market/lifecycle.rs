@@ -318,6 +318,27 @@ impl Market {
             self.contract_ends.retain(|(_, x)| x != m);
         }
         let (g, w) = (p.proposed.gap_id.clone(), p.proposed.worker_id.clone());
+        let late_cancel = (matches!(before, Status::Agreed | Status::Signed)
+            && to == Status::Declined
+            && by == Some(Party::Borrower))
+            || to == Status::Ended(Outcome::Cancelled);
+        if late_cancel {
+            if let Some(gap) = self
+                .gslot
+                .get(&g)
+                .and_then(|&s| self.gaps[s as usize].as_ref())
+            {
+                *self.late_cancellations.entry(gap.enterprise).or_default() += 1;
+            }
+        }
+        if let (Status::Ended(o), Some(&ws)) = (to, self.wslot.get(&w)) {
+            let rec = self.reliability.entry(ws).or_default();
+            rec.count(o, by);
+            let permille = rec.no_show_permille();
+            if self.workers[ws as usize].is_some() {
+                self.update_worker(ws, |r| r.no_show_permille = permille);
+            }
+        }
         if to == Status::Started {
             self.watch_contract(m);
         }

@@ -64,7 +64,8 @@ mod why_not;
 pub use lifecycle::Transition;
 pub use queries::Positions;
 pub use records::{
-    match_id, Proposal, Refused, Status, Step, CONTRACT_ENDED, HEADCOUNT_LOWERED, REFUSED_KEPT,
+    match_id, Proposal, Refused, Reliability, Status, Step, CONTRACT_ENDED, HEADCOUNT_LOWERED,
+    REFUSED_KEPT,
 };
 pub use why_not::WhyNot;
 
@@ -145,6 +146,11 @@ pub struct Market {
     /// (worker slot, interned borrower) of each favourite mark: the pair
     /// pays no `not_favourite` term.
     favourites: HashSet<(u32, u32), Fx>,
+    /// Each worker's record of ended assignments, by slot.
+    reliability: HashMap<u32, Reliability, Ids>,
+    /// Each borrower's (interned) late cancellations: declines after the
+    /// agreement, assignments called off.
+    late_cancellations: HashMap<u32, u32, Ids>,
     /// Started assignments whose worker's contract ends before their
     /// window, by the contract's last day.
     contract_ends: BTreeSet<(Date, MatchId)>,
@@ -183,6 +189,8 @@ impl Market {
             declined: HashSet::default(),
             blocks: HashMap::default(),
             favourites: HashSet::default(),
+            reliability: HashMap::default(),
+            late_cancellations: HashMap::default(),
             contract_ends: BTreeSet::new(),
             confirm_due: BTreeSet::new(),
             transitions: Vec::new(),
@@ -256,7 +264,12 @@ impl Market {
             Some(e) => self.ent_id(e),
             None => 0,
         };
+        let no_show_permille = self
+            .reliability
+            .get(&slot)
+            .map_or(0, Reliability::no_show_permille);
         self.workers[slot as usize] = Some(WorkerRec {
+            no_show_permille,
             profile: w,
             ix: None,
             share_permille,

@@ -5,7 +5,7 @@
 
 use lendwork_domain::*;
 
-use super::{Market, Status};
+use super::{Market, Reliability, Status};
 
 impl Market {
     /// The region.
@@ -115,6 +115,25 @@ impl Market {
     pub fn busy(&self, w: &WorkerId) -> Vec<Window> {
         self.w(w)
             .map_or_else(Vec::new, |r| r.busy.iter().map(|b| b.1).collect())
+    }
+
+    /// A worker's record of ended assignments.
+    pub fn reliability(&self, w: &WorkerId) -> Reliability {
+        self.wslot
+            .get(w)
+            .and_then(|s| self.reliability.get(s))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// A borrower's late cancellations (declines after the agreement,
+    /// assignments called off).
+    pub fn late_cancellations(&self, e: &EnterpriseId) -> u32 {
+        self.ent_ids
+            .get(e)
+            .and_then(|i| self.late_cancellations.get(i))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// The solver's work counters.

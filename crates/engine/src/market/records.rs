@@ -216,6 +216,59 @@ pub(super) struct WorkerRec {
     pub(super) excluded: Vec<u32>,
     /// Interned employer, 0 for a flexible worker.
     pub(super) employer: u32,
+    /// The worker's smoothed no-show rate, per mille (from the market's
+    /// reliability record of the worker, which outlives re-offers).
+    pub(super) no_show_permille: u32,
+}
+
+/// A worker's record of ended assignments (DESIGN §5, reliability). It
+/// adds a bounded cost term (`no_show_risk`) and never makes a worker
+/// ineligible by itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reliability {
+    /// Assignments completed.
+    pub completed: u32,
+    /// Returned early by the worker.
+    pub returned_by_worker: u32,
+    /// Returned early by the lender.
+    pub returned_by_lender: u32,
+    /// No-shows.
+    pub no_show: u32,
+    /// Called off by the borrower.
+    pub cancelled: u32,
+    /// Terminated (contract ended, withdrawn).
+    pub terminated: u32,
+}
+
+impl Reliability {
+    /// Assignments ended, however.
+    pub fn ended(&self) -> u32 {
+        self.completed
+            + self.returned_by_worker
+            + self.returned_by_lender
+            + self.no_show
+            + self.cancelled
+            + self.terminated
+    }
+
+    /// The no-show rate, smoothed towards zero by two notional good
+    /// assignments (one no-show in a first assignment is a third, not
+    /// all), per mille.
+    pub fn no_show_permille(&self) -> u32 {
+        1000 * self.no_show / (self.ended() + 2)
+    }
+
+    /// Counts an assignment ended with `o`, by `by`.
+    pub fn count(&mut self, o: Outcome, by: Option<Party>) {
+        match o {
+            Outcome::Completed => self.completed += 1,
+            Outcome::Returned if by == Some(Party::Lender) => self.returned_by_lender += 1,
+            Outcome::Returned => self.returned_by_worker += 1,
+            Outcome::NoShow => self.no_show += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+            Outcome::Terminated => self.terminated += 1,
+        }
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]

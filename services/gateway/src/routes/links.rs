@@ -167,6 +167,7 @@ fn worker_view(v: &MatchView) -> serde_json::Value {
         "agreement_sha256": v.agreement_sha256,
         "allowed": v.allowed,
         "days": v.sheet.days,
+        "my_record": v.worker_record,
         "ledger": v.ledger,
     })
 }

@@ -131,6 +131,14 @@ pub(crate) fn total(regions: &[RegionView]) -> RegionView {
         for (k, v) in &r.ledger_flags {
             *t.ledger_flags.entry(k.clone()).or_default() += v;
         }
+        for (map, from) in [
+            (&mut t.work_by_industry, &r.work_by_industry),
+            (&mut t.work_by_group, &r.work_by_group),
+        ] {
+            for (k, s) in from {
+                map.entry(k.clone()).or_default().add(s);
+            }
+        }
         for (k, v) in &r.priority_served {
             *t.priority_served.entry(k.clone()).or_default() += v;
         }

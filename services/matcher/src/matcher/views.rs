@@ -4,10 +4,9 @@
 use lendwork_domain::*;
 use lendwork_engine::Positions;
 use lendwork_state::keys::Keys;
-use lendwork_state::views::{GapView, MatchView, RegionView, Slice};
+use lendwork_state::views::{GapView, MatchView, RegionView, Slice, WorkSlice};
 
 use super::effects::{Effects, Views};
-#[cfg(test)]
 use super::partition::industry_of;
 use super::partition::PartitionState;
 use super::supply::Supply;
@@ -38,7 +37,11 @@ impl PartitionState {
             };
             let lender = p.lender.clone();
             let now = fx.at.unwrap_or_else(|| p.made_at());
-            let view = MatchView::of(p, ent.clone(), now, &self.engine.config().pay);
+            let mut view = MatchView::of(p, ent.clone(), now, &self.engine.config().pay);
+            if let Some(mk) = self.engine.market(&p.proposed.region) {
+                view.worker_record = mk.reliability(&p.proposed.worker_id);
+                view.borrower_late_cancellations = mk.late_cancellations(ent);
+            }
             values.push((Some(m.clone()), keys.proposal(m.as_str()), json(&view)));
             if fx.new_matches.contains(m) {
                 sets.push((m.clone(), keys.borrower_set(ent.as_str()), m.to_string()));
@@ -106,6 +109,21 @@ impl PartitionState {
             let Some(p) = self.engine.proposal(m) else {
                 continue;
             };
+            let industry = self
+                .engine
+                .gap(&p.proposed.gap_id)
+                .map_or_else(|| "unknown".to_owned(), industry_of);
+            let group = self
+                .engine
+                .worker(&p.proposed.worker_id)
+                .map_or("unknown", |w| {
+                    w.priority_group.map_or("none", |g| match g {
+                        PriorityGroup::Unemployed => "unemployed",
+                        PriorityGroup::Graduate => "graduate",
+                        PriorityGroup::MigrantWorker => "migrant_worker",
+                        PriorityGroup::HardToEmploy => "hard_to_employ",
+                    })
+                });
             for row in lendwork_engine::ledger::rows(
                 m,
                 &p.sheet,
@@ -115,6 +133,19 @@ impl PartitionState {
                 pay,
                 as_of,
             ) {
+                let slice = WorkSlice {
+                    minutes: row.minutes,
+                    owed_fen: row.owed_fen,
+                    paid_to_worker_fen: row.paid_to_worker_fen,
+                };
+                view.work_by_industry
+                    .entry(industry.clone())
+                    .or_default()
+                    .add(&slice);
+                view.work_by_group
+                    .entry(group.to_owned())
+                    .or_default()
+                    .add(&slice);
                 view.minutes_confirmed += row.minutes;
                 view.owed_fen += row.owed_fen;
                 view.paid_by_borrower_fen += row.paid_by_borrower_fen;
