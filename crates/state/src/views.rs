@@ -197,19 +197,7 @@ impl MatchView {
     /// (for what is allowed next, and whether a payment is late).
     pub fn of(p: &Proposal, enterprise: EnterpriseId, now: Timestamp, pay: &PayConfig) -> Self {
         let facts = p.facts();
-        let ledger = if is_empty_sheet(&p.sheet) {
-            Vec::new()
-        } else {
-            lendwork_engine::ledger::rows(
-                &p.proposed.match_id,
-                &p.sheet,
-                p.window,
-                p.wage_fen().unwrap_or(0),
-                p.lender.is_some(),
-                pay,
-                now.market_date(),
-            )
-        };
+        let ledger = p.ledger(pay, now.market_date());
         Self {
             proposed: p.proposed.clone(),
             enterprise_id: enterprise,

@@ -16,9 +16,7 @@
 
 use lendwork_domain::*;
 
-use super::records::{
-    history_name, Refused, Step as HistoryStep, CONTRACT_ENDED, HEADCOUNT_LOWERED, REFUSED_KEPT,
-};
+use super::records::{history_name, Step as HistoryStep, CONTRACT_ENDED, HEADCOUNT_LOWERED};
 use super::{Market, Proposal, Status};
 use crate::machine::{self, Next, Step};
 
@@ -203,14 +201,7 @@ impl Market {
             Ok(next) => next,
             Err(refusal) => {
                 let why = refusal.to_string();
-                p.refused.push(Refused {
-                    event: event.clone(),
-                    at,
-                    why: why.clone(),
-                });
-                if p.refused.len() > REFUSED_KEPT {
-                    p.refused.remove(0);
-                }
+                p.refuse(event, at, &why);
                 self.changed.push(m.clone());
                 return Err(why);
             }

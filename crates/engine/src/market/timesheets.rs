@@ -39,6 +39,36 @@ impl Proposal {
     pub fn wage_fen(&self) -> Option<i64> {
         self.agreement.as_ref().map(|a| a.hourly_wage_fen.get())
     }
+
+    /// Its ledger rows (none before a timesheet or a payment), judged as
+    /// of market day `as_of`.
+    pub fn ledger(&self, pay: &PayConfig, as_of: Date) -> Vec<crate::ledger::Row> {
+        if self.sheet.days.is_empty() && self.sheet.payments.is_empty() {
+            return Vec::new();
+        }
+        crate::ledger::rows(
+            &self.proposed.match_id,
+            &self.sheet,
+            self.window,
+            self.wage_fen().unwrap_or(0),
+            self.lender.is_some(),
+            pay,
+            as_of,
+        )
+    }
+
+    /// Records a step or a report that did not apply (the last
+    /// [`REFUSED_KEPT`]).
+    pub(super) fn refuse(&mut self, event: &EventId, at: Timestamp, why: &str) {
+        self.refused.push(Refused {
+            event: event.clone(),
+            at,
+            why: why.to_owned(),
+        });
+        if self.refused.len() > REFUSED_KEPT {
+            self.refused.remove(0);
+        }
+    }
 }
 
 impl Market {
@@ -67,14 +97,7 @@ impl Market {
             _ => Err("not a timesheet or payment report".into()),
         };
         if let Err(why) = decided {
-            p.refused.push(Refused {
-                event: event.clone(),
-                at,
-                why: why.clone(),
-            });
-            if p.refused.len() > REFUSED_KEPT {
-                p.refused.remove(0);
-            }
+            p.refuse(event, at, &why);
             self.changed.push(m.clone());
             return Err(why);
         }

@@ -19,7 +19,7 @@
 use std::io::{self, BufRead, Write};
 
 use lendwork_domain::{Event, Timestamp};
-use lendwork_engine::ledger::{rows, Row};
+use lendwork_engine::ledger::Row;
 use lendwork_engine::{Engine, EngineConfig};
 
 use crate::commands::validate::{for_each_event, Summary};
@@ -38,18 +38,7 @@ pub fn ledger_of(engine: &Engine, as_of: Timestamp) -> Vec<Row> {
     let pay = &engine.config().pay;
     engine
         .proposals()
-        .filter(|p| !p.sheet.days.is_empty() || !p.sheet.payments.is_empty())
-        .flat_map(|p| {
-            rows(
-                &p.proposed.match_id,
-                &p.sheet,
-                p.window,
-                p.wage_fen().unwrap_or(0),
-                p.lender.is_some(),
-                pay,
-                as_of.market_date(),
-            )
-        })
+        .flat_map(|p| p.ledger(pay, as_of.market_date()))
         .collect()
 }
 

@@ -124,15 +124,7 @@ impl PartitionState {
                         PriorityGroup::HardToEmploy => "hard_to_employ",
                     })
                 });
-            for row in lendwork_engine::ledger::rows(
-                m,
-                &p.sheet,
-                p.window,
-                p.wage_fen().unwrap_or(0),
-                p.lender.is_some(),
-                pay,
-                as_of,
-            ) {
+            for row in p.ledger(pay, as_of) {
                 let slice = WorkSlice {
                     minutes: row.minutes,
                     owed_fen: row.owed_fen,
