@@ -13,6 +13,9 @@
 #   (defaults 10 32 3, and a directory under target/; give a path on the
 #   disk the office will use: the cost of a commit is the disk's fsync)
 set -euo pipefail
+# Windows from today: the gateway refuses a window already over.
+ws=$(date -u -d "+30 days" +%F)
+we=$(date -u -d "+59 days" +%F)
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -45,7 +48,7 @@ end
 counter = 0
 request = function()
   counter = counter + 1
-  local body = '{"gap_id":"g-' .. tid .. '-' .. counter .. '","region":"620100","site":{"lat":36.06,"lon":103.83},"requirements":[{"skill":"forklift","min_level":2}],"certificates":[],"headcount":2,"window":{"start":"2027-04-01","end":"2027-04-30"},"hourly_wage_fen":3000}'
+  local body = '{"gap_id":"g-' .. tid .. '-' .. counter .. '","region":"620100","site":{"lat":36.06,"lon":103.83},"requirements":[{"skill":"forklift","min_level":2}],"certificates":[],"headcount":2,"window":{"start":"$ws","end":"$we"},"hourly_wage_fen":3000}'
   return wrk.format("POST", "/v1/shortages", {["Authorization"]="Bearer $ent", ["Content-Type"]="application/json"}, body)
 end
 LUA

@@ -12,6 +12,9 @@
 #
 #   benches/gateway_load.sh [SECONDS] [CONNECTIONS] [ROUNDS]  (defaults 10 32 3)
 set -euo pipefail
+# Windows from today: the gateway refuses a window already over.
+ws=$(date -u -d "+30 days" +%F)
+we=$(date -u -d "+59 days" +%F)
 shopt -s inherit_errexit # a failing wrk inside run() stops the script
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -52,7 +55,7 @@ end
 counter = 0
 request = function()
   counter = counter + 1
-  local body = '{"gap_id":"g-' .. tid .. '-' .. counter .. '","region":"620100","site":{"lat":36.06,"lon":103.83},"requirements":[{"skill":"forklift","min_level":2}],"certificates":[],"headcount":2,"window":{"start":"2026-04-01","end":"2026-04-30"},"hourly_wage_fen":3000}'
+  local body = '{"gap_id":"g-' .. tid .. '-' .. counter .. '","region":"620100","site":{"lat":36.06,"lon":103.83},"requirements":[{"skill":"forklift","min_level":2}],"certificates":[],"headcount":2,"window":{"start":"$ws","end":"$we"},"hourly_wage_fen":3000}'
   return wrk.format("POST", nil, {["Authorization"]="Bearer $ent", ["Content-Type"]="application/json"}, body)
 end
 LUA
@@ -85,7 +88,7 @@ echo "wrk -t2 -c$conns -d${secs}s on $(nproc) cores (server and wrk share them)"
 # Seed a few regions so the statistics have something to add up.
 for r in 620100 620200 620300 620400; do
   curl -s -o /dev/null -X POST -H "Authorization: Bearer $ent" "http://127.0.0.1:$gw/v1/shortages" \
-    -d '{"gap_id":"seed-'$r'","region":"'$r'","site":{"lat":36.06,"lon":103.83},"requirements":[],"certificates":[],"headcount":3,"window":{"start":"2026-04-01","end":"2026-04-30"},"hourly_wage_fen":3000}'
+    -d '{"gap_id":"seed-'$r'","region":"'$r'","site":{"lat":36.06,"lon":103.83},"requirements":[],"certificates":[],"headcount":3,"window":{"start":"'$ws'","end":"'$we'"},"hourly_wage_fen":3000}'
 done
 sleep 1
 out=$(run "gateway GET /v1/stats" "$work/get.lua" "http://127.0.0.1:$gw/v1/stats" "$p1")

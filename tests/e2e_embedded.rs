@@ -72,17 +72,28 @@ fn kill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// The market day `n` days from today (the gateway refuses windows
+/// already over).
+fn day(n: i64) -> String {
+    lendwork_gateway::now_timestamp()
+        .market_date()
+        .plus_days(n)
+        .to_string()
+}
+
 fn shortage(i: usize) -> String {
     let region = if i % 2 == 0 { "620100" } else { "620200" };
+    let (start, end) = (day(30), day(59));
     format!(
-        r#"{{"gap_id":"ge-{i}","region":"{region}","site":{{"lat":36.06,"lon":103.83}},"requirements":[],"certificates":[],"headcount":2,"window":{{"start":"2027-04-01","end":"2027-04-30"}},"hourly_wage_fen":3000}}"#
+        r#"{{"gap_id":"ge-{i}","region":"{region}","site":{{"lat":36.06,"lon":103.83}},"requirements":[],"certificates":[],"headcount":2,"window":{{"start":"{start}","end":"{end}"}},"hourly_wage_fen":3000}}"#
     )
 }
 
 fn worker(i: usize, j: usize) -> String {
     let region = if i % 2 == 0 { "620100" } else { "620200" };
+    let (from, to) = (day(0), day(300));
     format!(
-        r#"{{"worker_id":"we-{i}-{j}","region":"{region}","home":{{"lat":36.07,"lon":103.84}},"skills":[],"certificates":[],"available":{{"start":"2027-03-01","end":"2027-12-31"}},"max_commute_km":30.0,"min_hourly_wage_fen":2000,"consent":true}}"#
+        r#"{{"worker_id":"we-{i}-{j}","region":"{region}","home":{{"lat":36.07,"lon":103.84}},"skills":[],"certificates":[],"available":{{"start":"{from}","end":"{to}"}},"max_commute_km":30.0,"min_hourly_wage_fen":2000,"consent":true}}"#
     )
 }
 

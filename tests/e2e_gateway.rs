@@ -165,14 +165,22 @@ async fn a_gateway_restart_loses_no_acknowledged_event() {
     let _m = MatcherProcess::start(&d);
     let mut g = start_gateway();
     let mut writes: Vec<(&str, &str, String)> = Vec::new();
+    // Dates from today: the gateway refuses windows already over.
+    let day = |n: i64| {
+        lendwork_gateway::now_timestamp()
+            .market_date()
+            .plus_days(n)
+            .to_string()
+    };
+    let (start, end, from, to) = (day(30), day(59), day(0), day(300));
     for i in 0..40 {
         let region = if i % 2 == 0 { "620100" } else { "620200" };
         writes.push(("/v1/shortages", ent, format!(
-            r#"{{"gap_id":"gr-{i}","region":"{region}","site":{{"lat":36.06,"lon":103.83}},"requirements":[],"certificates":[],"headcount":2,"window":{{"start":"2026-04-01","end":"2026-04-30"}},"hourly_wage_fen":3000}}"#
+            r#"{{"gap_id":"gr-{i}","region":"{region}","site":{{"lat":36.06,"lon":103.83}},"requirements":[],"certificates":[],"headcount":2,"window":{{"start":"{start}","end":"{end}"}},"hourly_wage_fen":3000}}"#
         )));
         for j in 0..2 {
             writes.push(("/v1/workers", agency, format!(
-                r#"{{"worker_id":"wr-{i}-{j}","region":"{region}","home":{{"lat":36.07,"lon":103.84}},"skills":[],"certificates":[],"available":{{"start":"2026-03-01","end":"2026-12-31"}},"max_commute_km":30.0,"min_hourly_wage_fen":2000,"consent":true}}"#
+                r#"{{"worker_id":"wr-{i}-{j}","region":"{region}","home":{{"lat":36.07,"lon":103.84}},"skills":[],"certificates":[],"available":{{"start":"{from}","end":"{to}"}},"max_commute_km":30.0,"min_hourly_wage_fen":2000,"consent":true}}"#
             )));
         }
     }

@@ -973,3 +973,37 @@ async fn pseudonyms_are_keyed_by_a_secret_in_the_store_not_a_public_prefix() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shortage_already_over_or_ending_in_9999_or_paying_nothing_is_422_naming_the_field() {
+    let app = app().await;
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut g: serde_json::Value = serde_json::from_str(&shortage("g-x")).unwrap();
+        f(&mut g);
+        g.to_string()
+    };
+    for (body, field) in [
+        (
+            with(&|g| g["window"] = json!({"start": "2019-03-01", "end": "2019-03-31"})),
+            "window.end",
+        ),
+        (
+            with(&|g| g["window"] = json!({"start": day(1), "end": "9999-12-31"})),
+            "window.end",
+        ),
+        (
+            with(&|g| g["hourly_wage_fen"] = json!(0)),
+            "hourly_wage_fen",
+        ),
+    ] {
+        let (s, v) = call(&app, "POST", "/v1/shortages", Some(ENT_A), &body).await;
+        assert_eq!(
+            (s, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}: {v}"
+        );
+    }
+    // Nothing of them was appended or claimed: the id is still free.
+    let (s, v) = call(&app, "POST", "/v1/shortages", Some(ENT_B), &shortage("g-x")).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+}

@@ -30,6 +30,9 @@ pub(crate) async fn post_shortage(
         Some(e) => e,
         None => shortage_checked(&p, id, &body)?,
     };
+    if let EventKind::ShortagePosted(s) = &e.kind {
+        timely(s, crate::compose::now().market_date())?;
+    }
     g.bind_key(&p, &headers, "POST /v1/shortages", &body)
         .await?;
     if let EventKind::ShortagePosted(s) = &e.kind {
@@ -104,6 +107,53 @@ pub(crate) async fn set_preference(
     g.bind_key(&p, &headers, "POST /v1/preferences", &body)
         .await?;
     g.append_one(e).await
+}
+
+/// How far ahead a shortage's window may end: two years.
+pub const HORIZON_DAYS: i64 = 731;
+
+/// What the contract allows but no real shortage posted today has: a
+/// window already over, a window ending more than [`HORIZON_DAYS`] ahead
+/// (a `9999` typed for "open-ended"), a wage of 0. The log keeps any
+/// valid event (a replayed or imported log may hold old shortages); the
+/// API refuses these at the door, naming the field.
+pub(crate) fn timely(
+    s: &lendwork_domain::ShortagePosted,
+    today: lendwork_domain::Date,
+) -> Result<(), ApiError> {
+    let bad = |field: &str, m: String| {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(field),
+            m,
+        ))
+    };
+    if s.window.end < today {
+        return bad(
+            "window.end",
+            format!(
+                "the window ended on {}, before today ({today}); post the days still to come",
+                s.window.end
+            ),
+        );
+    }
+    let horizon = today.plus_days(HORIZON_DAYS);
+    if s.window.end > horizon {
+        return bad(
+            "window.end",
+            format!(
+                "{} is more than two years ahead (at most {horizon}); post a window you can staff",
+                s.window.end
+            ),
+        );
+    }
+    if s.hourly_wage_fen.get() == 0 {
+        return bad(
+            "hourly_wage_fen",
+            "must be more than 0 fen an hour".to_owned(),
+        );
+    }
+    Ok(())
 }
 
 /// The checked path of posting a shortage: every refusal names its field.
