@@ -143,6 +143,9 @@ pub struct Market {
     declined: HashSet<(u32, u32), Fx>,
     /// Each borrower's (interned) blocked workers (rule 10), by slot.
     blocks: HashMap<u32, BTreeSet<u32>, Ids>,
+    /// The (interned) borrower of every gap slot, kept after the gap is
+    /// withdrawn (a block is lifted from its slots too).
+    gap_enterprise: HashMap<u32, u32, Ids>,
     /// (worker slot, interned borrower) of each favourite mark: the pair
     /// pays no `not_favourite` term.
     favourites: HashSet<(u32, u32), Fx>,
@@ -188,6 +191,7 @@ impl Market {
             changed: Vec::new(),
             declined: HashSet::default(),
             blocks: HashMap::default(),
+            gap_enterprise: HashMap::default(),
             favourites: HashSet::default(),
             reliability: HashMap::default(),
             late_cancellations: HashMap::default(),
@@ -453,7 +457,16 @@ impl Market {
                     }
                     return Ok(());
                 }
-                for &gs in &gaps {
+                // Every gap slot the borrower ever posted in, withdrawn ones
+                // too: a slot is reused when the gap is posted again, and
+                // the lifted block must not stay behind on it.
+                let slots: Vec<u32> = self
+                    .excluded_pairs
+                    .iter()
+                    .filter(|(w, g)| *w == ws && self.gap_enterprise.get(g) == Some(&ent))
+                    .map(|(_, g)| *g)
+                    .collect();
+                for gs in slots {
                     if self.declined.contains(&(ws, gs)) {
                         continue;
                     }
@@ -510,6 +523,7 @@ impl Market {
         let mut certs: Vec<u16> = g.certificates.iter().map(|c| self.cert_id(c)).collect();
         certs.sort_unstable();
         let enterprise = self.ent_id(&g.enterprise_id);
+        self.gap_enterprise.insert(slot, enterprise);
         let blocked: Vec<u32> = self
             .blocks
             .get(&enterprise)
