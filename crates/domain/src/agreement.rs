@@ -110,7 +110,7 @@ impl AgreementTerms {
         } else {
             self.requirements
                 .iter()
-                .map(|r| format!("{} ≥ {}", r.skill, u8::from(r.min_level)))
+                .map(|r| format!("{} ≥ {}", r.skill, r.min_level.get()))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

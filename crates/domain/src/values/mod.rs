@@ -8,9 +8,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::RuleError;
 
-mod v2;
-pub use v2::*;
-
 /// The id alphabet of DESIGN.md §2: 1–64 characters of `A-Za-z0-9._:-`.
 pub fn check_id(s: &str) -> Result<(), RuleError> {
     if s.is_empty() {
@@ -152,73 +149,67 @@ string_type!(
     Industry, check_slug
 );
 
-/// A skill level, 1 (novice) to 5 (master).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u8")]
-pub struct Level(u8);
+/// An integer type that holds only `LO..=HI`: built by `new` (or by
+/// serde from an `i64`), refused with "`WHAT` must be LO–HI, got N"
+/// otherwise, and written back as its number.
+macro_rules! bounded_int {
+    ($(#[$meta:meta])* $name:ident($repr:ty), $lo:expr, $hi:expr, $what:expr) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "i64", into = "i64")]
+        pub struct $name($repr);
 
-impl Level {
-    /// Checks 1 ≤ level ≤ 5.
-    pub fn new(level: i64) -> Result<Self, RuleError> {
-        if (1..=5).contains(&level) {
-            Ok(Self(level as u8))
-        } else {
-            Err(RuleError::new(format!("level must be 1–5, got {level}")))
+        impl $name {
+            /// Smallest accepted value.
+            pub const MIN: i64 = $lo;
+            /// Largest accepted value.
+            pub const MAX: i64 = $hi;
+            /// Checks the range.
+            pub fn new(n: i64) -> Result<Self, RuleError> {
+                if (Self::MIN..=Self::MAX).contains(&n) {
+                    Ok(Self(n as $repr))
+                } else {
+                    Err(RuleError::new(format!(
+                        "{} must be {}–{}, got {n}",
+                        $what,
+                        Self::MIN,
+                        Self::MAX
+                    )))
+                }
+            }
+            /// The value.
+            pub fn get(self) -> $repr {
+                self.0
+            }
         }
-    }
-    /// The level as a number.
-    pub fn get(self) -> u8 {
-        self.0
-    }
-}
 
-impl TryFrom<i64> for Level {
-    type Error = RuleError;
-    fn try_from(v: i64) -> Result<Self, RuleError> {
-        Self::new(v)
-    }
-}
-
-impl From<Level> for u8 {
-    fn from(l: Level) -> u8 {
-        l.0
-    }
-}
-
-/// Open positions of a shortage, 1–10000.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u32")]
-pub struct Headcount(u32);
-
-impl Headcount {
-    /// Checks 1 ≤ headcount ≤ 10000.
-    pub fn new(n: i64) -> Result<Self, RuleError> {
-        if (1..=10_000).contains(&n) {
-            Ok(Self(n as u32))
-        } else {
-            Err(RuleError::new(format!(
-                "headcount must be 1–10000, got {n}"
-            )))
+        impl TryFrom<i64> for $name {
+            type Error = RuleError;
+            fn try_from(v: i64) -> Result<Self, RuleError> {
+                Self::new(v)
+            }
         }
-    }
-    /// The headcount as a number.
-    pub fn get(self) -> u32 {
-        self.0
-    }
+
+        impl From<$name> for i64 {
+            fn from(v: $name) -> i64 {
+                i64::from(v.0)
+            }
+        }
+    };
 }
 
-impl TryFrom<i64> for Headcount {
-    type Error = RuleError;
-    fn try_from(v: i64) -> Result<Self, RuleError> {
-        Self::new(v)
-    }
-}
+bounded_int!(
+    /// A skill level, 1 (novice) to 5 (master).
+    Level(u8), 1, 5, "level"
+);
+bounded_int!(
+    /// Open positions of a shortage, 1–10000.
+    Headcount(u32), 1, 10_000, "headcount"
+);
 
-impl From<Headcount> for u32 {
-    fn from(h: Headcount) -> u32 {
-        h.0
-    }
-}
+// After the macros it uses.
+mod v2;
+pub use v2::*;
 
 /// Money in fen (1/100 yuan) per hour; an integer, never a float. The upper
 /// bound (¥100 000 per hour) only keeps arithmetic far from overflow.

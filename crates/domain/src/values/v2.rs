@@ -75,116 +75,26 @@ text_type!(
     DisplayName, 40, false
 );
 
-/// Working hours per day of a shortage (v2), 1–12; 8 when absent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u8")]
-pub struct HoursPerDay(u8);
+bounded_int!(
+    /// Working hours per day of a shortage (v2), 1–12; 8 when absent.
+    HoursPerDay(u8), 1, 12, "hours per day"
+);
 
 impl HoursPerDay {
     /// The hours of a shortage that names none.
     pub const DEFAULT: HoursPerDay = HoursPerDay(8);
-    /// Checks 1 ≤ hours ≤ 12.
-    pub fn new(n: i64) -> Result<Self, RuleError> {
-        if (1..=12).contains(&n) {
-            Ok(Self(n as u8))
-        } else {
-            Err(RuleError::new(format!(
-                "hours per day must be 1–12, got {n}"
-            )))
-        }
-    }
-    /// The hours.
-    pub fn get(self) -> u8 {
-        self.0
-    }
 }
 
-impl TryFrom<i64> for HoursPerDay {
-    type Error = RuleError;
-    fn try_from(v: i64) -> Result<Self, RuleError> {
-        Self::new(v)
-    }
-}
+bounded_int!(
+    /// Minutes worked on one day, 0–1440.
+    Minutes(u16), 0, 1440, "minutes in a day"
+);
 
-impl From<HoursPerDay> for u8 {
-    fn from(h: HoursPerDay) -> u8 {
-        h.0
-    }
-}
-
-/// Minutes worked on one day, 0–1440.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "u16")]
-pub struct Minutes(u16);
-
-impl Minutes {
-    /// Checks 0 ≤ minutes ≤ 1440.
-    pub fn new(n: i64) -> Result<Self, RuleError> {
-        if (0..=1440).contains(&n) {
-            Ok(Self(n as u16))
-        } else {
-            Err(RuleError::new(format!(
-                "minutes in a day must be 0–1440, got {n}"
-            )))
-        }
-    }
-    /// The minutes.
-    pub fn get(self) -> u16 {
-        self.0
-    }
-}
-
-impl TryFrom<i64> for Minutes {
-    type Error = RuleError;
-    fn try_from(v: i64) -> Result<Self, RuleError> {
-        Self::new(v)
-    }
-}
-
-impl From<Minutes> for u16 {
-    fn from(m: Minutes) -> u16 {
-        m.0
-    }
-}
-
-/// An amount of money paid, in fen: a positive integer, at most ¥10
-/// billion (which only keeps sums far from overflow).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
-pub struct AmountFen(i64);
-
-impl AmountFen {
-    /// Largest accepted amount.
-    pub const MAX: i64 = 1_000_000_000_000;
-    /// Checks 1 ≤ fen ≤ [`AmountFen::MAX`].
-    pub fn new(fen: i64) -> Result<Self, RuleError> {
-        if (1..=Self::MAX).contains(&fen) {
-            Ok(Self(fen))
-        } else {
-            Err(RuleError::new(format!(
-                "an amount paid must be 1–{} fen, got {fen}",
-                Self::MAX
-            )))
-        }
-    }
-    /// The amount.
-    pub fn get(self) -> i64 {
-        self.0
-    }
-}
-
-impl TryFrom<i64> for AmountFen {
-    type Error = RuleError;
-    fn try_from(v: i64) -> Result<Self, RuleError> {
-        Self::new(v)
-    }
-}
-
-impl From<AmountFen> for i64 {
-    fn from(a: AmountFen) -> i64 {
-        a.0
-    }
-}
+bounded_int!(
+    /// An amount of money paid, in fen: a positive integer, at most ¥10
+    /// billion (which only keeps sums far from overflow).
+    AmountFen(i64), 1, 1_000_000_000_000, "an amount paid in fen"
+);
 
 /// A SHA-256 digest as 64 lowercase hexadecimal digits (the hash of an
 /// agreement document that a party signs).
