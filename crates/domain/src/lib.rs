@@ -28,6 +28,7 @@ pub mod error;
 pub mod event;
 pub mod geo;
 pub mod values;
+pub mod vocab;
 
 pub use agreement::AgreementTerms;
 pub use eligibility::{audit, check, Rule};
