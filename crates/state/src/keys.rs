@@ -7,12 +7,14 @@
 //! | --- | --- |
 //! | `P:rm:gap:{gap_id}` | [`GapView`](crate::views::GapView) |
 //! | `P:rm:match:{match_id}` | [`MatchView`](crate::views::MatchView) |
+//! | `P:rm:worker:{worker_id}` | [`WorkerView`](crate::views::WorkerView) |
 //! | `P:rm:region:{region}` | [`RegionView`](crate::views::RegionView) |
 //! | `P:rm:set:ent:{enterprise_id}` | set of match ids: the borrower's proposals |
 //! | `P:rm:set:lender:{enterprise_id}` | set of match ids: where a lender's workers are proposed |
 //! | `P:rm:set:worker:{worker_id}` | set of match ids: a flexible worker's (no employer) proposals |
 //! | `P:owner:{gap,worker}:{id}` | the principal that posted or offered it (the gateway's) |
-//! | `P:owner-set:worker:{principal}` | set of worker ids an agency offered (the gateway's) |
+//! | `P:owner-set:worker:{principal}` | set of worker ids a lender or agency offered (the gateway's) |
+//! | `P:owner-set:gap:{principal}` | set of gap ids a borrower posted (the gateway's) |
 //! | `P:route:{worker,gap,match}:{id}` | the region the id was routed to ([`crate::routes`]) |
 //! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
 //! | `P:home:{topic}:{region}` | the market topic's partition a region lives in (the matcher's) |
@@ -69,6 +71,14 @@ impl Keys {
     /// Set of the workers principal `p` offered.
     pub fn owned_workers(&self, p: &str) -> String {
         [self.prefix.as_str(), ":owner-set:worker:", p].concat()
+    }
+    /// Set of the gaps principal `p` posted.
+    pub fn owned_gaps(&self, p: &str) -> String {
+        [self.prefix.as_str(), ":owner-set:gap:", p].concat()
+    }
+    /// An offered worker's view.
+    pub fn worker(&self, w: &str) -> String {
+        [self.prefix.as_str(), ":rm:worker:", w].concat()
     }
     /// A region's view.
     pub fn region(&self, r: &str) -> String {

@@ -74,8 +74,37 @@ pub struct GapView {
     /// Its title, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<Title>,
+    /// Its description, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Description>,
+    /// Certificates asked for.
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
     /// When it was first posted.
     pub posted_at: Timestamp,
+}
+
+/// Where an offered worker stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerStatus {
+    /// Offered: proposed to gaps that fit.
+    Available,
+    /// Withdrawn by the lender or agency.
+    Withdrawn,
+}
+
+/// An offered worker as the lender or agency that offered them sees it:
+/// the offer as the log last has it, and whether it stands. (Where the
+/// worker is proposed, agreed or working is in the proposals.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerView {
+    /// The offer.
+    pub offer: WorkerOffered,
+    /// Where it stands.
+    pub status: WorkerStatus,
+    /// The time of the event that last changed it.
+    pub updated_at: Timestamp,
 }
 
 fn eight() -> u8 {
@@ -106,6 +135,8 @@ impl GapView {
             hourly_wage_fen: post.hourly_wage_fen,
             hours_per_day: post.hours().get(),
             title: post.title.clone(),
+            description: post.description.clone(),
+            certificates: post.certificates.clone(),
             posted_at,
         }
     }

@@ -112,3 +112,97 @@ fn compose_one_pass(kind: &str, id: &str, body: &[u8], own: (&str, &str)) -> Opt
     let text = String::from_utf8(text).ok()?;
     Event::from_body(kind, EventId::new(id).ok()?, now(), &text)
 }
+
+/// Puts the contract's slugs in place of skill and certificate names a
+/// person typed (`叉车` → `forklift`, `健康证` → `health-cert`): in
+/// `requirements[].skill` and `skills[].skill` and in `certificates[]`
+/// (and a requirement's `certificate`). A value that is already a slug is
+/// left as it is (the contract's identifiers are open); a name the
+/// vocabulary does not know is 422 naming the field, with suggestions.
+pub(crate) fn names_to_slugs(
+    fields: &mut Map<String, Value>,
+    prefix: &str,
+) -> Result<(), ApiError> {
+    use lendwork_domain::vocab::{vocabulary, Lookup};
+    let v = vocabulary();
+    let fix = |value: &mut Value, field: String, skill: bool| -> Result<(), ApiError> {
+        let Value::String(name) = value else {
+            return Ok(());
+        };
+        if lendwork_domain::check_slug(name).is_ok() {
+            return Ok(());
+        }
+        let found = if skill {
+            v.skill(name)
+        } else {
+            v.certificate(name)
+        };
+        match found {
+            Lookup::Found(slug) => {
+                *value = json!(slug);
+                Ok(())
+            }
+            Lookup::Slug(s) => {
+                *value = json!(s);
+                Ok(())
+            }
+            Lookup::Unknown(near) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&field),
+                unknown_name(name, skill, &near),
+            )),
+        }
+    };
+    for list in ["requirements", "skills"] {
+        if let Some(Value::Array(items)) = fields.get_mut(list) {
+            for (i, item) in items.iter_mut().enumerate() {
+                if let Value::Object(o) = item {
+                    if let Some(s) = o.get_mut("skill") {
+                        fix(s, format!("{prefix}{list}[{i}].skill"), true)?;
+                    }
+                    if let Some(c) = o.get_mut("certificate") {
+                        fix(c, format!("{prefix}{list}[{i}].certificate"), false)?;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(Value::Array(items)) = fields.get_mut("certificates") {
+        for (i, c) in items.iter_mut().enumerate() {
+            fix(c, format!("{prefix}certificates[{i}]"), false)?;
+        }
+    }
+    Ok(())
+}
+
+/// "unknown skill …; did you mean …?", in Chinese and English.
+pub(crate) fn unknown_name(name: &str, skill: bool, near: &[&str]) -> String {
+    use lendwork_domain::vocab::{vocabulary, Lang};
+    let v = vocabulary();
+    let (zh, en) = if skill {
+        ("技能", "skill")
+    } else {
+        ("证书", "certificate")
+    };
+    let named = |lang| {
+        near.iter()
+            .map(|s| {
+                let n = if skill {
+                    v.skill_name(s, lang)
+                } else {
+                    v.certificate_name(s, lang)
+                };
+                format!("{n} ({s})")
+            })
+            .collect::<Vec<_>>()
+    };
+    if near.is_empty() {
+        format!("未知的{zh}“{name}” / unknown {en} {name:?}")
+    } else {
+        format!(
+            "未知的{zh}“{name}”，是否指：{}？ / unknown {en} {name:?}; did you mean {}?",
+            named(Lang::Zh).join("、"),
+            named(Lang::En).join(", ")
+        )
+    }
+}

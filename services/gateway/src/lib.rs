@@ -518,7 +518,9 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
     axum::Router::new()
         .route(
             "/v1/shortages",
-            post(routes::shortages::post_shortage).layer(small),
+            post(routes::shortages::post_shortage)
+                .get(routes::listing::list_shortages)
+                .layer(small),
         )
         .route(
             "/v1/shortages/{gap_id}",
@@ -528,11 +530,15 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         )
         .route(
             "/v1/workers",
-            post(routes::workers::post_workers).layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
+            post(routes::workers::post_workers)
+                .get(routes::listing::list_workers)
+                .layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
         )
         .route(
             "/v1/workers/{worker_id}",
-            axum::routing::delete(routes::workers::withdraw_worker).layer(small),
+            get(routes::listing::get_worker)
+                .delete(routes::workers::withdraw_worker)
+                .layer(small),
         )
         .route("/v1/proposals", get(routes::proposals::list_proposals))
         .route(

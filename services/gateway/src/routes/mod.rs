@@ -2,6 +2,7 @@
 
 pub mod ledger;
 pub mod links;
+pub mod listing;
 pub mod operator;
 pub mod proposals;
 pub mod shortages;

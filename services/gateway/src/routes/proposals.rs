@@ -22,11 +22,76 @@ use crate::compose::compose;
 use crate::error::{json_body, parse, ApiError, ApiResult};
 use crate::Gateway;
 
-pub(crate) async fn list_proposals(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult {
+/// The query of `GET /v1/proposals`; unknown parameters are refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProposalQuery {
+    status: Option<String>,
+    region: Option<String>,
+    gap_id: Option<String>,
+    worker_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// The statuses a proposal's view can have.
+const STATUSES: [&str; 12] = [
+    "proposed",
+    "agreed",
+    "signed",
+    "started",
+    "completed",
+    "returned",
+    "no_show",
+    "ended_cancelled",
+    "terminated",
+    "declined",
+    "expired",
+    "cancelled",
+];
+
+/// `GET /v1/proposals`: the caller's proposals, in id order, paginated as
+/// the other listings are ([`super::listing`]); filters `status`,
+/// `region`, `gap_id`, `worker_id`.
+pub(crate) async fn list_proposals(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> ApiResult {
+    let q: ProposalQuery = super::listing::query(&uri)?;
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise, Role::Agency])?;
-    let views = visible(&g, &p).await?;
-    Ok(Json(json!({"proposals": views})).into_response())
+    let lq = super::listing::ListQuery {
+        status: q.status,
+        region: q.region,
+        cursor: q.cursor,
+        limit: q.limit,
+    };
+    let (status, region, limit) = (lq.status(&STATUSES)?, lq.region()?, lq.limit()?);
+    let items = visible(&g, &p)
+        .await?
+        .into_iter()
+        .filter(|v| {
+            status.as_deref().is_none_or(|s| v.status == s)
+                && region
+                    .as_deref()
+                    .is_none_or(|r| v.proposed.region.as_str() == r)
+                && q.gap_id
+                    .as_deref()
+                    .is_none_or(|x| v.proposed.gap_id.as_str() == x)
+                && q.worker_id
+                    .as_deref()
+                    .is_none_or(|x| v.proposed.worker_id.as_str() == x)
+        })
+        .map(|v| (v.proposed.match_id.to_string(), v))
+        .collect();
+    Ok(Json(super::listing::page(
+        items,
+        lq.cursor.as_deref(),
+        limit,
+        "proposals",
+    ))
+    .into_response())
 }
 
 /// The proposals `p` is a party to (an enterprise's as borrower and as

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::auth::{Principal, Role};
-use crate::compose::{compose, compose_fast};
+use crate::compose::{compose, compose_fast, names_to_slugs};
 use crate::error::{json_body, object, parse, ApiError, ApiResult};
 use crate::Gateway;
 
@@ -38,7 +38,10 @@ pub(crate) async fn post_shortage(
     if let EventKind::ShortagePosted(s) = &e.kind {
         // A re-post keeps the gap's region: its proposals and their
         // routes are that region's (the engine refuses a move too).
-        if !g.claim("gap", s.gap_id.as_str(), &p).await? {
+        let owned = [(g.keys.owned_gaps(&p.id), s.gap_id.to_string())];
+        if g.claim("gap", s.gap_id.as_str(), &p).await? {
+            g.store.add_to_sets(&owned).await?;
+        } else {
             if let Some(r) = g.routed_region("gap", s.gap_id.as_str()).await? {
                 if r != s.region.as_str() {
                     return Err(ApiError::new(
@@ -52,6 +55,8 @@ pub(crate) async fn post_shortage(
                     ));
                 }
             }
+            // A posting that stopped between its claim and its index.
+            g.store.add_to_sets(&owned).await?;
         }
     }
     g.append_one(e).await
@@ -172,6 +177,7 @@ pub(crate) fn shortage_checked(p: &Principal, id: String, body: &[u8]) -> Result
             ))
         }
     }
+    names_to_slugs(&mut fields, "")?;
     compose("shortage_posted", id, fields, "")
 }
 

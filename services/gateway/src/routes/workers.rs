@@ -9,7 +9,7 @@ use lendwork_domain::EventKind;
 use serde_json::{json, Value};
 
 use crate::auth::Role;
-use crate::compose::compose;
+use crate::compose::{compose, names_to_slugs};
 use crate::error::{accepted, json_body, object, ApiError, ApiResult};
 use crate::routes::shortages::withdraw;
 use crate::Gateway;
@@ -72,6 +72,7 @@ pub(crate) async fn post_workers(
                 ))
             }
         }
+        names_to_slugs(&mut f, &prefix)?;
         events.push(compose(
             "worker_offered",
             g.event_id(&p, &headers, i)?,
@@ -84,10 +85,7 @@ pub(crate) async fn post_workers(
     for e in &events {
         if let EventKind::WorkerOffered(w) = &e.kind {
             g.claim("worker", w.worker_id.as_str(), &p).await?;
-            // An enterprise's workers are listed through its lender set.
-            if p.role == Role::Agency {
-                owned.push((g.keys.owned_workers(&p.id), w.worker_id.to_string()));
-            }
+            owned.push((g.keys.owned_workers(&p.id), w.worker_id.to_string()));
         }
     }
     // Indexed before the offer is in the log, so a proposal of the worker

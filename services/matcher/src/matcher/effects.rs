@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lendwork_domain::*;
-use lendwork_state::views::GapView;
+use lendwork_state::views::{GapView, WorkerView};
 
 /// A reservation step, in the order the records asked for them.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +53,10 @@ pub struct Effects {
     pub invalid: Vec<String>,
     /// Final views of gaps withdrawn.
     pub withdrawn: Vec<GapView>,
+    /// Workers offered (their views are written from the engine's offer).
+    pub workers: BTreeSet<WorkerId>,
+    /// Final views of workers withdrawn.
+    pub withdrawn_workers: Vec<WorkerView>,
     /// The time of the latest record handled (what the proposals' views
     /// say is allowed next is decided on its market day).
     pub at: Option<Timestamp>,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use lendwork_domain::*;
 use lendwork_engine::{Applied, Engine, EngineConfig, Status, Transition};
 use lendwork_ports::Record;
-use lendwork_state::views::GapStatus;
+use lendwork_state::views::{GapStatus, WorkerStatus, WorkerView};
 
 use super::effects::{Effects, Hold};
 use super::supply::{Counters, GapSupply, Names, RegionSupply};
@@ -126,6 +126,12 @@ impl PartitionState {
         if let EventKind::WorkerWithdrawn(x) = &ev.kind {
             if let Some(w) = self.engine.worker(&x.worker_id) {
                 fx.regions.insert(w.region.clone());
+                fx.workers.remove(&x.worker_id);
+                fx.withdrawn_workers.push(WorkerView {
+                    offer: w.clone(),
+                    status: WorkerStatus::Withdrawn,
+                    updated_at: at,
+                });
             }
         }
         let applied = self.engine.apply(ev);
@@ -134,6 +140,13 @@ impl PartitionState {
         }
         if let EventKind::ShortagePosted(g) = &ev.kind {
             fx.gaps.insert(g.gap_id.clone());
+        }
+        if let EventKind::WorkerOffered(w) = &ev.kind {
+            if applied == Applied::Applied {
+                fx.workers.insert(w.worker_id.clone());
+                fx.withdrawn_workers
+                    .retain(|v| v.offer.worker_id != w.worker_id);
+            }
         }
         let mut new: BTreeSet<MatchId> = BTreeSet::new();
         if applied == Applied::Applied {

@@ -4,7 +4,9 @@
 use lendwork_domain::*;
 use lendwork_engine::Positions;
 use lendwork_state::keys::Keys;
-use lendwork_state::views::{GapView, MatchView, RegionView, Slice, WorkSlice};
+use lendwork_state::views::{
+    GapView, MatchView, RegionView, Slice, WorkSlice, WorkerStatus, WorkerView,
+};
 
 use super::effects::{Effects, Views};
 use super::partition::industry_of;
@@ -56,6 +58,21 @@ impl PartitionState {
         }
         for v in &fx.withdrawn {
             values.push((None, keys.gap(v.gap_id.as_str()), json(v)));
+        }
+        for v in &fx.withdrawn_workers {
+            values.push((None, keys.worker(v.offer.worker_id.as_str()), json(v)));
+        }
+        for w in &fx.workers {
+            if let Some(offer) = self.engine.worker(w) {
+                let view = WorkerView {
+                    offer: offer.clone(),
+                    status: WorkerStatus::Available,
+                    updated_at: fx
+                        .at
+                        .unwrap_or_else(|| Timestamp::from_unix_seconds(0).expect("epoch")),
+                };
+                values.push((None, keys.worker(w.as_str()), json(&view)));
+            }
         }
         for g in &fx.gaps {
             let Some(post) = self.engine.gap(g) else {
