@@ -72,16 +72,16 @@ pub(crate) async fn list_proposals(
         .await?
         .into_iter()
         .filter(|v| {
-            status.as_deref().is_none_or(|s| v.status == s)
+            status.as_deref().map_or(true, |s| v.status == s)
                 && region
                     .as_deref()
-                    .is_none_or(|r| v.proposed.region.as_str() == r)
+                    .map_or(true, |r| v.proposed.region.as_str() == r)
                 && q.gap_id
                     .as_deref()
-                    .is_none_or(|x| v.proposed.gap_id.as_str() == x)
+                    .map_or(true, |x| v.proposed.gap_id.as_str() == x)
                 && q.worker_id
                     .as_deref()
-                    .is_none_or(|x| v.proposed.worker_id.as_str() == x)
+                    .map_or(true, |x| v.proposed.worker_id.as_str() == x)
         })
         .map(|v| (v.proposed.match_id.to_string(), v))
         .collect();
