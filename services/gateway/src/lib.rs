@@ -77,6 +77,7 @@ pub mod error;
 pub mod listener;
 pub mod openapi;
 pub mod ops;
+pub mod roster;
 pub mod routes;
 
 pub use auth::{Principal, Role, Tokens};
@@ -533,6 +534,14 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
             post(routes::workers::post_workers)
                 .get(routes::listing::list_workers)
                 .layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
+        )
+        .route(
+            "/v1/workers/import",
+            post(routes::workers::import).layer(DefaultBodyLimit::max(8 * 1024 * 1024)),
+        )
+        .route(
+            "/v1/workers/import/template",
+            get(routes::workers::template),
         )
         .route(
             "/v1/workers/{worker_id}",

@@ -102,6 +102,8 @@ fn operations() -> Vec<Op> {
         Op { method: "post", path: "/v1/shortages", summary: "Post a shortage (enterprise)", body: Some(r("Shortage")), params: &[], ok: ("202", "Accepted") },
         Op { method: "get", path: "/v1/shortages", summary: "Your shortages (enterprise), in id order: ?status=open|filled|withdrawn|pending&region=&limit=1..500&cursor= (the previous page's next_cursor)", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/v1/workers", summary: "Your workers (enterprise: employees you lend; agency: flexible workers), in id order: ?status=available|withdrawn|pending&region=&limit=&cursor=", body: None, params: &[], ok: ("200", "") },
+        Op { method: "post", path: "/v1/workers/import", summary: "Import a roster (text/csv or XLSX; Chinese or English headers; skills as name:level, lists separated by ;), all or nothing: 422 lists every refused row and column; ?dry_run=true previews (200) and applies nothing", body: None, params: &[], ok: ("202", "Accepted") },
+        Op { method: "get", path: "/v1/workers/import/template", summary: "The roster template (CSV, UTF-8 with BOM) with one example row; ?lang=zh|en", body: None, params: &[], ok: ("200", "") },
         Op { method: "get", path: "/v1/workers/{worker_id}", summary: "One of your workers: the offer, its status and when it last changed", body: None, params: &["worker_id"], ok: ("200", "") },
         Op { method: "get", path: "/v1/shortages/{gap_id}", summary: "Read one of your shortages", body: None, params: &["gap_id"], ok: ("200", "") },
         Op { method: "delete", path: "/v1/shortages/{gap_id}", summary: "Withdraw one of your shortages", body: Some(r("Reason")), params: &["gap_id"], ok: ("202", "Accepted") },

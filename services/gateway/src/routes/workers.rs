@@ -5,6 +5,8 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
 use lendwork_domain::EventKind;
 use serde_json::{json, Value};
 
@@ -12,7 +14,7 @@ use crate::auth::Role;
 use crate::compose::{compose, names_to_slugs};
 use crate::error::{accepted, json_body, object, ApiError, ApiResult};
 use crate::routes::shortages::withdraw;
-use crate::Gateway;
+use crate::{roster, Gateway};
 
 pub(crate) async fn post_workers(
     State(g): State<Arc<Gateway>>,
@@ -105,4 +107,185 @@ pub(crate) async fn withdraw_worker(
     let what = ("worker", "worker_id", "worker_withdrawn");
     let roles = [Role::Enterprise, Role::Agency];
     withdraw(&g, &headers, &roles, what, id, &body).await
+}
+
+/// The query of a roster import.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportQuery {
+    dry_run: Option<String>,
+}
+
+/// `POST /v1/workers/import[?dry_run=true]`: a roster as CSV (`text/csv`)
+/// or XLSX, all or nothing ([`crate::roster`]). A dry run answers 200
+/// with the offers it would make (a preview); otherwise 202 with the
+/// event ids. Any refused row: 422 with every error (row, column,
+/// message), and nothing is appended.
+pub(crate) async fn import(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> ApiResult {
+    let q: ImportQuery = super::listing::query(&uri)?;
+    let p = g.authenticate(&headers, None)?;
+    g.require(&p, &[Role::Enterprise, Role::Agency])?;
+    let dry = match q.dry_run.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(x) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("dry_run"),
+                format!("must be true or false, got {x:?}"),
+            ))
+        }
+    };
+    let format = roster_format(&headers)?;
+    let employer = (p.role == Role::Enterprise).then_some(p.id.as_str());
+    let roster = roster::read(&body, format, employer).map_err(refused_rows)?;
+    let mut ids = Vec::with_capacity(roster.offers.len());
+    for _ in 0..roster.offers.len() {
+        ids.push(g.event_id(&p, &headers, ids.len())?);
+    }
+    let events = roster::events(&roster, |i, f| {
+        compose("worker_offered", ids[i].clone(), f, "")
+            .map_err(|e| (e.field.clone().unwrap_or_default(), e.message.clone()))
+    })
+    .map_err(refused_rows)?;
+    // Workers someone else offered are refused here, not half-way
+    // through the claims.
+    let worker_ids: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::WorkerOffered(w) => Some(w.worker_id.to_string()),
+            _ => None,
+        })
+        .collect();
+    let owner_keys: Vec<String> = worker_ids
+        .iter()
+        .map(|w| g.keys.owner("worker", w))
+        .collect();
+    let owners = g.store.get_many(&owner_keys).await?;
+    let mut theirs = Vec::new();
+    for (((row, _), w), o) in roster.offers.iter().zip(&worker_ids).zip(owners) {
+        if o.is_some_and(|o| o[..] != *p.id.as_bytes()) {
+            let h = roster
+                .headers
+                .get("worker_id")
+                .cloned()
+                .unwrap_or_else(|| "worker_id".into());
+            theirs.push(roster::error(
+                *row,
+                Some((&h, "worker_id")),
+                format!("{w} 已由其他单位登记 / worker {w} belongs to someone else"),
+            ));
+        }
+    }
+    if !theirs.is_empty() {
+        return Err(refused_rows(theirs));
+    }
+    if dry {
+        let preview: Vec<Value> = events
+            .iter()
+            .take(50)
+            .filter_map(|e| match &e.kind {
+                EventKind::WorkerOffered(w) => Some(json!(w)),
+                _ => None,
+            })
+            .collect();
+        return Ok(
+            Json(json!({"rows": events.len(), "workers": preview, "errors": []})).into_response(),
+        );
+    }
+    g.bind_key(&p, &headers, "POST /v1/workers/import", &body)
+        .await?;
+    let mut owned = Vec::with_capacity(worker_ids.len());
+    for w in &worker_ids {
+        g.claim("worker", w, &p).await?;
+        owned.push((g.keys.owned_workers(&p.id), w.clone()));
+    }
+    g.store.add_to_sets(&owned).await?;
+    let answer = accepted(events.iter().map(|e| e.id.to_string()).collect());
+    g.append(events).await?;
+    Ok(answer)
+}
+
+fn roster_format(headers: &HeaderMap) -> Result<roster::Format, ApiError> {
+    let essence = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "text/csv" => Ok(roster::Format::Csv),
+        roster::XLSX_TYPE => Ok(roster::Format::Xlsx),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("content-type"),
+            format!("must be text/csv or {}, not {other:?}", roster::XLSX_TYPE),
+        )),
+    }
+}
+
+/// 422 listing every refused row.
+fn refused_rows(errors: Vec<roster::RowError>) -> ApiError {
+    let first = errors.first().map(|e| e.en.clone()).unwrap_or_default();
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("(rows)"),
+        format!(
+            "{} error(s); nothing was imported. First: {first}",
+            errors.len()
+        ),
+    );
+    let mut extra = serde_json::Map::new();
+    extra.insert("rows".into(), json!(errors));
+    e.extra = Some(extra);
+    e
+}
+
+/// `GET /v1/workers/import/template?lang=zh|en`: the roster template,
+/// CSV with a BOM and one example row.
+pub(crate) async fn template(uri: axum::http::Uri) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Q {
+        lang: Option<String>,
+    }
+    let q: Q = super::listing::query(&uri)?;
+    let lang = match q.lang.as_deref() {
+        None | Some("zh") => lendwork_domain::vocab::Lang::Zh,
+        Some("en") => lendwork_domain::vocab::Lang::En,
+        Some(x) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("lang"),
+                format!("must be zh or en, got {x:?}"),
+            ))
+        }
+    };
+    let name = if lang == lendwork_domain::vocab::Lang::Zh {
+        "roster-zh.csv"
+    } else {
+        "roster-en.csv"
+    };
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        roster::template(lang),
+    )
+        .into_response())
 }
