@@ -11,6 +11,8 @@
 //! | `P:rm:region:{region}` | [`RegionView`](crate::views::RegionView) |
 //! | `P:rm:set:ent:{enterprise_id}` | set of match ids: the borrower's proposals |
 //! | `P:rm:set:lender:{enterprise_id}` | set of match ids: where a lender's workers are proposed |
+//! | `P:rm:set:region-workers:{region}` | set of worker ids offered in the region |
+//! | `P:rm:set:region-gaps:{region}` | set of gap ids posted in the region |
 //! | `P:rm:set:worker:{worker_id}` | set of match ids: a flexible worker's (no employer) proposals |
 //! | `P:owner:{gap,worker}:{id}` | the principal that posted or offered it (the gateway's) |
 //! | `P:owner-set:worker:{principal}` | set of worker ids a lender or agency offered (the gateway's) |
@@ -19,6 +21,8 @@
 //! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
 //! | `P:home:{topic}:{region}` | the market topic's partition a region lives in (the matcher's) |
 //! | `P:snap:{topic}:{partition}` | a partition's snapshot (the matcher's) |
+//! | `P:session:{digest}` | a portal session: role, principal, CSRF token, expiry (the gateway's) |
+//! | `P:upload:{id}` | a roster uploaded to the portal, until confirmed (the gateway's) |
 //! | `P:idem:{digest}` | the request an `Idempotency-Key` is bound to (the gateway's) |
 //! | `P:secret:pseudonym` | the key of operators' pseudonymous worker ids (the gateway's) |
 //! | `P:probe` | read, never written, to see that the store answers |
@@ -79,6 +83,32 @@ impl Keys {
     /// An offered worker's view.
     pub fn worker(&self, w: &str) -> String {
         [self.prefix.as_str(), ":rm:worker:", w].concat()
+    }
+    /// Set of the workers offered in region `r` (the matcher's; a worker
+    /// who moved region stays a member: readers check the view's region).
+    pub fn region_workers(&self, r: &str) -> String {
+        [self.prefix.as_str(), ":rm:set:region-workers:", r].concat()
+    }
+    /// Set of the gaps posted in region `r` (the matcher's).
+    pub fn region_gaps(&self, r: &str) -> String {
+        [self.prefix.as_str(), ":rm:set:region-gaps:", r].concat()
+    }
+    /// Prefix of every worker view.
+    pub fn workers(&self) -> String {
+        [self.prefix.as_str(), ":rm:worker:"].concat()
+    }
+    /// Prefix of every gap view.
+    pub fn gaps(&self) -> String {
+        [self.prefix.as_str(), ":rm:gap:"].concat()
+    }
+    /// A portal session, by the hex SHA-256 of its cookie (the gateway's).
+    pub fn session(&self, digest: &str) -> String {
+        [self.prefix.as_str(), ":session:", digest].concat()
+    }
+    /// A roster uploaded to the portal and waiting for its confirmation
+    /// (the gateway's).
+    pub fn upload(&self, id: &str) -> String {
+        [self.prefix.as_str(), ":upload:", id].concat()
     }
     /// A region's view.
     pub fn region(&self, r: &str) -> String {

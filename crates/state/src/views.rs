@@ -80,8 +80,37 @@ pub struct GapView {
     /// Certificates asked for.
     #[serde(default)]
     pub certificates: Vec<Certificate>,
+    /// Where the work is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<Place>,
+    /// The borrower's own commute limit, when it set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_commute_km: Option<Km>,
     /// When it was first posted.
     pub posted_at: Timestamp,
+}
+
+impl GapView {
+    /// The posting the view was made from, as the eligibility rules read
+    /// it (`None` for a view written before views carried the site).
+    pub fn post(&self) -> Option<ShortagePosted> {
+        Some(ShortagePosted {
+            gap_id: self.gap_id.clone(),
+            enterprise_id: self.enterprise_id.clone(),
+            region: self.region.clone(),
+            site: self.site?,
+            requirements: self.requirements.clone(),
+            certificates: self.certificates.clone(),
+            headcount: Headcount::new(i64::from(self.headcount.max(1))).ok()?,
+            window: self.window,
+            hourly_wage_fen: self.hourly_wage_fen,
+            max_commute_km: self.max_commute_km,
+            industry: self.industry.clone(),
+            title: self.title.clone(),
+            description: self.description.clone(),
+            hours_per_day: HoursPerDay::new(i64::from(self.hours_per_day)).ok(),
+        })
+    }
 }
 
 /// Where an offered worker stands.
@@ -137,6 +166,8 @@ impl GapView {
             title: post.title.clone(),
             description: post.description.clone(),
             certificates: post.certificates.clone(),
+            site: Some(post.site),
+            max_commute_km: post.max_commute_km,
             posted_at,
         }
     }

@@ -141,7 +141,7 @@ impl Tokens {
 
     /// The principal of a token, with the token's digest (the key of its
     /// rate-limit bucket).
-    fn get(&self, token: &str) -> Option<([u8; 32], &Principal)> {
+    pub(crate) fn get(&self, token: &str) -> Option<([u8; 32], &Principal)> {
         let d = digest(token);
         self.0.get(&d).map(|p| (d, p))
     }

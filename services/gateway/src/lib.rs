@@ -77,6 +77,7 @@ pub mod error;
 pub mod listener;
 pub mod openapi;
 pub mod ops;
+pub mod portal;
 pub mod roster;
 pub mod routes;
 
@@ -160,6 +161,9 @@ pub struct Gateway {
     pub(crate) stats_cache: Mutex<Option<(Instant, Bytes)>>,
     /// The pseudonym key, read (or made) once.
     pub(crate) pseudonym_key: tokio::sync::OnceCell<[u8; 32]>,
+    /// The public board's material and when it was built
+    /// ([`portal::board`]).
+    pub(crate) board_cache: Mutex<Option<(Instant, Arc<portal::board::Built>)>>,
 }
 
 /// How long a statistics answer is reused.
@@ -189,6 +193,7 @@ impl Gateway {
             feed,
             stats_cache: Mutex::new(None),
             pseudonym_key: tokio::sync::OnceCell::new(),
+            board_cache: Mutex::new(None),
         })
     }
 
@@ -544,6 +549,11 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
             get(routes::workers::template),
         )
         .route(
+            "/v1/workers/{worker_id}/{what}",
+            get(routes::why_not::worker),
+        )
+        .route("/v1/shortages/{gap_id}/{what}", get(routes::why_not::gap))
+        .route(
             "/v1/workers/{worker_id}",
             get(routes::listing::get_worker)
                 .delete(routes::workers::withdraw_worker)
@@ -580,6 +590,7 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/dashboard", get(|| async { Html(DASHBOARD) }))
+        .merge(portal::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             g.clone(),

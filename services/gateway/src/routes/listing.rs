@@ -237,7 +237,7 @@ pub(crate) async fn get_worker(
     }
 }
 
-async fn owned(g: &Gateway, set: &str) -> Result<Vec<String>, ApiError> {
+pub(crate) async fn owned(g: &Gateway, set: &str) -> Result<Vec<String>, ApiError> {
     let mut ids = g
         .store
         .members_many(&[set.to_owned()])

@@ -6,4 +6,5 @@ pub mod listing;
 pub mod operator;
 pub mod proposals;
 pub mod shortages;
+pub mod why_not;
 pub mod workers;

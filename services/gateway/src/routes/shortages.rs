@@ -25,16 +25,27 @@ pub(crate) async fn post_shortage(
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise])?;
     json_body(&headers, &body)?;
-    let id = g.event_id(&p, &headers, 0)?;
-    let e = match compose_fast("shortage_posted", &id, &body, ("enterprise_id", &p.id)) {
+    post_shortage_as(&g, &p, &headers, &body).await
+}
+
+/// Posts a shortage (a JSON body) as borrower `p`: the API's route and
+/// the portal's form both come here.
+pub(crate) async fn post_shortage_as(
+    g: &Gateway,
+    p: &Principal,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult {
+    let (p, headers, body) = (p.clone(), headers, body);
+    let id = g.event_id(&p, headers, 0)?;
+    let e = match compose_fast("shortage_posted", &id, body, ("enterprise_id", &p.id)) {
         Some(e) => e,
-        None => shortage_checked(&p, id, &body)?,
+        None => shortage_checked(&p, id, body)?,
     };
     if let EventKind::ShortagePosted(s) = &e.kind {
         timely(s, crate::compose::now().market_date())?;
     }
-    g.bind_key(&p, &headers, "POST /v1/shortages", &body)
-        .await?;
+    g.bind_key(&p, headers, "POST /v1/shortages", body).await?;
     if let EventKind::ShortagePosted(s) = &e.kind {
         // A re-post keeps the gap's region: its proposals and their
         // routes are that region's (the engine refuses a move too).

@@ -142,11 +142,24 @@ pub(crate) async fn import(
         }
     };
     let format = roster_format(&headers)?;
+    import_as(&g, &p, &headers, dry, format, &body).await
+}
+
+/// Imports (or, `dry`, previews) a roster as `p`: the API's route and the
+/// portal's upload both come here.
+pub(crate) async fn import_as(
+    g: &Gateway,
+    p: &crate::Principal,
+    headers: &HeaderMap,
+    dry: bool,
+    format: roster::Format,
+    body: &[u8],
+) -> ApiResult {
     let employer = (p.role == Role::Enterprise).then_some(p.id.as_str());
-    let roster = roster::read(&body, format, employer).map_err(refused_rows)?;
+    let roster = roster::read(body, format, employer).map_err(refused_rows)?;
     let mut ids = Vec::with_capacity(roster.offers.len());
     for _ in 0..roster.offers.len() {
-        ids.push(g.event_id(&p, &headers, ids.len())?);
+        ids.push(g.event_id(p, headers, ids.len())?);
     }
     let events = roster::events(&roster, |i, f| {
         compose("worker_offered", ids[i].clone(), f, "")
@@ -198,11 +211,11 @@ pub(crate) async fn import(
             Json(json!({"rows": events.len(), "workers": preview, "errors": []})).into_response(),
         );
     }
-    g.bind_key(&p, &headers, "POST /v1/workers/import", &body)
+    g.bind_key(p, headers, "POST /v1/workers/import", body)
         .await?;
     let mut owned = Vec::with_capacity(worker_ids.len());
     for w in &worker_ids {
-        g.claim("worker", w, &p).await?;
+        g.claim("worker", w, p).await?;
         owned.push((g.keys.owned_workers(&p.id), w.clone()));
     }
     g.store.add_to_sets(&owned).await?;
@@ -233,7 +246,7 @@ fn roster_format(headers: &HeaderMap) -> Result<roster::Format, ApiError> {
 }
 
 /// 422 listing every refused row.
-fn refused_rows(errors: Vec<roster::RowError>) -> ApiError {
+pub(crate) fn refused_rows(errors: Vec<roster::RowError>) -> ApiError {
     let first = errors.first().map(|e| e.en.clone()).unwrap_or_default();
     let mut e = ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,

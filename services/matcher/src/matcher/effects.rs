@@ -47,6 +47,8 @@ pub struct Effects {
     pub new_matches: BTreeSet<MatchId>,
     /// Gaps whose views changed.
     pub gaps: BTreeSet<GapId>,
+    /// Gaps posted (their region's index gets them).
+    pub posted: BTreeSet<GapId>,
     /// Regions whose views changed.
     pub regions: BTreeSet<Region>,
     /// Records that broke the contract: (position, error).
@@ -76,6 +78,9 @@ pub struct Views {
     pub values: Vec<(Option<MatchId>, String, Vec<u8>)>,
     /// (proposal, set, member).
     pub sets: Vec<(MatchId, String, String)>,
+    /// (set, member) entries that belong to no proposal (regions' workers
+    /// and gaps): always written.
+    pub plain_sets: Vec<(String, String)>,
 }
 
 impl Views {
@@ -93,12 +98,13 @@ impl Views {
             .filter(|(m, ..)| kept(m.as_ref()))
             .map(|(_, k, v)| (k, v))
             .collect();
-        let sets = self
+        let mut sets: Vec<(String, String)> = self
             .sets
             .into_iter()
             .filter(|(m, ..)| kept(Some(m)))
             .map(|(_, set, member)| (set, member))
             .collect();
+        sets.extend(self.plain_sets);
         (values, sets)
     }
 }

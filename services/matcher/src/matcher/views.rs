@@ -29,7 +29,11 @@ impl PartitionState {
     pub fn views(&self, keys: &Keys, fx: &Effects, out: &mut Views) {
         out.values
             .reserve(fx.matches.len() + fx.withdrawn.len() + fx.gaps.len());
-        let Views { values, sets } = out;
+        let Views {
+            values,
+            sets,
+            plain_sets,
+        } = out;
         for m in &fx.matches {
             let Some(p) = self.engine.proposal(m) else {
                 continue;
@@ -72,6 +76,7 @@ impl PartitionState {
                         .unwrap_or_else(|| Timestamp::from_unix_seconds(0).expect("epoch")),
                 };
                 values.push((None, keys.worker(w.as_str()), json(&view)));
+                plain_sets.push((keys.region_workers(offer.region.as_str()), w.to_string()));
             }
         }
         for g in &fx.gaps {
@@ -84,6 +89,9 @@ impl PartitionState {
                 .and_then(|mk| mk.positions(g))
                 .unwrap_or_default();
             values.push((None, keys.gap(g.as_str()), json(&self.gap_view(post, pos))));
+            if fx.posted.contains(g) {
+                plain_sets.push((keys.region_gaps(post.region.as_str()), g.to_string()));
+            }
         }
     }
 

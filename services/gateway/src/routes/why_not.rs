@@ -1,0 +1,401 @@
+//! Why a gap has fewer proposals than positions, and why a worker is not
+//! proposed: `GET /v1/shortages/{id}/why-not`, `GET /v1/workers/{id}/why-not`.
+//!
+//! The answer is the eligibility rules of DESIGN §3 run over the other
+//! side of the gap's (or worker's) region, from the read models: how many
+//! candidates fail each rule (counted at the first rule they fail), how
+//! many pass rules 1–8, how many of those are proposed, and the nearest
+//! misses — candidates that fail exactly one rule — grouped by what would
+//! change them ("时薪提高到 26 元可多 4 人", "3 人缺少叉车证"). Rules 9
+//! (no overlap) and 10 (not blocked) and the matching's own choice are
+//! the engine's state, not the read models': candidates that pass 1–8 and
+//! are not proposed are counted together as "busy or better placed".
+//!
+//! A borrower learns no worker's identity from it: misses are counts per
+//! change, never ids. The cost is one read of the region's views per
+//! request (the region's index set, then its views).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::Json;
+use lendwork_domain::{haversine_km, Rule, ShortagePosted, WorkerOffered};
+use lendwork_state::views::{GapStatus, GapView, WorkerStatus, WorkerView};
+use maud::{html, Markup};
+use serde::Serialize;
+
+use crate::auth::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::portal::{bi, words};
+use crate::Gateway;
+
+/// Candidates that fail one rule, grouped by what would change them.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct NearMiss {
+    /// The rule they fail.
+    pub rule: &'static str,
+    /// What would change (Chinese).
+    pub zh: String,
+    /// What would change (English).
+    pub en: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// Why a gap has the proposals it has.
+#[derive(Clone, Debug, Serialize)]
+pub struct GapWhyNot {
+    /// Positions not agreed yet.
+    pub open: u32,
+    /// Proposals waiting.
+    pub proposed: u32,
+    /// Workers offered in the region and available.
+    pub candidates: u64,
+    /// Candidates counted at the first rule they fail (rules 2–8).
+    pub failing: BTreeMap<&'static str, u64>,
+    /// Candidates passing rules 1–8.
+    pub eligible: u64,
+    /// Of those, proposed to this gap now.
+    pub proposed_here: u64,
+    /// Of those, not proposed: busy elsewhere (rule 9), blocked (rule 10)
+    /// or better placed in another gap by the matching.
+    pub busy_or_elsewhere: u64,
+    /// The nearest misses, most first.
+    pub near_misses: Vec<NearMiss>,
+}
+
+/// Why a worker is proposed where they are.
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkerWhyNot {
+    /// Open gaps in the worker's region.
+    pub open_gaps: u64,
+    /// Gaps counted at the first rule the worker fails for them.
+    pub failing: BTreeMap<&'static str, u64>,
+    /// Gaps whose rules 1–8 the worker passes.
+    pub eligible: u64,
+    /// Proposals of the worker waiting or agreed now.
+    pub proposed: u64,
+    /// The nearest misses: gaps the worker fails by one rule, grouped.
+    pub near_misses: Vec<NearMiss>,
+}
+
+/// The rules 2–8 in order (rule 1 holds inside a region; 9 and 10 are the
+/// engine's).
+const READ_RULES: [Rule; 7] = [
+    Rule::NotOwnEmployer,
+    Rule::ConsentAndContract,
+    Rule::Skills,
+    Rule::Certificates,
+    Rule::Availability,
+    Rule::Commute,
+    Rule::Wage,
+];
+
+/// The rules of 2–8 that `w` fails for `g`.
+fn failed(w: &WorkerOffered, g: &ShortagePosted) -> Vec<Rule> {
+    READ_RULES
+        .into_iter()
+        .filter(|r| !r.holds(w, g, &[]))
+        .collect()
+}
+
+/// What would change a pair that fails only `rule`, in words; `borrower`:
+/// said to the borrower (else to the worker's side).
+fn change(rule: Rule, w: &WorkerOffered, g: &ShortagePosted, borrower: bool) -> (String, String) {
+    match rule {
+        Rule::Skills => {
+            let r = g
+                .requirements
+                .iter()
+                .find(|r| {
+                    !w.skills
+                        .iter()
+                        .any(|s| s.skill == r.skill && s.level >= r.min_level)
+                })
+                .expect("the rule fails for some requirement");
+            let (zh, en) = words::skill(r.skill.as_str());
+            match w.skills.iter().find(|s| s.skill == r.skill) {
+                Some(s) => (
+                    format!(
+                        "{zh}等级 {} 级，要求 {} 级",
+                        s.level.get(),
+                        r.min_level.get()
+                    ),
+                    format!(
+                        "{en} at level {}, {} required",
+                        s.level.get(),
+                        r.min_level.get()
+                    ),
+                ),
+                None => (format!("缺少技能：{zh}"), format!("lacks the skill {en}")),
+            }
+        }
+        Rule::Certificates => {
+            let c = g
+                .certificates
+                .iter()
+                .find(|c| !w.certificates.contains(c))
+                .expect("the rule fails for some certificate");
+            let (zh, en) = words::certificate(c.as_str());
+            (
+                format!("缺少证书：{zh}"),
+                format!("lacks the certificate {en}"),
+            )
+        }
+        Rule::Availability => (
+            "可工作日期不覆盖用工日期".into(),
+            "available days do not cover the days of work".into(),
+        ),
+        Rule::Commute => {
+            let d = haversine_km(&w.home, &g.site);
+            let band = (d / 5.0).floor() as u64 * 5;
+            (
+                format!("通勤 {band}–{} 公里，超出通勤上限", band + 5),
+                format!("commute {band}–{} km, beyond the limit", band + 5),
+            )
+        }
+        Rule::Wage => {
+            let want = w.min_hourly_wage_fen.get();
+            if borrower {
+                (
+                    format!("时薪提高到 {} 元/小时", words::yuan(want)),
+                    format!("a wage of ¥{}/h", words::yuan(want)),
+                )
+            } else {
+                (
+                    format!(
+                        "岗位时薪 {} 元/小时，低于本人最低要求",
+                        words::yuan(g.hourly_wage_fen.get())
+                    ),
+                    format!(
+                        "pays ¥{}/h, below the worker's minimum",
+                        words::yuan(g.hourly_wage_fen.get())
+                    ),
+                )
+            }
+        }
+        Rule::ConsentAndContract => (
+            "未同意借调，或劳动合同在用工结束前到期".into(),
+            "no consent to be lent, or the contract ends before the work does".into(),
+        ),
+        Rule::NotOwnEmployer => ("是本单位员工".into(), "the borrower's own employee".into()),
+        _ => (rule.slug().into(), rule.slug().into()),
+    }
+}
+
+fn group(misses: BTreeMap<(&'static str, String, String), u64>) -> Vec<NearMiss> {
+    let mut out: Vec<NearMiss> = misses
+        .into_iter()
+        .map(|((rule, zh, en), count)| NearMiss {
+            rule,
+            zh,
+            en,
+            count,
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.zh.cmp(&b.zh)));
+    out.truncate(8);
+    out
+}
+
+async fn members(g: &Gateway, set: String) -> Result<Vec<String>, ApiError> {
+    Ok(g.store
+        .members_many(&[set])
+        .await?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// The why-not of gap view `v`.
+pub async fn for_gap(g: &Gateway, v: &GapView) -> Result<GapWhyNot, ApiError> {
+    let post = v.post();
+    let ids = members(g, g.keys.region_workers(v.region.as_str())).await?;
+    let keys: Vec<String> = ids.iter().map(|w| g.keys.worker(w)).collect();
+    let mut out = GapWhyNot {
+        open: v.open,
+        proposed: v.proposed,
+        candidates: 0,
+        failing: BTreeMap::new(),
+        eligible: 0,
+        proposed_here: u64::from(v.proposed),
+        busy_or_elsewhere: 0,
+        near_misses: Vec::new(),
+    };
+    let Some(post) = post else {
+        return Ok(out);
+    };
+    let mut misses = BTreeMap::new();
+    for b in g.store.get_many(&keys).await?.into_iter().flatten() {
+        let Ok(w) = serde_json::from_slice::<WorkerView>(&b) else {
+            continue;
+        };
+        if w.status != WorkerStatus::Available || w.offer.region != post.region {
+            continue;
+        }
+        out.candidates += 1;
+        let f = failed(&w.offer, &post);
+        match f.first() {
+            None => out.eligible += 1,
+            Some(r) => *out.failing.entry(r.slug()).or_default() += 1,
+        }
+        if let [only] = f[..] {
+            if only != Rule::NotOwnEmployer {
+                let (zh, en) = change(only, &w.offer, &post, true);
+                *misses.entry((only.slug(), zh, en)).or_default() += 1;
+            }
+        }
+    }
+    out.proposed_here = out.proposed_here.min(out.eligible);
+    out.busy_or_elsewhere = out.eligible - out.proposed_here;
+    out.near_misses = group(misses);
+    Ok(out)
+}
+
+/// The why-not of worker view `w`; `proposed`: the worker's live proposals.
+pub async fn for_worker(
+    g: &Gateway,
+    w: &WorkerView,
+    proposed: u64,
+) -> Result<WorkerWhyNot, ApiError> {
+    let ids = members(g, g.keys.region_gaps(w.offer.region.as_str())).await?;
+    let keys: Vec<String> = ids.iter().map(|x| g.keys.gap(x)).collect();
+    let mut out = WorkerWhyNot {
+        open_gaps: 0,
+        failing: BTreeMap::new(),
+        eligible: 0,
+        proposed,
+        near_misses: Vec::new(),
+    };
+    let today = crate::compose::now().market_date();
+    let mut misses = BTreeMap::new();
+    for b in g.store.get_many(&keys).await?.into_iter().flatten() {
+        let Ok(v) = serde_json::from_slice::<GapView>(&b) else {
+            continue;
+        };
+        if v.status != GapStatus::Open
+            || v.open == 0
+            || v.window.end < today
+            || v.region != w.offer.region
+        {
+            continue;
+        }
+        let Some(post) = v.post() else {
+            continue;
+        };
+        out.open_gaps += 1;
+        let f = failed(&w.offer, &post);
+        match f.first() {
+            None => out.eligible += 1,
+            Some(r) => *out.failing.entry(r.slug()).or_default() += 1,
+        }
+        if let [only] = f[..] {
+            if only != Rule::NotOwnEmployer {
+                let (zh, en) = change(only, &w.offer, &post, false);
+                *misses.entry((only.slug(), zh, en)).or_default() += u64::from(v.open);
+            }
+        }
+    }
+    out.near_misses = group(misses);
+    Ok(out)
+}
+
+fn rule_words(slug: &str) -> (&'static str, &'static str) {
+    match slug {
+        "not_own_employer" => ("本单位员工", "own employees"),
+        "consent_and_contract" => ("未同意借调或合同到期", "no consent or contract ends"),
+        "skills" => ("技能不符", "skills"),
+        "certificates" => ("缺少证书", "certificates"),
+        "availability" => ("日期不合", "available days"),
+        "commute" => ("通勤太远", "commute"),
+        "wage" => ("工资低于要求", "wage"),
+        _ => ("其他", "other"),
+    }
+}
+
+/// A gap's why-not as a box of the borrower's page.
+pub fn render(w: &GapWhyNot) -> Markup {
+    html! {
+        section.box aria-labelledby="why-title" {
+            h2 id="why-title" { (bi("为什么推荐人选少于空缺？", "Why fewer proposals than positions?")) }
+            p { (bi(&format!("本地区可借调人员 {} 人，其中 {} 人符合条件，{} 人已推荐给本需求，{} 人已有其他安排或更适合其他需求。",
+                w.candidates, w.eligible, w.proposed_here, w.busy_or_elsewhere),
+                &format!("{} workers available in the region; {} meet the rules, {} are proposed here, {} are busy or better placed elsewhere.",
+                w.candidates, w.eligible, w.proposed_here, w.busy_or_elsewhere))) }
+            @if !w.failing.is_empty() {
+                table {
+                    caption { (bi("不符合条件的原因（按第一条不符合的规则计）", "Why the others do not fit (first rule failed)")) }
+                    thead { tr { th scope="col" { (bi("原因", "Reason")) } th scope="col" { (bi("人数", "Workers")) } } }
+                    tbody { @for (rule, n) in &w.failing { @let (zh, en) = rule_words(rule); tr { td { (zh) " " span.en lang="en" { (en) } } td { (n) } } } }
+                }
+            }
+            @if !w.near_misses.is_empty() {
+                h3 { (bi("只差一项的人员", "Workers one change away")) }
+                ul { @for m in &w.near_misses { li { (m.zh) " — " (m.count) " 人 " span.en lang="en" { "(" (m.en) ": " (m.count) ")" } } } }
+            }
+        }
+    }
+}
+
+/// `GET /v1/shortages/{id}/why-not` (the borrower's).
+pub(crate) async fn gap(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((id, what)): Path<(String, String)>,
+) -> ApiResult {
+    if what != "why-not" {
+        return Err(ApiError::not_found());
+    }
+    let p = g.authenticate(&headers, None)?;
+    g.require(&p, &[Role::Enterprise])?;
+    if g.owner("gap", &id).await?.as_deref() != Some(&p.id) {
+        return Err(ApiError::not_found());
+    }
+    let Some(b) = g.store.get(&g.keys.gap(&id)).await? else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            None,
+            "the shortage is still being processed; ask again in a moment",
+        ));
+    };
+    let v: GapView = serde_json::from_slice(&b).map_err(|_| ApiError::not_found())?;
+    Ok(Json(for_gap(&g, &v).await?).into_response())
+}
+
+/// `GET /v1/workers/{id}/why-not` (the worker's lender or agency).
+pub(crate) async fn worker(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path((id, what)): Path<(String, String)>,
+) -> ApiResult {
+    if what != "why-not" {
+        return Err(ApiError::not_found());
+    }
+    let p = g.authenticate(&headers, None)?;
+    g.require(&p, &[Role::Enterprise, Role::Agency])?;
+    if g.owner("worker", &id).await?.as_deref() != Some(&p.id) {
+        return Err(ApiError::not_found());
+    }
+    let Some(b) = g.store.get(&g.keys.worker(&id)).await? else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            None,
+            "the worker is still being processed; ask again in a moment",
+        ));
+    };
+    let w: WorkerView = serde_json::from_slice(&b).map_err(|_| ApiError::not_found())?;
+    let live = crate::routes::proposals::visible(&g, &p)
+        .await?
+        .iter()
+        .filter(|m| {
+            m.proposed.worker_id.as_str() == id
+                && matches!(
+                    m.status.as_str(),
+                    "proposed" | "agreed" | "signed" | "started"
+                )
+        })
+        .count() as u64;
+    Ok(Json(for_worker(&g, &w, live).await?).into_response())
+}
