@@ -103,12 +103,13 @@ pub(crate) async fn observe(
     let mut r = tracing::Instrument::instrument(next.run(req), span).await;
     let status = r.status().as_u16();
     // Rejections from the framework itself (a bad path encoding, a body over
-    // the limit, a method not allowed) get the same JSON error shape.
-    let is_json = r
+    // the limit, a method not allowed: plain text or nothing) get the same
+    // JSON error shape; the portal's pages (HTML) stay pages.
+    let plain = r
         .headers()
         .get("content-type")
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if (400..500).contains(&status) && !is_json {
+        .map_or(true, |v| v.as_bytes().starts_with(b"text/plain"));
+    if (400..500).contains(&status) && plain {
         let allow = r.headers().get("allow").cloned();
         let text = axum::body::to_bytes(std::mem::take(r.body_mut()), 64 * 1024)
             .await

@@ -25,6 +25,9 @@ use crate::Gateway;
 
 type Pairs = Vec<(String, String)>;
 
+/// Workers on one page of the roster.
+pub const ROSTER_PAGE: usize = 100;
+
 fn field<'a>(f: &'a Pairs, name: &str) -> &'a str {
     f.iter()
         .find(|(k, _)| k == name)
@@ -39,9 +42,31 @@ pub(crate) async fn roster(
 ) -> PageResult {
     let s = signed_in(&g, &headers, &[Role::Enterprise, Role::Agency]).await?;
     let err = |e: ApiError| api_error_page(Some(&s), &e);
-    let ids = crate::routes::listing::owned(&g, &g.keys.owned_workers(&s.id))
+    let all = crate::routes::listing::owned(&g, &g.keys.owned_workers(&s.id))
         .await
         .map_err(err)?;
+    let proposals: Vec<MatchView> = visible(&g, &s.principal()).await.map_err(err)?;
+    // Workers with proposals first (what a clerk acts on), then by id;
+    // [`ROSTER_PAGE`] a page, so that a large roster stays light on a phone.
+    let busy: std::collections::HashSet<&str> = proposals
+        .iter()
+        .map(|p| p.proposed.worker_id.as_str())
+        .collect();
+    let mut ordered: Vec<&String> = all.iter().collect();
+    ordered.sort_by_key(|w| (!busy.contains(w.as_str()), w.as_str()));
+    let pages = all.len().div_ceil(ROSTER_PAGE).max(1);
+    let at = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("page=")))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let ids: Vec<String> = ordered
+        .into_iter()
+        .skip((at - 1) * ROSTER_PAGE)
+        .take(ROSTER_PAGE)
+        .cloned()
+        .collect();
     let keys: Vec<String> = ids.iter().map(|w| g.keys.worker(w)).collect();
     let views: Vec<Option<WorkerView>> = g
         .store
@@ -51,7 +76,6 @@ pub(crate) async fn roster(
         .into_iter()
         .map(|b| b.and_then(|b| serde_json::from_slice(&b).ok()))
         .collect();
-    let proposals: Vec<MatchView> = visible(&g, &s.principal()).await.map_err(err)?;
     let of = |w: &str| -> Vec<&MatchView> {
         proposals
             .iter()
@@ -65,11 +89,11 @@ pub(crate) async fn roster(
         }
         @if let Some(done) = flash.split('&').find_map(|kv| kv.strip_prefix("done=")) { p.ok role="status" { (bi("已提交：", "Done: ")) (done) } }
         p { a.button href="/portal/workers/import" { (bi("导入花名册", "Import a roster")) } }
-        @if ids.is_empty() {
+        @if all.is_empty() {
             p { (bi("还没有人员。可从 Excel 或 CSV 导入花名册。", "No workers yet. Import a roster from Excel or CSV.")) }
         } @else {
             table {
-                caption.hint { (bi(&format!("共 {} 人", ids.len()), &format!("{} workers", ids.len()))) }
+                caption.hint { (bi(&format!("共 {} 人（第 {at}/{pages} 页）", all.len()), &format!("{} workers (page {at} of {pages})", all.len()))) }
                 thead { tr {
                     th scope="col" { (bi("人员", "Worker")) }
                     th scope="col" { (bi("地区与技能", "Region and skills")) }
@@ -119,6 +143,12 @@ pub(crate) async fn roster(
                         }
                     }
                 }
+            }
+            @if pages > 1 {
+                nav aria-label="分页 Pages" { p {
+                    @if at > 1 { a href={ "/portal/workers?page=" (at - 1) } { (bi("上一页", "Previous")) } " " }
+                    @if at < pages { a href={ "/portal/workers?page=" (at + 1) } { (bi("下一页", "Next")) } }
+                } }
             }
         }
     };

@@ -152,7 +152,7 @@ const STYLE: &str = "\
 header{background:#0b4f8a;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;gap:.25rem 1rem;align-items:center}\
 header a,header button{color:#fff;font-size:1rem}header .brand{font-weight:bold;margin-right:auto;text-decoration:none}\
 header form{display:inline;margin:0}header button{background:none;border:1px solid #fff;border-radius:.3rem;padding:.1rem .5rem;cursor:pointer}\
-main{max-width:62rem;margin:0 auto;padding:1rem}.en{color:#555;font-size:.88em}header .en{color:#dbe8f5}\
+main{max-width:62rem;margin:0 auto;padding:1rem}.en{color:#555;font-size:.88em}header .en{color:#dbe8f5}button .en,.button .en,.err .en,.ok .en{color:inherit}\
 table{border-collapse:collapse;width:100%;margin:.5rem 0;background:#fff}th,td{border:1px solid #ccc;padding:.35rem .5rem;text-align:left;vertical-align:top}\
 th{background:#eef3f8}label{display:block;margin:.6rem 0 .2rem;font-weight:600}\
 input,select,textarea{font:inherit;padding:.4rem;border:1px solid #888;border-radius:.3rem;width:100%;max-width:28rem;background:#fff}\
