@@ -226,6 +226,10 @@ pub struct MatchView {
     /// assignments called off), shown to lenders.
     #[serde(default)]
     pub borrower_late_cancellations: u32,
+    /// The worker's name as offered, for the proposal's parties (the
+    /// operator sees a pseudonym and no name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_name: Option<DisplayName>,
 }
 
 fn is_empty_sheet(s: &Sheet) -> bool {
@@ -288,6 +292,7 @@ impl MatchView {
             ledger,
             worker_record: Reliability::default(),
             borrower_late_cancellations: 0,
+            worker_name: None,
         }
     }
 

@@ -294,6 +294,18 @@ async fn a_borrower_posts_through_the_form_and_accepts_a_proposal_and_other_tena
         let at = page.find("/portal/proposals/").unwrap() + 18;
         page[at..].split('/').next().unwrap().to_owned()
     };
+    let (_, audit) = call(
+        &app,
+        "GET",
+        &format!("/v1/proposals/{m}"),
+        Some(OPERATOR),
+        "",
+    )
+    .await;
+    assert!(
+        audit["status"].is_string() && !audit.to_string().contains("李四"),
+        "the operator sees no name: {audit}"
+    );
     // Accept through the page's form.
     let r = post_form(
         &app,

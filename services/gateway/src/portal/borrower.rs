@@ -535,7 +535,7 @@ pub(crate) async fn detail(
                         @let (ezh, een) = words::explanation(&p.proposed.explanation.terms);
                         @let (szh, sen) = words::status(&p.status);
                         tr {
-                            td { (p.proposed.worker_id) br; span.hint { @if p.lender_id.is_some() { (bi("借调员工", "employee on loan")) } @else { (bi("灵活就业人员", "flexible worker")) } } }
+                            td { @if let Some(n) = &p.worker_name { (n.as_str()) br; } (p.proposed.worker_id) br; span.hint { @if p.lender_id.is_some() { (bi("借调员工", "employee on loan")) } @else { (bi("灵活就业人员", "flexible worker")) } } }
                             td { (ezh) br; span.en lang="en" { (een) } }
                             td { (szh) " " span.en lang="en" { (sen) } }
                             td { (proposal_actions(&s, p, Party::Borrower, &back)) }

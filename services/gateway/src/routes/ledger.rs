@@ -156,22 +156,24 @@ pub(crate) async fn ledger(
     let mut out = String::from("\u{feff}match_id,gap_id,worker,borrower,lender,region,period_start,period_end,minutes,owed_fen,paid_by_borrower_fen,paid_to_worker_fen,flags\n");
     for l in &lines {
         let flags: Vec<&str> = l.flags.iter().map(|f| f.slug()).collect();
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            l.match_id,
-            l.gap_id,
-            l.worker,
-            l.borrower,
-            l.lender.as_deref().unwrap_or(""),
-            l.region,
-            l.period.start,
-            l.period.end,
-            l.minutes,
-            l.owed_fen,
-            l.paid_by_borrower_fen,
-            l.paid_to_worker_fen,
-            flags.join(";")
-        ));
+        let cells = [
+            l.match_id.clone(),
+            l.gap_id.clone(),
+            l.worker.clone(),
+            l.borrower.clone(),
+            l.lender.clone().unwrap_or_default(),
+            l.region.clone(),
+            l.period.start.to_string(),
+            l.period.end.to_string(),
+            l.minutes.to_string(),
+            l.owed_fen.to_string(),
+            l.paid_by_borrower_fen.to_string(),
+            l.paid_to_worker_fen.to_string(),
+            flags.join(";"),
+        ];
+        let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
     }
     Ok((
         [
@@ -184,4 +186,40 @@ pub(crate) async fn ledger(
         out,
     )
         .into_response())
+}
+
+/// One CSV cell as a spreadsheet reads it safely: quoted when it holds a
+/// comma, quote or line break, and a text that would start a formula (`=`,
+/// `+`, `-`, `@`, tab, carriage return) prefixed with `'` so that Excel and
+/// WPS show it as text instead of running it (OWASP's CSV injection
+/// advice). Numbers are written by the caller and never start so.
+pub(crate) fn csv_cell(s: &str) -> String {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
+    let s = if formula {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_left_alone() {
+        assert_eq!(
+            csv_cell("=HYPERLINK(\"http://x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\""
+        );
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("-1200"), "-1200");
+        assert_eq!(csv_cell("-x"), "'-x");
+        assert_eq!(csv_cell("w-1"), "w-1");
+    }
 }

@@ -174,6 +174,7 @@ pub(crate) async fn audit_trail(
             let pseudo = g.pseudonym(view.proposed.worker_id.as_str()).await?;
             let pseudo = lendwork_domain::WorkerId::new(pseudo).expect("valid id");
             view.proposed.worker_id = pseudo.clone();
+            view.worker_name = None;
             // The agreement names the worker: the operator sees the
             // pseudonym, and no name.
             if let Some(a) = view.agreement.as_mut() {

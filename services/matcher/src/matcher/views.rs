@@ -48,6 +48,10 @@ impl PartitionState {
                 view.worker_record = mk.reliability(&p.proposed.worker_id);
                 view.borrower_late_cancellations = mk.late_cancellations(ent);
             }
+            view.worker_name = self
+                .engine
+                .worker(&p.proposed.worker_id)
+                .and_then(|w| w.display_name.clone());
             values.push((Some(m.clone()), keys.proposal(m.as_str()), json(&view)));
             if fx.new_matches.contains(m) {
                 sets.push((m.clone(), keys.borrower_set(ent.as_str()), m.to_string()));
