@@ -155,6 +155,10 @@ pub struct Gateway {
     pub(crate) store_ok: std::sync::atomic::AtomicBool,
     pub(crate) metrics: GatewayMetrics,
     pub(crate) feed: broadcast::Sender<String>,
+    /// The tenants' live feed: each line with the principals it concerns
+    /// (filled only while a tenant listens: finding the parties costs a
+    /// store read per event).
+    pub(crate) tenant_feed: broadcast::Sender<Arc<(Vec<String>, String)>>,
     /// The last statistics answer and when it was made: aggregates change
     /// once per matcher batch, so a wall of dashboards polling them costs
     /// one store scan per half second, not one per request.
@@ -178,6 +182,7 @@ impl Gateway {
         tokens: Tokens,
     ) -> Arc<Self> {
         let (feed, _) = broadcast::channel(1024);
+        let (tenant_feed, _) = broadcast::channel(1024);
         Arc::new(Self {
             keys: Keys::new(opts.prefix.clone()),
             router: Router::new(opts.prefix.clone()),
@@ -191,6 +196,7 @@ impl Gateway {
             store_ok: true.into(),
             metrics: GatewayMetrics::default(),
             feed,
+            tenant_feed,
             stats_cache: Mutex::new(None),
             pseudonym_key: tokio::sync::OnceCell::new(),
             board_cache: Mutex::new(None),
@@ -231,7 +237,14 @@ impl Gateway {
                         // live feed does not replay.
                         let live = |e: &Event| e.at.unix_seconds() >= started.unix_seconds() - 60;
                         if let Some(e) = Event::from_json(text).ok().filter(live) {
-                            let _ = g.feed.send(g.feed_line(&e).await.to_string());
+                            if g.feed.receiver_count() > 0 {
+                                let _ = g.feed.send(g.feed_line(&e).await.to_string());
+                            }
+                            if g.tenant_feed.receiver_count() > 0 {
+                                if let Some(item) = g.tenant_line(&e).await {
+                                    let _ = g.tenant_feed.send(Arc::new(item));
+                                }
+                            }
                         }
                     }
                 }
@@ -312,6 +325,62 @@ impl Gateway {
             _ => {}
         }
         v
+    }
+
+    /// A matches-topic event as its parties see it (real worker id, no
+    /// pseudonym), with the principals it concerns: the borrower, and the
+    /// lender or agency that offered the worker. `None` for an event about
+    /// no proposal, or one whose parties the store does not know yet.
+    pub(crate) async fn tenant_line(&self, e: &Event) -> Option<(Vec<String>, String)> {
+        let mut v =
+            json!({"type": e.kind.type_name(), "id": e.id.as_str(), "at": e.at.to_string()});
+        let parties = match &e.kind {
+            EventKind::MatchProposed(p) => {
+                v["match_id"] = json!(p.match_id.as_str());
+                v["gap_id"] = json!(p.gap_id.as_str());
+                v["worker_id"] = json!(p.worker_id.as_str());
+                v["region"] = json!(p.region.as_str());
+                v["terms"] = json!(p.explanation.terms);
+                let gap = self.owner("gap", p.gap_id.as_str()).await.ok().flatten();
+                let worker = self
+                    .owner("worker", p.worker_id.as_str())
+                    .await
+                    .ok()
+                    .flatten();
+                gap.into_iter().chain(worker).collect::<Vec<_>>()
+            }
+            other => {
+                let m = match other {
+                    EventKind::MatchAccepted(d) | EventKind::MatchDeclined(d) => {
+                        d.match_id.as_str()
+                    }
+                    EventKind::MatchExpired(x) | EventKind::AssignmentStarted(x) => {
+                        x.match_id.as_str()
+                    }
+                    EventKind::AssignmentEnded(x) => x.match_id.as_str(),
+                    _ => return None,
+                };
+                v["match_id"] = json!(m);
+                let view = self.view(m).await.ok().flatten()?;
+                v["gap_id"] = json!(view.proposed.gap_id.as_str());
+                v["worker_id"] = json!(view.proposed.worker_id.as_str());
+                v["status"] = json!(view.status);
+                let worker = self
+                    .owner("worker", view.proposed.worker_id.as_str())
+                    .await
+                    .ok()
+                    .flatten();
+                [
+                    Some(view.enterprise_id.to_string()),
+                    view.lender_id.map(|l| l.to_string()),
+                    worker,
+                ]
+                .into_iter()
+                .flatten()
+                .collect()
+            }
+        };
+        (!parties.is_empty()).then(|| (parties, v.to_string()))
     }
 
     /// Binds the request's `Idempotency-Key` (if it has one) to the

@@ -403,7 +403,7 @@ pub(crate) async fn create(
 /// The steps `party` may take now, from the view's `allowed` lines
 /// (`accept: borrower, worker`, `end completed: borrower`, …): (action,
 /// outcome for `end`). A step allowed only from a later day is left out.
-fn my_steps(v: &MatchView, party: Party) -> Vec<(String, Option<String>)> {
+pub(crate) fn my_steps(v: &MatchView, party: Party) -> Vec<(String, Option<String>)> {
     let me = party.slug();
     let mut out = Vec::new();
     for line in &v.allowed {

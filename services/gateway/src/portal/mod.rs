@@ -370,6 +370,25 @@ pub(crate) async fn home(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> P
         &[Role::Enterprise, Role::Agency, Role::Operator],
     )
     .await?;
+    // What waits for this client's answer: proposals where one of its
+    // steps is allowed now (a new proposal, an agreement to sign, a start).
+    let mut waiting = Vec::new();
+    if matches!(s.role, Role::Enterprise | Role::Agency) {
+        let views = crate::routes::proposals::visible(&g, &s.principal())
+            .await
+            .map_err(|e| api_error_page(Some(&s), &e))?;
+        for v in views {
+            let party = if v.enterprise_id.as_str() == s.id {
+                lendwork_domain::Party::Borrower
+            } else {
+                lendwork_domain::Party::Lender
+            };
+            if !borrower::my_steps(&v, party).is_empty() {
+                waiting.push((party, v));
+            }
+        }
+        waiting.sort_by(|a, b| b.1.proposed.match_id.cmp(&a.1.proposed.match_id));
+    }
     let who = match s.role {
         Role::Enterprise => bi(
             "用工单位（借入与借出）",
@@ -386,6 +405,17 @@ pub(crate) async fn home(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> P
             "Shared employment",
             html! {
                 p { (bi("已登录：", "Signed in as:")) " " strong { (s.id) } " · " (who) }
+                @if !waiting.is_empty() {
+                    section.box aria-labelledby="waiting" {
+                        h2 id="waiting" { (bi(&format!("待您处理（{}）", waiting.len()), &format!("Waiting for you ({})", waiting.len()))) }
+                        ul { @for (party, v) in waiting.iter().take(20) {
+                            @let (zh, en) = words::status(&v.status);
+                            @let href = if *party == lendwork_domain::Party::Borrower { format!("/portal/shortages/{}", v.proposed.gap_id) } else { "/portal/workers".to_owned() };
+                            li { a href=(href) { (v.worker_name.as_ref().map_or(v.proposed.worker_id.as_str(), |n| n.as_str())) " → " (v.proposed.gap_id) }
+                                " · " (zh) " " span.en lang="en" { (en) } }
+                        } }
+                    }
+                }
                 ul {
                     @if s.role == Role::Enterprise {
                         li { a href="/portal/shortages/new" { (bi("发布用工需求", "Post a shortage")) } }

@@ -191,6 +191,27 @@ pub(crate) async fn audit_trail(
     Ok(Json(view).into_response())
 }
 
+/// A tenant's live feed: the matches-topic events about its own gaps and
+/// workers, as server-sent events.
+fn tenant_feed(g: &Gateway, me: String) -> Response {
+    let rx = g.tenant_feed.subscribe();
+    let stream = futures::stream::unfold((rx, me), |(mut rx, me)| async move {
+        loop {
+            match rx.recv().await {
+                Ok(item) if item.0.contains(&me) => {
+                    let ev = SseEvent::default().data(item.1.clone());
+                    return Some((Ok::<_, std::convert::Infallible>(ev), (rx, me)));
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
 pub(crate) async fn feed(
     State(g): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -199,8 +220,23 @@ pub(crate) async fn feed(
     let q: TokenQuery = Query::try_from_uri(&uri)
         .map(|Query(q)| q)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, Some("(query)"), e.body_text()))?;
-    let p = g.authenticate(&headers, q.access_token.as_deref())?;
-    g.require(&p, &[Role::Operator])?;
+    // A portal session (the cookie) or a bearer token; the operator's
+    // dashboard may also give its token as `access_token`.
+    let p = match crate::portal::session(&g, &headers).await? {
+        Some(s) if headers.get("authorization").is_none() => s.principal(),
+        _ => g.authenticate(&headers, q.access_token.as_deref())?,
+    };
+    if p.role != Role::Operator {
+        g.require(&p, &[Role::Enterprise, Role::Agency])?;
+        if q.access_token.is_some() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some("access_token"),
+                "is the operator dashboard's; send the token as Authorization: Bearer",
+            ));
+        }
+        return Ok(tenant_feed(&g, p.id));
+    }
     let rx = g.feed.subscribe();
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         loop {

@@ -50,9 +50,33 @@ pub async fn app_with(
     store: Arc<dyn StateStore>,
     matcher: bool,
 ) -> axum::Router {
+    app_with_feed(bus, store, matcher, false).await
+}
+
+/// The gateway with a matcher and its background tasks (the live feed's
+/// reader among them).
+pub async fn app_live() -> axum::Router {
+    app_with_feed(
+        Arc::new(MemoryBus::new()),
+        Arc::new(MemoryStore::new()),
+        true,
+        true,
+    )
+    .await
+}
+
+pub async fn app_with_feed(
+    bus: Arc<dyn EventBus>,
+    store: Arc<dyn StateStore>,
+    matcher: bool,
+    live: bool,
+) -> axum::Router {
     bus.ensure_topic("lendwork.market.v1", 4).await.unwrap();
     bus.ensure_topic("lendwork.matches.v1", 4).await.unwrap();
     let g = Gateway::new(bus.clone(), store.clone(), gw_options(), tokens());
+    if live {
+        g.spawn_background();
+    }
     if matcher {
         let health = Arc::new(Health::default());
         let mut m = Matcher::new(
