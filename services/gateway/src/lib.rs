@@ -551,6 +551,17 @@ impl Gateway {
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
+    pub(crate) async fn gap_view(
+        &self,
+        gap: &str,
+    ) -> Result<Option<lendwork_state::views::GapView>, ApiError> {
+        Ok(self
+            .store
+            .get(&self.keys.gap(gap))
+            .await?
+            .and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
     pub(crate) async fn view(&self, m: &str) -> Result<Option<MatchView>, ApiError> {
         Ok(self
             .store

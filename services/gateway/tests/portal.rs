@@ -388,6 +388,22 @@ async fn a_borrower_posts_through_the_form_and_accepts_a_proposal_and_other_tena
     .await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text.contains("/w/"), "{}", r.text);
+    // Before any agreement the worker reads the post, the wage and why them.
+    let token = {
+        let at = r.text.find("/w/").unwrap() + 3;
+        r.text[at..].split('<').next().unwrap().to_owned()
+    };
+    let (s, w) = call(&app, "GET", &format!("/v1/w/{token}"), None, "").await;
+    assert_eq!(s, StatusCode::OK, "{w}");
+    assert_eq!(
+        (w["title"].as_str(), w["hourly_wage_fen"].as_i64()),
+        (Some("叉车司机"), Some(3000)),
+        "{w}"
+    );
+    assert!(
+        w["explanation_zh"].as_str().unwrap().contains("通勤约"),
+        "{w}"
+    );
     // A step's way back stays inside the portal.
     let r = post_form(
         &app,

@@ -146,21 +146,31 @@ fn worker(view: &MatchView) -> Principal {
 /// what they may do.
 pub(crate) async fn read(State(g): State<Arc<Gateway>>, Path(token): Path<String>) -> ApiResult {
     let view = open(&g, &token).await?;
-    Ok(Json(worker_view(&view)).into_response())
+    let gap = g.gap_view(view.proposed.gap_id.as_str()).await?;
+    Ok(Json(worker_view(&view, gap.as_ref())).into_response())
 }
 
-fn worker_view(v: &MatchView) -> serde_json::Value {
+/// What the worker reads: the agreement's terms once there is one, and
+/// before that the gap's own (post, wage, hours, place), with the
+/// proposal's reasons in plain words.
+fn worker_view(v: &MatchView, gap: Option<&lendwork_state::views::GapView>) -> serde_json::Value {
     let a = v.agreement.as_ref();
+    let (why_zh, why_en) = crate::portal::words::explanation(&v.proposed.explanation.terms);
+    let (region_zh, region_en) = crate::portal::words::region(v.proposed.region.as_str());
     json!({
+        "explanation_zh": why_zh,
+        "explanation_en": why_en,
+        "region_name": region_zh,
+        "region_name_en": region_en,
         "match_id": v.proposed.match_id,
         "status": v.status,
         "window": v.window,
         "borrower": v.enterprise_id,
         "lender": v.lender_id,
         "explanation": v.proposed.explanation,
-        "title": a.and_then(|a| a.title.clone()),
-        "hours_per_day": a.map(|a| a.hours_per_day),
-        "hourly_wage_fen": a.map(|a| a.hourly_wage_fen),
+        "title": a.and_then(|a| a.title.clone()).or_else(|| gap.and_then(|g| g.title.clone())),
+        "hours_per_day": a.map(|a| a.hours_per_day.get()).or_else(|| gap.map(|g| g.hours_per_day)),
+        "hourly_wage_fen": a.map(|a| a.hourly_wage_fen.get()).or_else(|| gap.map(|g| g.hourly_wage_fen.get())),
         "accepted": v.accepted,
         "signed": v.signed,
         "required": v.required,
@@ -220,7 +230,8 @@ pub(crate) async fn act(
 /// `GET /w/{token}`: the worker's page (Chinese first, English beside).
 pub(crate) async fn page(State(g): State<Arc<Gateway>>, Path(token): Path<String>) -> ApiResult {
     let view = open(&g, &token).await?;
-    let data = serde_json::to_string(&worker_view(&view)).expect("serializable");
+    let gap = g.gap_view(view.proposed.gap_id.as_str()).await?;
+    let data = serde_json::to_string(&worker_view(&view, gap.as_ref())).expect("serializable");
     let safe = data.replace('<', "\\u003c");
     Ok(Html(WORKER_PAGE.replace("/*DATA*/null", &safe)).into_response())
 }
