@@ -664,6 +664,7 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         .route("/w/{token}", get(routes::links::page))
         .route("/v1/ledger", get(routes::ledger::ledger))
         .route("/v1/stats", get(routes::operator::stats))
+        .route("/v1/training-needs", get(routes::why_not::training))
         .route("/v1/feed", get(routes::operator::feed))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/healthz", get(|| async { "ok\n" }))

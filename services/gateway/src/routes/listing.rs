@@ -41,6 +41,8 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     /// Items per page (1–500).
     pub limit: Option<String>,
+    /// Only this borrower's gaps (the operator's search).
+    pub enterprise_id: Option<String>,
 }
 
 /// The default and largest page.
@@ -122,7 +124,8 @@ pub(crate) fn page<T: Serialize>(
     json!({ name: list, "next_cursor": next })
 }
 
-/// `GET /v1/shortages`: the borrower's own gaps. `status`:
+/// `GET /v1/shortages`: the borrower's own gaps (the operator: every gap,
+/// `?enterprise_id=` to search one borrower's). `status`:
 /// `open | filled | withdrawn | pending`.
 pub(crate) async fn list_shortages(
     State(g): State<Arc<Gateway>>,
@@ -131,15 +134,40 @@ pub(crate) async fn list_shortages(
 ) -> ApiResult {
     let q: ListQuery = query(&uri)?;
     let p = g.authenticate(&headers, None)?;
-    g.require(&p, &[Role::Enterprise])?;
+    g.require(&p, &[Role::Enterprise, Role::Operator])?;
     let (status, region, limit) = (
         q.status(&["open", "filled", "withdrawn", "pending"])?,
         q.region()?,
         q.limit()?,
     );
-    let ids = owned(&g, &g.keys.owned_gaps(&p.id)).await?;
-    let keys: Vec<String> = ids.iter().map(|id| g.keys.gap(id)).collect();
-    let views = g.store.get_many(&keys).await?;
+    // A borrower lists its own gaps; the operator every gap (a region's
+    // through the region's index set, all of them by a scan of the views:
+    // an office's search, not a hot path).
+    let (ids, views): (Vec<String>, Vec<Option<axum::body::Bytes>>) = if p.role == Role::Operator {
+        match &region {
+            Some(r) => {
+                let mut ids = owned(&g, &g.keys.region_gaps(r)).await?;
+                ids.dedup();
+                let keys: Vec<String> = ids.iter().map(|id| g.keys.gap(id)).collect();
+                let views = g.store.get_many(&keys).await?;
+                (ids, views)
+            }
+            None => {
+                let prefix = g.keys.gaps();
+                g.store
+                    .scan_prefix(&prefix)
+                    .await?
+                    .into_iter()
+                    .map(|(k, v)| (k[prefix.len()..].to_owned(), Some(v)))
+                    .unzip()
+            }
+        }
+    } else {
+        let ids = owned(&g, &g.keys.owned_gaps(&p.id)).await?;
+        let keys: Vec<String> = ids.iter().map(|id| g.keys.gap(id)).collect();
+        let views = g.store.get_many(&keys).await?;
+        (ids, views)
+    };
     let mut items = Vec::new();
     for (id, v) in ids.into_iter().zip(views) {
         let item = match v.and_then(|b| serde_json::from_slice::<GapView>(&b).ok()) {
@@ -147,6 +175,9 @@ pub(crate) async fn list_shortages(
                 let st = serde_json::to_value(v.status).ok();
                 if status.as_deref().is_some_and(|s| st != Some(json!(s)))
                     || region.as_deref().is_some_and(|r| r != v.region.as_str())
+                    || q.enterprise_id
+                        .as_deref()
+                        .is_some_and(|e| e != v.enterprise_id.as_str())
                 {
                     continue;
                 }

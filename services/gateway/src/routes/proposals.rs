@@ -60,16 +60,46 @@ pub(crate) async fn list_proposals(
 ) -> ApiResult {
     let q: ProposalQuery = super::listing::query(&uri)?;
     let p = g.authenticate(&headers, None)?;
-    g.require(&p, &[Role::Enterprise, Role::Agency])?;
+    g.require(&p, &[Role::Enterprise, Role::Agency, Role::Operator])?;
     let lq = super::listing::ListQuery {
         status: q.status,
         region: q.region,
         cursor: q.cursor,
         limit: q.limit,
+        enterprise_id: None,
     };
     let (status, region, limit) = (lq.status(&STATUSES)?, lq.region()?, lq.limit()?);
-    let items = visible(&g, &p)
-        .await?
+    let views = if p.role == Role::Operator {
+        // Every proposal, by a scan of the views (an office's search), with
+        // pseudonymous workers and no names; `worker_id` searches by
+        // pseudonym.
+        let mut all = Vec::new();
+        for (_, b) in g.store.scan_prefix(&g.keys.proposals()).await? {
+            let Ok(mut v) = serde_json::from_slice::<MatchView>(&b) else {
+                continue;
+            };
+            if region
+                .as_deref()
+                .is_some_and(|r| v.proposed.region.as_str() != r)
+                || status.as_deref().is_some_and(|s| v.status != s)
+            {
+                continue;
+            }
+            let pseudo = g.pseudonym(v.proposed.worker_id.as_str()).await?;
+            let pseudo = lendwork_domain::WorkerId::new(pseudo).expect("a valid id");
+            v.proposed.worker_id = pseudo.clone();
+            v.worker_name = None;
+            if let Some(a) = v.agreement.as_mut() {
+                a.worker_id = pseudo;
+                a.worker_name = None;
+            }
+            all.push(v);
+        }
+        all
+    } else {
+        visible(&g, &p).await?
+    };
+    let items = views
         .into_iter()
         .filter(|v| {
             status.as_deref().map_or(true, |s| v.status == s)

@@ -399,3 +399,221 @@ pub(crate) async fn worker(
         .count() as u64;
     Ok(Json(for_worker(&g, &w, live).await?).into_response())
 }
+
+/// One line of the training needs: a skill at a level, or a certificate,
+/// in a region; the open positions short of proposals that ask for it,
+/// and the workers it alone keeps out.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Need {
+    /// Region code.
+    pub region: String,
+    /// Region name (Chinese).
+    pub region_name: String,
+    /// `skill` or `certificate`.
+    pub kind: &'static str,
+    /// The skill's or certificate's slug.
+    pub slug: String,
+    /// Chinese name.
+    pub zh: String,
+    /// English name.
+    pub en: String,
+    /// The level asked for (skills).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    /// Open positions without a proposal whose gaps ask for it.
+    pub positions_short: u64,
+    /// Available workers whom only this keeps out of one of those gaps
+    /// (one training or certificate away).
+    pub workers_one_away: u64,
+}
+
+/// The training needs of `region` (or every region with a view): from the
+/// why-not of the gaps short of proposals, the skills, levels and
+/// certificates that would fill the most positions if more workers held
+/// them — the list an office takes to its training providers.
+pub async fn training_needs(g: &Gateway, region: Option<&str>) -> Result<Vec<Need>, ApiError> {
+    use std::collections::{HashMap, HashSet};
+    let regions: Vec<String> = match region {
+        Some(r) => vec![r.to_owned()],
+        None => {
+            let prefix = g.keys.regions();
+            g.store
+                .scan_prefix(&prefix)
+                .await?
+                .into_iter()
+                .map(|(k, _)| k[prefix.len()..].to_owned())
+                .collect()
+        }
+    };
+    let today = crate::compose::now().market_date();
+    let mut out = Vec::new();
+    for r in regions {
+        let gap_ids = members(g, g.keys.region_gaps(&r)).await?;
+        let keys: Vec<String> = gap_ids.iter().map(|x| g.keys.gap(x)).collect();
+        let mut short: Vec<(ShortagePosted, u64)> = Vec::new();
+        for b in g.store.get_many(&keys).await?.into_iter().flatten() {
+            let Ok(v) = serde_json::from_slice::<GapView>(&b) else {
+                continue;
+            };
+            let lack = u64::from(v.open.saturating_sub(v.proposed));
+            if v.status != GapStatus::Open
+                || lack == 0
+                || v.window.end < today
+                || v.region.as_str() != r
+            {
+                continue;
+            }
+            if let Some(p) = v.post() {
+                short.push((p, lack));
+            }
+        }
+        if short.is_empty() {
+            continue;
+        }
+        // (kind, slug, level) → positions short.
+        let mut need: HashMap<(&'static str, String, Option<u8>), u64> = HashMap::new();
+        for (p, lack) in &short {
+            for q in &p.requirements {
+                *need
+                    .entry(("skill", q.skill.to_string(), Some(q.min_level.get())))
+                    .or_default() += lack;
+            }
+            for c in &p.certificates {
+                *need
+                    .entry(("certificate", c.to_string(), None))
+                    .or_default() += lack;
+            }
+        }
+        let worker_ids = members(g, g.keys.region_workers(&r)).await?;
+        let keys: Vec<String> = worker_ids.iter().map(|w| g.keys.worker(w)).collect();
+        let mut away: HashMap<(&'static str, String, Option<u8>), HashSet<String>> = HashMap::new();
+        for b in g.store.get_many(&keys).await?.into_iter().flatten() {
+            let Ok(w) = serde_json::from_slice::<WorkerView>(&b) else {
+                continue;
+            };
+            if w.status != WorkerStatus::Available || w.offer.region.as_str() != r {
+                continue;
+            }
+            for (p, _) in &short {
+                let key = match failed(&w.offer, p)[..] {
+                    [Rule::Skills] => p
+                        .requirements
+                        .iter()
+                        .filter(|q| {
+                            !w.offer
+                                .skills
+                                .iter()
+                                .any(|s| s.skill == q.skill && s.level >= q.min_level)
+                        })
+                        .map(|q| ("skill", q.skill.to_string(), Some(q.min_level.get())))
+                        .collect::<Vec<_>>(),
+                    [Rule::Certificates] => p
+                        .certificates
+                        .iter()
+                        .filter(|c| !w.offer.certificates.contains(c))
+                        .map(|c| ("certificate", c.to_string(), None))
+                        .collect(),
+                    _ => continue,
+                };
+                // One thing missing: that is the training.
+                if let [one] = &key[..] {
+                    away.entry(one.clone())
+                        .or_default()
+                        .insert(w.offer.worker_id.to_string());
+                }
+            }
+        }
+        let (region_name, _) = words::region(&r);
+        for ((kind, slug, level), positions_short) in need {
+            let (zh, en) = if kind == "skill" {
+                words::skill(&slug)
+            } else {
+                words::certificate(&slug)
+            };
+            let workers_one_away = away
+                .get(&(kind, slug.clone(), level))
+                .map_or(0, |s| s.len() as u64);
+            out.push(Need {
+                region: r.clone(),
+                region_name: region_name.clone(),
+                kind,
+                slug,
+                zh,
+                en,
+                level,
+                positions_short,
+                workers_one_away,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        b.positions_short
+            .cmp(&a.positions_short)
+            .then_with(|| (&a.region, &a.slug, a.level).cmp(&(&b.region, &b.slug, b.level)))
+    });
+    Ok(out)
+}
+
+/// `GET /v1/training-needs?region=&format=csv` (operator).
+pub(crate) async fn training(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Q {
+        region: Option<String>,
+        format: Option<String>,
+    }
+    let q: Q = crate::routes::listing::query(&uri)?;
+    let p = g.authenticate(&headers, None)?;
+    g.require(&p, &[Role::Operator])?;
+    if let Some(r) = &q.region {
+        lendwork_domain::Region::new(r.as_str())
+            .map_err(|e| crate::routes::listing::bad("region", e.to_string()))?;
+    }
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(x) => {
+            return Err(crate::routes::listing::bad(
+                "format",
+                format!("must be json or csv, got {x:?}"),
+            ))
+        }
+    };
+    let needs = training_needs(&g, q.region.as_deref()).await?;
+    if !csv {
+        return Ok(Json(serde_json::json!({ "needs": needs })).into_response());
+    }
+    use crate::routes::ledger::csv_cell;
+    let mut out = String::from("\u{feff}地区代码 region,地区 region_name,类别 kind,代码 slug,名称 name,英文 name_en,等级 level,缺口岗位 positions_short,差一项的人员 workers_one_away\n");
+    for n in &needs {
+        let row = [
+            n.region.clone(),
+            n.region_name.clone(),
+            n.kind.to_owned(),
+            n.slug.clone(),
+            n.zh.clone(),
+            n.en.clone(),
+            n.level.map(|l| l.to_string()).unwrap_or_default(),
+            n.positions_short.to_string(),
+            n.workers_one_away.to_string(),
+        ];
+        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push('\n');
+    }
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"lendwork-training-needs.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
