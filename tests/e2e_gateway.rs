@@ -113,11 +113,8 @@ fn the_dashboard_moves_in_headless_chromium() {
         .join("../../target/test-infra/dashboard.png");
     let out = Command::new("node")
         .arg("dashboard.mjs")
-        .arg(format!(
-            "http://127.0.0.1:{}/dashboard?token={}",
-            s.port,
-            s.token("operator")
-        ))
+        .arg(format!("http://127.0.0.1:{}/dashboard", s.port))
+        .arg(s.token("operator"))
         .arg(&shot)
         .current_dir(dir)
         .env("CHROMIUM", test_infra("LENDWORK_CHROMIUM"))

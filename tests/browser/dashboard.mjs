@@ -3,10 +3,13 @@
 // counters move and a chart renders, switches the language, and saves a
 // screenshot. Exit 0 on success; a message and exit 1 otherwise.
 //
-//   node dashboard.mjs URL SCREENSHOT.png   (CHROMIUM=/usr/bin/chromium)
+//   node dashboard.mjs URL TOKEN SCREENSHOT.png   (CHROMIUM=/usr/bin/chromium)
+//
+// It signs in through the dashboard's form (the token becomes a session
+// cookie; no token in any address), and checks that regions are named.
 import { chromium } from "playwright-core";
 
-const [url, shot] = process.argv.slice(2);
+const [url, token, shot] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu"],
@@ -17,7 +20,11 @@ try {
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(url, { waitUntil: "load" });
+  await page.waitForSelector("#login:not([hidden])", { timeout: 30000 });
+  await page.fill("#token", token);
+  await page.click("#go");
   await page.waitForSelector("#board:not([hidden])", { timeout: 30000 });
+  if (page.url().includes(token)) await fail("the token is in the address");
   const read = async () => Number((await page.textContent("#k-proposed")).replace(/[^0-9]/g, ""));
   // Counters move: two readings some seconds apart, the second higher.
   await page.waitForFunction(() => Number(document.querySelector("#k-proposed").textContent.replace(/[^0-9]/g, "")) > 0, null, { timeout: 60000 });
@@ -28,6 +35,8 @@ try {
   await page.waitForSelector("#c-fill path", { timeout: 30000 });
   const d = await page.getAttribute("#c-fill path", "d");
   if (!d || d.split("L").length < 2) await fail("the fill-rate chart has no line");
+  // Regions by name, not code.
+  await page.waitForFunction(() => /市|州/.test(document.querySelector("#t-region").textContent), null, { timeout: 30000 });
   // The feed shows explained proposals.
   await page.waitForFunction(() => document.querySelectorAll("#t-feed tr").length > 1, null, { timeout: 60000 });
   // Chinese by default; English on a click.

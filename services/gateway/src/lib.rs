@@ -670,7 +670,10 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .route("/dashboard", get(|| async { Html(DASHBOARD) }))
+        .route(
+            "/dashboard",
+            get(|| async { Html(DASHBOARD.replace("/*VOCAB*/null", &portal::vocabulary_json())) }),
+        )
         .merge(portal::routes())
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(

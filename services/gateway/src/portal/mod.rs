@@ -103,6 +103,42 @@ pub(crate) async fn session(g: &Gateway, headers: &HeaderMap) -> Result<Option<S
         .filter(|s| s.expires > now()))
 }
 
+impl Gateway {
+    /// The caller of a read: the bearer token when the request has one,
+    /// else the portal session's principal (the dashboard and the portal
+    /// read with the cookie; reads change nothing, so no CSRF token).
+    pub(crate) async fn caller(
+        &self,
+        headers: &HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Principal, ApiError> {
+        if headers.get(header::AUTHORIZATION).is_none() && query.is_none() {
+            if let Some(s) = session(self, headers).await? {
+                return Ok(s.principal());
+            }
+        }
+        self.authenticate(headers, query)
+    }
+}
+
+/// The vocabulary's names for the dashboard: regions and skills, each
+/// `[zh, en]` by code.
+pub(crate) fn vocabulary_json() -> String {
+    use lendwork_domain::vocab::{vocabulary, REGIONS};
+    let regions: serde_json::Map<String, serde_json::Value> = REGIONS
+        .iter()
+        .map(|(c, zh, en)| ((*c).to_owned(), serde_json::json!([zh, en])))
+        .collect();
+    let skills: serde_json::Map<String, serde_json::Value> = vocabulary()
+        .skills
+        .iter()
+        .map(|t| (t.slug.to_owned(), serde_json::json!([t.zh, t.en])))
+        .collect();
+    serde_json::json!({"regions": regions, "skills": skills})
+        .to_string()
+        .replace('<', "\\u003c")
+}
+
 /// A page's outcome: a page, a redirect, or an error page.
 pub(crate) type PageResult = Result<Response, Response>;
 
@@ -323,6 +359,7 @@ pub(crate) async fn signin(
     let home = match p.role {
         Role::Enterprise => "/portal/shortages",
         Role::Agency => "/portal/workers",
+        Role::Operator => "/dashboard",
         _ => "/portal",
     };
     (

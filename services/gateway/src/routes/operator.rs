@@ -43,7 +43,7 @@ pub(crate) async fn stats(
     let q: StatsQuery = Query::try_from_uri(&uri)
         .map(|Query(q)| q)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, Some("(query)"), e.body_text()))?;
-    let p = g.authenticate(&headers, q.access_token.as_deref())?;
+    let p = g.caller(&headers, q.access_token.as_deref()).await?;
     g.require(&p, &[Role::Operator])?;
     let only = match q.region.as_deref() {
         None => None,
@@ -222,10 +222,7 @@ pub(crate) async fn feed(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, Some("(query)"), e.body_text()))?;
     // A portal session (the cookie) or a bearer token; the operator's
     // dashboard may also give its token as `access_token`.
-    let p = match crate::portal::session(&g, &headers).await? {
-        Some(s) if headers.get("authorization").is_none() => s.principal(),
-        _ => g.authenticate(&headers, q.access_token.as_deref())?,
-    };
+    let p = g.caller(&headers, q.access_token.as_deref()).await?;
     if p.role != Role::Operator {
         g.require(&p, &[Role::Enterprise, Role::Agency])?;
         if q.access_token.is_some() {

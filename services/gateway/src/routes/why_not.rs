@@ -567,7 +567,7 @@ pub(crate) async fn training(
         format: Option<String>,
     }
     let q: Q = crate::routes::listing::query(&uri)?;
-    let p = g.authenticate(&headers, None)?;
+    let p = g.caller(&headers, None).await?;
     g.require(&p, &[Role::Operator])?;
     if let Some(r) = &q.region {
         lendwork_domain::Region::new(r.as_str())

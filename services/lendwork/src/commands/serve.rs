@@ -147,8 +147,8 @@ pub fn run_gateway(
             "lendwork: gateway on http://{addr}/ ({backend}), dashboard http://{addr}/dashboard"
         );
         if let Some(rate) = demo {
-            let op = &demo_tokens[0].2;
-            println!("dashboard: http://{addr}/dashboard?token={op}");
+            println!("dashboard: http://{addr}/dashboard (sign in with the operator's token below)");
+            println!("portal:    http://{addr}/portal (an enterprise's or the agency's token); public board http://{addr}/board");
             for (role, principal, tok) in &demo_tokens {
                 println!(
                     "demo token  {:<10} {principal:<14} {tok}",
