@@ -111,6 +111,12 @@ async fn two_matchers_split_the_regions_and_one_survives_the_other() {
         ra > 0 && rb > 0,
         "the group split the partitions: {ra} and {rb}"
     );
+    // b's snapshots are written after its batches (as the records flow):
+    // under a loaded machine the last records can be handled before any
+    // snapshot is down, and the takeover this test is about needs one.
+    wait_for("b to write a snapshot", Duration::from_secs(60), || {
+        b.metric("lendwork_matcher_snapshots_written_total") >= 1
+    });
     b.kill();
     publish(&bus, &store, &router, &d.market(), second).await;
     let report = settle(&bus, &store, &d, Duration::from_secs(150)).await;

@@ -691,3 +691,172 @@ async fn a_roster_is_uploaded_previewed_and_imported_once() {
     })
     .await;
 }
+
+/// The proposal's view as the borrower reads it, once `ok` holds.
+async fn view_until(app: &axum::Router, m: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    until(what, || {
+        let app = app.clone();
+        let path = format!("/v1/proposals/{m}");
+        let ok = &ok;
+        async move {
+            let (_, v) = call(&app, "GET", &path, Some(ENT_A), "").await;
+            ok(&v).then_some(v)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_borrower_reports_hours_and_records_pay_through_the_page() {
+    let app = app().await;
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/v1/workers",
+        Some(AGENCY),
+        &worker("w-pay").to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) = call(
+        &app,
+        "POST",
+        "/v1/shortages",
+        Some(ENT_A),
+        &shortage("g-pay"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let list = until("a proposal", || {
+        let app = app.clone();
+        async move {
+            let (_, v) = call(&app, "GET", "/v1/proposals?gap_id=g-pay", Some(ENT_A), "").await;
+            (!v["proposals"].as_array()?.is_empty()).then_some(v)
+        }
+    })
+    .await;
+    let m = list["proposals"][0]["match_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, _) = call(
+        &app,
+        "POST",
+        &format!("/v1/proposals/{m}/accept"),
+        Some(ENT_A),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (_, link) = call(
+        &app,
+        "POST",
+        &format!("/v1/proposals/{m}/worker-link"),
+        Some(AGENCY),
+        "",
+    )
+    .await;
+    let w = link["api"].as_str().unwrap().to_owned();
+    let (s, _) = call(&app, "POST", &format!("{w}/accept"), None, "").await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let v = view_until(&app, &m, "agreed", |v| v["status"] == "agreed").await;
+    let sha = json!({"document_sha256": v["agreement_sha256"]}).to_string();
+    let (s, _) = call(
+        &app,
+        "POST",
+        &format!("/v1/proposals/{m}/sign"),
+        Some(ENT_A),
+        &sha,
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) = call(&app, "POST", &format!("{w}/sign"), None, &sha).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    view_until(&app, &m, "signed", |v| v["status"] == "signed").await;
+    let (s, _) = call(
+        &app,
+        "POST",
+        &format!("/v1/proposals/{m}/start"),
+        Some(ENT_A),
+        "",
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    view_until(&app, &m, "started", |v| v["status"] == "started").await;
+    // Hours through the page's form.
+    let (cookie, csrf) = sign_in(&app, ENT_A).await;
+    let page = get(&app, "/portal/shortages/g-pay", Some(&cookie)).await;
+    assert!(page.text.contains("报工时"), "{}", page.text);
+    let back = "/portal/shortages/g-pay";
+    let today = day(0);
+    let r = post_form(
+        &app,
+        &format!("/portal/proposals/{m}/timesheet"),
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("back", back),
+            ("date", &today),
+            ("hours", "abc"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = post_form(
+        &app,
+        &format!("/portal/proposals/{m}/timesheet"),
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("back", back),
+            ("date", &today),
+            ("hours", "7.5"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    view_until(&app, &m, "the day", |v| {
+        v["sheet"]["days"][&today]["minutes"] == 450
+    })
+    .await;
+    let (s, _) = call(
+        &app,
+        "POST",
+        &format!("{w}/confirm"),
+        None,
+        &json!({"date": today}).to_string(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    // 7.5 h at ¥30.00: ¥225.00 owed, offered as the payment's amount.
+    view_until(&app, &m, "owed", |v| v["ledger"][0]["owed_fen"] == 22500).await;
+    let page = get(&app, "/portal/shortages/g-pay", Some(&cookie)).await;
+    assert!(page.text.contains("value=\"225.00\""), "{}", page.text);
+    let period_start = {
+        let at = page.text.find("name=\"period_start\" value=\"").unwrap() + 27;
+        page.text[at..at + 10].to_owned()
+    };
+    let period_end = {
+        let at = page.text.find("name=\"period_end\" value=\"").unwrap() + 25;
+        page.text[at..at + 10].to_owned()
+    };
+    let r = post_form(
+        &app,
+        &format!("/portal/proposals/{m}/payment"),
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("back", back),
+            ("to", "worker"),
+            ("amount_yuan", "225.00"),
+            ("period_start", &period_start),
+            ("period_end", &period_end),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    view_until(&app, &m, "paid", |v| {
+        v["ledger"][0]["paid_by_borrower_fen"] == 22500
+    })
+    .await;
+}

@@ -464,6 +464,55 @@ pub(crate) fn proposal_actions(s: &Session, v: &MatchView, party: Party, back: &
     }
 }
 
+/// The borrower's work and pay forms of an assignment under way: report a
+/// day's hours, and record a payment for a pay period still owed.
+fn work_forms(s: &Session, v: &MatchView, back: &str) -> Markup {
+    let m = v.proposed.match_id.as_str();
+    let working = matches!(
+        v.status.as_str(),
+        "started" | "completed" | "returned" | "terminated"
+    );
+    if !working {
+        return html! {};
+    }
+    let today = crate::compose::now().market_date();
+    let hours = v.agreement.as_ref().map_or(8, |a| a.hours_per_day.get());
+    let to = if v.lender_id.is_some() {
+        "lender"
+    } else {
+        "worker"
+    };
+    html! {
+        details {
+            summary { (bi("报工时", "Report hours")) }
+            form method="post" action={ "/portal/proposals/" (m) "/timesheet" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                input type="hidden" name="back" value=(back);
+                label for={ "date-" (m) } { (bi("日期", "Date")) }
+                input id={ "date-" (m) } name="date" type="date" value=(today.to_string());
+                label for={ "hours-" (m) } { (bi("工时（小时）", "Hours")) }
+                input id={ "hours-" (m) } name="hours" inputmode="decimal" value=(hours);
+                button type="submit" { (bi("提交", "Submit")) }
+            }
+        }
+        @for r in v.ledger.iter().filter(|r| r.owed_fen > r.paid_by_borrower_fen) {
+            form method="post" action={ "/portal/proposals/" (m) "/payment" } {
+                input type="hidden" name="csrf" value=(s.csrf);
+                input type="hidden" name="back" value=(back);
+                input type="hidden" name="to" value=(to);
+                input type="hidden" name="period_start" value=(r.period.start.to_string());
+                input type="hidden" name="period_end" value=(r.period.end.to_string());
+                label for={ "pay-" (m) "-" (r.period.start) } {
+                    (bi(&format!("{} — {} 应付 {} 元，付款金额", r.period.start, r.period.end, words::yuan(r.owed_fen - r.paid_by_borrower_fen)),
+                        &format!("{} — {}: {} owed; amount paid", r.period.start, r.period.end, words::yuan(r.owed_fen - r.paid_by_borrower_fen))))
+                }
+                input id={ "pay-" (m) "-" (r.period.start) } name="amount_yuan" inputmode="decimal" value=(words::yuan(r.owed_fen - r.paid_by_borrower_fen));
+                button type="submit" { (bi("记录付款", "Record the payment")) }
+            }
+        }
+    }
+}
+
 /// `GET /portal/shortages/{id}`: a shortage and its proposals.
 pub(crate) async fn detail(
     State(g): State<Arc<Gateway>>,
@@ -538,7 +587,7 @@ pub(crate) async fn detail(
                             td { @if let Some(n) = &p.worker_name { (n.as_str()) br; } (p.proposed.worker_id) br; span.hint { @if p.lender_id.is_some() { (bi("借调员工", "employee on loan")) } @else { (bi("灵活就业人员", "flexible worker")) } } }
                             td { (ezh) br; span.en lang="en" { (een) } }
                             td { (szh) " " span.en lang="en" { (sen) } }
-                            td { (proposal_actions(&s, p, Party::Borrower, &back)) }
+                            td { (proposal_actions(&s, p, Party::Borrower, &back)) (work_forms(&s, p, &back)) }
                         }
                     }
                 }
@@ -616,6 +665,44 @@ pub(crate) async fn act(
     }
     if a == Action::End {
         body.insert("outcome".into(), json!(field(&f, "outcome")));
+    }
+    if a == Action::Timesheet {
+        let Some(minutes) = field(&f, "hours")
+            .parse::<f64>()
+            .ok()
+            .filter(|h| h.is_finite() && *h >= 0.0)
+            .map(|h| (h * 60.0).round() as i64)
+        else {
+            return Err(super::error_page(
+                Some(&s),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "工时须为数字，如 7.5",
+                "Hours must be a number such as 7.5",
+            ));
+        };
+        body.insert("date".into(), json!(field(&f, "date")));
+        body.insert("minutes".into(), json!(minutes));
+    }
+    if a == Action::Payment {
+        let Some(fen) = field(&f, "amount_yuan")
+            .parse::<f64>()
+            .ok()
+            .filter(|y| y.is_finite() && *y >= 0.0)
+            .map(|y| (y * 100.0).round() as i64)
+        else {
+            return Err(super::error_page(
+                Some(&s),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "金额须为数字，如 1200.00",
+                "The amount must be a number such as 1200.00",
+            ));
+        };
+        body.insert("to".into(), json!(field(&f, "to")));
+        body.insert("amount_fen".into(), json!(fen));
+        body.insert(
+            "period".into(),
+            json!({"start": field(&f, "period_start"), "end": field(&f, "period_end")}),
+        );
     }
     let bytes = serde_json::to_vec(&body).expect("serializable");
     match perform(&g, &s.principal(), &HeaderMap::new(), &v, party, a, &bytes).await {
