@@ -167,6 +167,17 @@ pub(crate) async fn not_found() -> Response {
 /// Refuses a body sent as anything but JSON: a `Content-Type` other than
 /// `application/json` (or a `+json` type) is 415, naming the header. A body
 /// without the header is read as JSON (the API has no other body type).
+/// A `Content-Type` value's media type, lower case, without parameters.
+pub(crate) fn media_type(v: &axum::http::HeaderValue) -> String {
+    v.to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 pub(crate) fn json_body(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<(), ApiError> {
     let Some(v) = headers.get(axum::http::header::CONTENT_TYPE) else {
         return Ok(());
@@ -174,14 +185,7 @@ pub(crate) fn json_body(headers: &axum::http::HeaderMap, body: &[u8]) -> Result<
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
-    let essence = v
-        .to_str()
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = media_type(v);
     if essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
     {

@@ -17,7 +17,8 @@ use maud::{html, Markup};
 use serde_json::{json, Map, Value};
 
 use super::{
-    api_error_page, bi, csrf_ok, html_response, page, signed_in, words, PageResult, Session,
+    api_error_page, bi, csrf_ok, field, html_response, page, signed_in, words, PageResult, Pairs,
+    Session,
 };
 use crate::auth::Role;
 use crate::error::ApiError;
@@ -60,15 +61,6 @@ fn label_of(field: &str) -> (&'static str, &'static str) {
         .iter()
         .find(|(f, ..)| *f == head)
         .map_or(("表单", "Form"), |(_, zh, en)| (*zh, *en))
-}
-
-/// The pairs of a submitted form.
-type Pairs = Vec<(String, String)>;
-
-fn field<'a>(f: &'a Pairs, name: &str) -> &'a str {
-    f.iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.trim())
 }
 
 /// `GET /portal/shortages?status=`: the borrower's shortages.

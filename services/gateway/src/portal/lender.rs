@@ -15,7 +15,8 @@ use maud::html;
 use serde_json::Value;
 
 use super::{
-    api_error_page, bi, csrf_ok, html_response, page, signed_in, words, PageResult, Session,
+    api_error_page, bi, csrf_ok, field, html_response, page, signed_in, words, PageResult, Pairs,
+    Session,
 };
 use crate::auth::Role;
 use crate::error::ApiError;
@@ -23,16 +24,8 @@ use crate::roster::{self, Format, RowError};
 use crate::routes::proposals::visible;
 use crate::Gateway;
 
-type Pairs = Vec<(String, String)>;
-
 /// Workers on one page of the roster.
 pub const ROSTER_PAGE: usize = 100;
-
-fn field<'a>(f: &'a Pairs, name: &str) -> &'a str {
-    f.iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.trim())
-}
 
 /// `GET /portal/workers`: the roster.
 pub(crate) async fn roster(
@@ -186,6 +179,19 @@ fn import_page(s: &Session, errors: &[RowError], note: Option<(&str, &str)>) -> 
     }
 }
 
+/// The import page again with a message: the upload could not be read.
+fn import_refused(s: &Session, status: StatusCode, zh: &str, en: &str) -> axum::response::Response {
+    html_response(
+        status,
+        page(
+            Some(s),
+            "导入花名册",
+            "Import a roster",
+            import_page(s, &[], Some((zh, en))),
+        ),
+    )
+}
+
 /// `GET /portal/workers/import`.
 pub(crate) async fn import_form(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> PageResult {
     let s = signed_in(&g, &headers, &[Role::Enterprise, Role::Agency]).await?;
@@ -226,18 +232,11 @@ pub(crate) async fn upload(
                 let name = f.name().unwrap_or("").to_owned();
                 let fname = f.file_name().unwrap_or("").to_owned();
                 let Ok(bytes) = f.bytes().await else {
-                    return Err(html_response(
+                    return Err(import_refused(
+                        &s,
                         StatusCode::BAD_REQUEST,
-                        page(
-                            Some(&s),
-                            "导入花名册",
-                            "Import a roster",
-                            import_page(
-                                &s,
-                                &[],
-                                Some(("上传失败，请重试", "The upload failed; try again")),
-                            ),
-                        ),
+                        "上传失败，请重试",
+                        "The upload failed; try again",
                     ));
                 };
                 match name.as_str() {
@@ -248,35 +247,22 @@ pub(crate) async fn upload(
             }
             Ok(None) => break,
             Err(_) => {
-                return Err(html_response(
+                return Err(import_refused(
+                    &s,
                     StatusCode::BAD_REQUEST,
-                    page(
-                        Some(&s),
-                        "导入花名册",
-                        "Import a roster",
-                        import_page(
-                            &s,
-                            &[],
-                            Some((
-                                "文件过大或上传中断（上限 8 MB）",
-                                "The file is too large or the upload broke off (8 MB at most)",
-                            )),
-                        ),
-                    ),
+                    "文件过大或上传中断（上限 8 MB）",
+                    "The file is too large or the upload broke off (8 MB at most)",
                 ));
             }
         }
     }
     csrf_ok(&s, &csrf)?;
     let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
-        return Err(html_response(
+        return Err(import_refused(
+            &s,
             StatusCode::UNPROCESSABLE_ENTITY,
-            page(
-                Some(&s),
-                "导入花名册",
-                "Import a roster",
-                import_page(&s, &[], Some(("请选择文件", "Choose a file"))),
-            ),
+            "请选择文件",
+            "Choose a file",
         ));
     };
     let format = format_of(&name, &bytes);

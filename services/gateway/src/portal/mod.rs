@@ -178,6 +178,16 @@ pub(crate) fn csrf_ok(s: &Session, token: &str) -> Result<(), Response> {
     }
 }
 
+/// The pairs of a submitted form (repeated names kept, in order).
+pub(crate) type Pairs = Vec<(String, String)>;
+
+/// A form field's value, trimmed ("" when absent).
+pub(crate) fn field<'a>(f: &'a Pairs, name: &str) -> &'a str {
+    f.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.trim())
+}
+
 /// Chinese, with the English beside it.
 pub(crate) fn bi(zh: &str, en: &str) -> Markup {
     html! { (zh) " " span.en lang="en" { (en) } }

@@ -168,30 +168,20 @@ pub(crate) async fn list_shortages(
         let views = g.store.get_many(&keys).await?;
         (ids, views)
     };
-    let mut items = Vec::new();
-    for (id, v) in ids.into_iter().zip(views) {
-        let item = match v.and_then(|b| serde_json::from_slice::<GapView>(&b).ok()) {
-            Some(v) => {
-                let st = serde_json::to_value(v.status).ok();
-                if status.as_deref().is_some_and(|s| st != Some(json!(s)))
-                    || region.as_deref().is_some_and(|r| r != v.region.as_str())
-                    || q.enterprise_id
-                        .as_deref()
-                        .is_some_and(|e| e != v.enterprise_id.as_str())
-                {
-                    continue;
-                }
-                json!(v)
-            }
-            None => {
-                if status.as_deref().is_some_and(|s| s != "pending") || region.is_some() {
-                    continue;
-                }
-                json!({"gap_id": id, "status": "pending"})
-            }
-        };
-        items.push((id, item));
-    }
+    let items = listed(
+        ids,
+        views,
+        status.as_deref(),
+        region.is_some(),
+        "gap_id",
+        |v: GapView| {
+            let keep = region.as_deref().map_or(true, |r| r == v.region.as_str())
+                && q.enterprise_id
+                    .as_deref()
+                    .map_or(true, |e| e == v.enterprise_id.as_str());
+            keep.then(|| (serde_json::to_value(v.status).ok(), json!(v)))
+        },
+    );
     Ok(Json(page(items, q.cursor.as_deref(), limit, "shortages")).into_response())
 }
 
@@ -213,30 +203,50 @@ pub(crate) async fn list_workers(
     let ids = owned(&g, &g.keys.owned_workers(&p.id)).await?;
     let keys: Vec<String> = ids.iter().map(|id| g.keys.worker(id)).collect();
     let views = g.store.get_many(&keys).await?;
+    let items = listed(
+        ids,
+        views,
+        status.as_deref(),
+        region.is_some(),
+        "worker_id",
+        |v: WorkerView| {
+            let keep = region
+                .as_deref()
+                .map_or(true, |r| r == v.offer.region.as_str());
+            keep.then(|| (serde_json::to_value(v.status).ok(), worker_json(&v)))
+        },
+    );
+    Ok(Json(page(items, q.cursor.as_deref(), limit, "workers")).into_response())
+}
+
+/// The items of a listing: each id with its view as `show` gives it
+/// (`None`: filtered out; else the view's status and its JSON), or as
+/// `{"<id_field>": id, "status": "pending"}` when the matcher has not
+/// written its view yet (left out by a region filter, which a pending
+/// item cannot match); `status` filters on the status.
+fn listed<V: serde::de::DeserializeOwned>(
+    ids: Vec<String>,
+    views: Vec<Option<axum::body::Bytes>>,
+    status: Option<&str>,
+    by_region: bool,
+    id_field: &str,
+    show: impl Fn(V) -> Option<(Option<Value>, Value)>,
+) -> Vec<(String, Value)> {
     let mut items = Vec::new();
     for (id, v) in ids.into_iter().zip(views) {
-        let item = match v.and_then(|b| serde_json::from_slice::<WorkerView>(&b).ok()) {
-            Some(v) => {
-                let st = serde_json::to_value(v.status).ok();
-                if status.as_deref().is_some_and(|s| st != Some(json!(s)))
-                    || region
-                        .as_deref()
-                        .is_some_and(|r| r != v.offer.region.as_str())
-                {
-                    continue;
-                }
-                worker_json(&v)
+        let item = match v.and_then(|b| serde_json::from_slice::<V>(&b).ok()) {
+            Some(v) => match show(v) {
+                Some((st, item)) if status.map_or(true, |s| st == Some(json!(s))) => item,
+                _ => continue,
+            },
+            None if status.map_or(true, |s| s == "pending") && !by_region => {
+                json!({ id_field: id, "status": "pending" })
             }
-            None => {
-                if status.as_deref().is_some_and(|s| s != "pending") || region.is_some() {
-                    continue;
-                }
-                json!({"worker_id": id, "status": "pending"})
-            }
+            None => continue,
         };
         items.push((id, item));
     }
-    Ok(Json(page(items, q.cursor.as_deref(), limit, "workers")).into_response())
+    items
 }
 
 /// A worker as listed: the offer's fields, with `status` and `updated_at`.

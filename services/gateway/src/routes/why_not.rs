@@ -84,20 +84,15 @@ pub struct WorkerWhyNot {
 
 /// The rules 2–8 in order (rule 1 holds inside a region; 9 and 10 are the
 /// engine's).
-const READ_RULES: [Rule; 7] = [
-    Rule::NotOwnEmployer,
-    Rule::ConsentAndContract,
-    Rule::Skills,
-    Rule::Certificates,
-    Rule::Availability,
-    Rule::Commute,
-    Rule::Wage,
-];
+fn read_rules() -> &'static [Rule] {
+    &Rule::V1[1..8]
+}
 
 /// The rules of 2–8 that `w` fails for `g`.
 fn failed(w: &WorkerOffered, g: &ShortagePosted) -> Vec<Rule> {
-    READ_RULES
-        .into_iter()
+    read_rules()
+        .iter()
+        .copied()
         .filter(|r| !r.holds(w, g, &[]))
         .collect()
 }
@@ -209,11 +204,61 @@ async fn members(g: &Gateway, set: String) -> Result<Vec<String>, ApiError> {
         .unwrap_or_default())
 }
 
+/// The available workers offered in region `r`, from its index set.
+async fn workers_in(g: &Gateway, r: &str) -> Result<Vec<WorkerView>, ApiError> {
+    let ids = members(g, g.keys.region_workers(r)).await?;
+    let keys: Vec<String> = ids.iter().map(|w| g.keys.worker(w)).collect();
+    Ok(g.store
+        .get_many(&keys)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| serde_json::from_slice::<WorkerView>(&b).ok())
+        .filter(|w| w.status == WorkerStatus::Available && w.offer.region.as_str() == r)
+        .collect())
+}
+
+/// The open gaps of region `r` (positions open, window not over), from
+/// its index set.
+async fn open_gaps_in(g: &Gateway, r: &str) -> Result<Vec<GapView>, ApiError> {
+    let ids = members(g, g.keys.region_gaps(r)).await?;
+    let keys: Vec<String> = ids.iter().map(|x| g.keys.gap(x)).collect();
+    let today = crate::compose::now().market_date();
+    Ok(g.store
+        .get_many(&keys)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter_map(|b| serde_json::from_slice::<GapView>(&b).ok())
+        .filter(|v| {
+            v.status == GapStatus::Open
+                && v.open > 0
+                && v.window.end >= today
+                && v.region.as_str() == r
+        })
+        .collect())
+}
+
+/// Counts a pair's failed rules `f` (at the first, or as eligible) and
+/// returns the one rule it fails alone, if that is a near miss.
+fn tally(
+    f: &[Rule],
+    failing: &mut BTreeMap<&'static str, u64>,
+    eligible: &mut u64,
+) -> Option<Rule> {
+    match f.first() {
+        None => *eligible += 1,
+        Some(r) => *failing.entry(r.slug()).or_default() += 1,
+    }
+    match f {
+        [only] if *only != Rule::NotOwnEmployer => Some(*only),
+        _ => None,
+    }
+}
+
 /// The why-not of gap view `v`.
 pub async fn for_gap(g: &Gateway, v: &GapView) -> Result<GapWhyNot, ApiError> {
     let post = v.post();
-    let ids = members(g, g.keys.region_workers(v.region.as_str())).await?;
-    let keys: Vec<String> = ids.iter().map(|w| g.keys.worker(w)).collect();
     let mut out = GapWhyNot {
         open: v.open,
         proposed: v.proposed,
@@ -228,24 +273,12 @@ pub async fn for_gap(g: &Gateway, v: &GapView) -> Result<GapWhyNot, ApiError> {
         return Ok(out);
     };
     let mut misses = BTreeMap::new();
-    for b in g.store.get_many(&keys).await?.into_iter().flatten() {
-        let Ok(w) = serde_json::from_slice::<WorkerView>(&b) else {
-            continue;
-        };
-        if w.status != WorkerStatus::Available || w.offer.region != post.region {
-            continue;
-        }
+    for w in workers_in(g, v.region.as_str()).await? {
         out.candidates += 1;
         let f = failed(&w.offer, &post);
-        match f.first() {
-            None => out.eligible += 1,
-            Some(r) => *out.failing.entry(r.slug()).or_default() += 1,
-        }
-        if let [only] = f[..] {
-            if only != Rule::NotOwnEmployer {
-                let (zh, en) = change(only, &w.offer, &post, true);
-                *misses.entry((only.slug(), zh, en)).or_default() += 1;
-            }
+        if let Some(only) = tally(&f, &mut out.failing, &mut out.eligible) {
+            let (zh, en) = change(only, &w.offer, &post, true);
+            *misses.entry((only.slug(), zh, en)).or_default() += 1;
         }
     }
     out.proposed_here = out.proposed_here.min(out.eligible);
@@ -260,8 +293,6 @@ pub async fn for_worker(
     w: &WorkerView,
     proposed: u64,
 ) -> Result<WorkerWhyNot, ApiError> {
-    let ids = members(g, g.keys.region_gaps(w.offer.region.as_str())).await?;
-    let keys: Vec<String> = ids.iter().map(|x| g.keys.gap(x)).collect();
     let mut out = WorkerWhyNot {
         open_gaps: 0,
         failing: BTreeMap::new(),
@@ -269,33 +300,16 @@ pub async fn for_worker(
         proposed,
         near_misses: Vec::new(),
     };
-    let today = crate::compose::now().market_date();
     let mut misses = BTreeMap::new();
-    for b in g.store.get_many(&keys).await?.into_iter().flatten() {
-        let Ok(v) = serde_json::from_slice::<GapView>(&b) else {
-            continue;
-        };
-        if v.status != GapStatus::Open
-            || v.open == 0
-            || v.window.end < today
-            || v.region != w.offer.region
-        {
-            continue;
-        }
+    for v in open_gaps_in(g, w.offer.region.as_str()).await? {
         let Some(post) = v.post() else {
             continue;
         };
         out.open_gaps += 1;
         let f = failed(&w.offer, &post);
-        match f.first() {
-            None => out.eligible += 1,
-            Some(r) => *out.failing.entry(r.slug()).or_default() += 1,
-        }
-        if let [only] = f[..] {
-            if only != Rule::NotOwnEmployer {
-                let (zh, en) = change(only, &w.offer, &post, false);
-                *misses.entry((only.slug(), zh, en)).or_default() += u64::from(v.open);
-            }
+        if let Some(only) = tally(&f, &mut out.failing, &mut out.eligible) {
+            let (zh, en) = change(only, &w.offer, &post, false);
+            *misses.entry((only.slug(), zh, en)).or_default() += u64::from(v.open);
         }
     }
     out.near_misses = group(misses);
@@ -445,28 +459,16 @@ pub async fn training_needs(g: &Gateway, region: Option<&str>) -> Result<Vec<Nee
                 .collect()
         }
     };
-    let today = crate::compose::now().market_date();
     let mut out = Vec::new();
     for r in regions {
-        let gap_ids = members(g, g.keys.region_gaps(&r)).await?;
-        let keys: Vec<String> = gap_ids.iter().map(|x| g.keys.gap(x)).collect();
-        let mut short: Vec<(ShortagePosted, u64)> = Vec::new();
-        for b in g.store.get_many(&keys).await?.into_iter().flatten() {
-            let Ok(v) = serde_json::from_slice::<GapView>(&b) else {
-                continue;
-            };
-            let lack = u64::from(v.open.saturating_sub(v.proposed));
-            if v.status != GapStatus::Open
-                || lack == 0
-                || v.window.end < today
-                || v.region.as_str() != r
-            {
-                continue;
-            }
-            if let Some(p) = v.post() {
-                short.push((p, lack));
-            }
-        }
+        let short: Vec<(ShortagePosted, u64)> = open_gaps_in(g, &r)
+            .await?
+            .into_iter()
+            .filter_map(|v| {
+                let lack = u64::from(v.open.saturating_sub(v.proposed));
+                (lack > 0).then(|| v.post().map(|p| (p, lack))).flatten()
+            })
+            .collect();
         if short.is_empty() {
             continue;
         }
@@ -484,16 +486,8 @@ pub async fn training_needs(g: &Gateway, region: Option<&str>) -> Result<Vec<Nee
                     .or_default() += lack;
             }
         }
-        let worker_ids = members(g, g.keys.region_workers(&r)).await?;
-        let keys: Vec<String> = worker_ids.iter().map(|w| g.keys.worker(w)).collect();
         let mut away: HashMap<(&'static str, String, Option<u8>), HashSet<String>> = HashMap::new();
-        for b in g.store.get_many(&keys).await?.into_iter().flatten() {
-            let Ok(w) = serde_json::from_slice::<WorkerView>(&b) else {
-                continue;
-            };
-            if w.status != WorkerStatus::Available || w.offer.region.as_str() != r {
-                continue;
-            }
+        for w in workers_in(g, &r).await? {
             for (p, _) in &short {
                 let key = match failed(&w.offer, p)[..] {
                     [Rule::Skills] => p

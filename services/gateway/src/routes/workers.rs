@@ -227,13 +227,8 @@ pub(crate) async fn import_as(
 fn roster_format(headers: &HeaderMap) -> Result<roster::Format, ApiError> {
     let essence = headers
         .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+        .map(crate::error::media_type)
+        .unwrap_or_default();
     match essence.as_str() {
         "text/csv" => Ok(roster::Format::Csv),
         roster::XLSX_TYPE => Ok(roster::Format::Xlsx),
