@@ -860,3 +860,120 @@ async fn a_borrower_reports_hours_and_records_pay_through_the_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_agency_adds_and_edits_one_worker_by_the_form() {
+    let app = app().await;
+    let (cookie, csrf) = sign_in(&app, AGENCY).await;
+    let (start, end) = (day(0), day(90));
+    let base = |wage: &'static str| {
+        vec![
+            ("form_key", "wk1"),
+            ("worker_id", "w-form"),
+            ("display_name", "周五"),
+            ("region", "620100"),
+            ("priority_group", "unemployed"),
+            ("home_lat", "36.07"),
+            ("home_lon", "103.84"),
+            ("skill_1", "forklift"),
+            ("level_1", "3"),
+            ("skill_2", ""),
+            ("level_2", "3"),
+            ("skill_3", ""),
+            ("level_3", "3"),
+            ("certificates", "forklift-licence"),
+            ("max_commute_km", "25"),
+            ("wage_yuan", wage),
+            ("consent", "yes"),
+        ]
+    };
+    let with = |mut v: Vec<(&'static str, &'static str)>, csrf: &str| -> Vec<(String, String)> {
+        v.push(("start", Box::leak(start.clone().into_boxed_str())));
+        v.push(("end", Box::leak(end.clone().into_boxed_str())));
+        let mut out: Vec<(String, String)> = v
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        out.push(("csrf".into(), csrf.to_owned()));
+        out
+    };
+    let send = |pairs: Vec<(String, String)>| {
+        let app = app.clone();
+        let cookie = cookie.clone();
+        async move {
+            let refs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            post_form(&app, "/portal/workers/new", &cookie, &refs).await
+        }
+    };
+    assert_eq!(
+        send(with(base("22.00"), "wrong")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = send(with(base("lots"), &csrf)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text.contains("min_hourly_wage_fen") && r.text.contains("周五"),
+        "the form keeps what was typed: {}",
+        r.text
+    );
+    let r = send(with(base("22.00"), &csrf)).await;
+    assert_eq!(
+        (r.status, r.headers["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/portal/workers?done=save")
+    );
+    let v = until("the worker", || {
+        let app = app.clone();
+        async move {
+            let (_, v) = call(&app, "GET", "/v1/workers/w-form", Some(AGENCY), "").await;
+            (v["status"] == "available").then_some(v)
+        }
+    })
+    .await;
+    assert_eq!(
+        (
+            v["min_hourly_wage_fen"].as_i64(),
+            v["display_name"].as_str()
+        ),
+        (Some(2200), Some("周五"))
+    );
+    assert_eq!(v["certificates"], json!(["forklift-licence"]));
+    // Editing shows the offer; saving it changes the wage.
+    let page = get(&app, "/portal/workers/w-form/edit", Some(&cookie)).await;
+    assert!(
+        page.text.contains("value=\"22.00\"") && page.text.contains("readonly"),
+        "{}",
+        page.text
+    );
+    let mut edited = base("26.50");
+    edited.retain(|(k, _)| *k != "form_key");
+    edited.push(("form_key", "wk2"));
+    let r = send(with(edited, &csrf)).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    until("the new wage", || {
+        let app = app.clone();
+        async move {
+            let (_, v) = call(&app, "GET", "/v1/workers/w-form", Some(AGENCY), "").await;
+            (v["min_hourly_wage_fen"] == 2650).then_some(v)
+        }
+    })
+    .await;
+    // Another agency neither reads nor takes it.
+    let (other, other_csrf) = sign_in(&app, AGENCY_Y).await;
+    assert_eq!(
+        get(&app, "/portal/workers/w-form/edit", Some(&other))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let pairs = with(base("30.00"), &other_csrf);
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = post_form(&app, "/portal/workers/new", &other, &refs).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text.contains("belongs to someone else"), "{}", r.text);
+}

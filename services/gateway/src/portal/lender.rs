@@ -81,7 +81,7 @@ pub(crate) async fn roster(
             p.ok role="status" { (bi(&format!("已导入 {n} 人。", ), &format!("Imported {n} workers."))) }
         }
         @if let Some(done) = flash.split('&').find_map(|kv| kv.strip_prefix("done=")) { p.ok role="status" { (bi("已提交：", "Done: ")) (done) } }
-        p { a.button href="/portal/workers/import" { (bi("导入花名册", "Import a roster")) } }
+        p { a.button href="/portal/workers/import" { (bi("导入花名册", "Import a roster")) } " " a.button href="/portal/workers/new" { (bi("添加人员", "Add a worker")) } }
         @if all.is_empty() {
             p { (bi("还没有人员。可从 Excel 或 CSV 导入花名册。", "No workers yet. Import a roster from Excel or CSV.")) }
         } @else {
@@ -125,6 +125,7 @@ pub(crate) async fn roster(
                                     }
                                     td {
                                         @if v.status == lendwork_state::views::WorkerStatus::Available {
+                                            a href={ "/portal/workers/" (id) "/edit" } aria-label={ "修改 Edit " (id) } { (bi("修改", "Edit")) }
                                             form method="post" action={ "/portal/workers/" (id) "/withdraw" } {
                                                 input type="hidden" name="csrf" value=(s.csrf);
                                                 button.quiet type="submit" aria-label={ "撤回 Withdraw " (id) } { (bi("撤回", "Withdraw")) }
@@ -489,4 +490,303 @@ pub(crate) async fn link_page(g: &Gateway, s: &Session, id: &str) -> PageResult 
         StatusCode::OK,
         page(Some(s), "本人链接", "Worker link", body),
     ))
+}
+
+/// The worker form, filled from `f` (a submitted form) or from `offer`
+/// (editing), with the refusal `error` (field, message) beside its field.
+fn worker_form(
+    s: &Session,
+    f: &Pairs,
+    offer: Option<&lendwork_domain::WorkerOffered>,
+    error: Option<(&str, String)>,
+) -> maud::Markup {
+    let vocab = lendwork_domain::vocab::vocabulary();
+    let today = crate::compose::now().market_date();
+    let from_offer = |name: &str| -> Option<String> {
+        let o = offer?;
+        Some(match name {
+            "worker_id" => o.worker_id.to_string(),
+            "display_name" => o
+                .display_name
+                .as_ref()
+                .map_or(String::new(), |n| n.as_str().to_owned()),
+            "region" => o.region.to_string(),
+            "home_lat" => o.home.lat().to_string(),
+            "home_lon" => o.home.lon().to_string(),
+            "start" => o.available.start.to_string(),
+            "end" => o.available.end.to_string(),
+            "max_commute_km" => o.max_commute_km.get().to_string(),
+            "wage_yuan" => words::yuan(o.min_hourly_wage_fen.get()),
+            "contract_end" => o.contract_end.map_or(String::new(), |d| d.to_string()),
+            "priority_group" => o
+                .priority_group
+                .and_then(|g| serde_json::to_value(g).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            _ => {
+                let i: usize = name.rsplit('_').next()?.parse().ok()?;
+                let sk = o.skills.get(i.checked_sub(1)?)?;
+                if name.starts_with("skill_") {
+                    sk.skill.to_string()
+                } else {
+                    sk.level.get().to_string()
+                }
+            }
+        })
+    };
+    let v = |name: &str, default: String| -> String {
+        let x = field(f, name);
+        if !x.is_empty() {
+            x.to_owned()
+        } else {
+            from_offer(name)
+                .filter(|x| !x.is_empty())
+                .unwrap_or(default)
+        }
+    };
+    let certs: Vec<String> = if f.is_empty() {
+        offer.map_or(Vec::new(), |o| {
+            o.certificates.iter().map(|c| c.to_string()).collect()
+        })
+    } else {
+        f.iter()
+            .filter(|(k, _)| k == "certificates")
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let consent = if f.is_empty() {
+        offer.map_or(true, |o| o.consent)
+    } else {
+        field(f, "consent") == "yes"
+    };
+    let editing = offer.is_some();
+    html! {
+        @if let Some((fname, m)) = &error {
+            div.box.err role="alert" id="form-error" { (fname) "：" (m) }
+        }
+        form method="post" action="/portal/workers/new" novalidate {
+            input type="hidden" name="csrf" value=(s.csrf);
+            input type="hidden" name="form_key" value=(v("form_key", crate::compose::hex(&rand::random::<[u8; 12]>())));
+            div.row {
+                div {
+                    label for="worker_id" { (bi("人员编号", "Worker id")) }
+                    @if editing {
+                        input id="worker_id" name="worker_id" readonly value=(v("worker_id", String::new()));
+                    } @else {
+                        input id="worker_id" name="worker_id" maxlength="64" required value=(v("worker_id", String::new()));
+                    }
+                }
+                div { label for="display_name" { (bi("姓名（选填）", "Name (optional)")) } input id="display_name" name="display_name" maxlength="40" value=(v("display_name", String::new())); }
+            }
+            div.row {
+                div {
+                    label for="region" { (bi("地区", "Region")) }
+                    select id="region" name="region" {
+                        @for (code, zh, en) in lendwork_domain::vocab::REGIONS {
+                            option value=(code) selected[v("region", String::new()) == *code] { (zh) " " (en) }
+                        }
+                    }
+                }
+                div {
+                    label for="priority_group" { (bi("重点群体（选填）", "Priority group (optional)")) }
+                    select id="priority_group" name="priority_group" {
+                        @let current = v("priority_group", String::new());
+                        option value="" { "—" }
+                        @for (slug, zh, en) in [("unemployed", "失业人员", "Unemployed"), ("graduate", "高校毕业生", "Graduate"), ("migrant_worker", "农民工", "Migrant worker"), ("hard_to_employ", "就业困难人员", "Hard to employ")] {
+                            option value=(slug) selected[current == slug] { (zh) " " (en) }
+                        }
+                    }
+                }
+            }
+            div.row {
+                div { label for="home_lat" { (bi("住址纬度", "Home latitude")) } input id="home_lat" name="home_lat" inputmode="decimal" value=(v("home_lat", "36.06".into())); }
+                div { label for="home_lon" { (bi("住址经度", "Home longitude")) } input id="home_lon" name="home_lon" inputmode="decimal" value=(v("home_lon", "103.83".into())); }
+            }
+            fieldset.box {
+                legend { (bi("技能", "Skills")) }
+                @for i in 1..=3 {
+                    div.row {
+                        div {
+                            label for={ "skill_" (i) } { (bi(&format!("技能 {i}"), &format!("Skill {i}"))) }
+                            select id={ "skill_" (i) } name={ "skill_" (i) } {
+                                @let current = v(&format!("skill_{i}"), String::new());
+                                option value="" { "—" }
+                                @for t in vocab.skills { option value=(t.slug) selected[current == t.slug] { (t.zh) " " (t.en) } }
+                            }
+                        }
+                        div { label for={ "level_" (i) } { (bi("等级（1–5）", "Level (1–5)")) } input id={ "level_" (i) } name={ "level_" (i) } type="number" min="1" max="5" value=(v(&format!("level_{i}"), "3".into())); }
+                    }
+                }
+            }
+            fieldset.box {
+                legend { (bi("证书", "Certificates")) }
+                @for t in vocab.certificates {
+                    label { input type="checkbox" name="certificates" value=(t.slug) checked[certs.iter().any(|c| c == t.slug)]; " " (t.zh) " " span.en lang="en" { (t.en) } }
+                }
+            }
+            div.row {
+                div { label for="start" { (bi("可工作开始日期", "Available from")) } input id="start" name="start" type="date" value=(v("start", today.to_string())); }
+                div { label for="end" { (bi("可工作结束日期", "Available until")) } input id="end" name="end" type="date" value=(v("end", today.plus_days(180).to_string())); }
+            }
+            div.row {
+                div { label for="max_commute_km" { (bi("最远通勤（公里）", "Longest commute (km)")) } input id="max_commute_km" name="max_commute_km" inputmode="decimal" value=(v("max_commute_km", "20".into())); }
+                div { label for="wage_yuan" { (bi("最低时薪（元）", "Lowest hourly wage (CNY)")) } input id="wage_yuan" name="wage_yuan" inputmode="decimal" value=(v("wage_yuan", "20.00".into())); }
+            }
+            @if s.role == Role::Enterprise {
+                label for="contract_end" { (bi("劳动合同截止日期（选填）", "Contract ends (optional)")) }
+                input id="contract_end" name="contract_end" type="date" value=(v("contract_end", String::new()));
+            }
+            label { input type="checkbox" name="consent" value="yes" checked[consent]; " " (bi("本人同意借调", "The worker consents to be lent")) }
+            p { button type="submit" { @if editing { (bi("保存", "Save")) } @else { (bi("添加", "Add")) } } }
+        }
+    }
+}
+
+/// `GET /portal/workers/new`.
+pub(crate) async fn new_worker(State(g): State<Arc<Gateway>>, headers: HeaderMap) -> PageResult {
+    let s = signed_in(&g, &headers, &[Role::Enterprise, Role::Agency]).await?;
+    Ok(html_response(
+        StatusCode::OK,
+        page(
+            Some(&s),
+            "添加人员",
+            "Add a worker",
+            worker_form(&s, &Vec::new(), None, None),
+        ),
+    ))
+}
+
+/// `GET /portal/workers/{id}/edit`: the worker's offer, to change.
+pub(crate) async fn edit_worker(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> PageResult {
+    let s = signed_in(&g, &headers, &[Role::Enterprise, Role::Agency]).await?;
+    let err = |e: ApiError| api_error_page(Some(&s), &e);
+    if g.owner("worker", &id).await.map_err(err)?.as_deref() != Some(&s.id) {
+        return Err(err(ApiError::not_found()));
+    }
+    let view: Option<WorkerView> = g
+        .store
+        .get(&g.keys.worker(&id))
+        .await
+        .map_err(|e| err(e.into()))?
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let Some(view) = view else {
+        return Err(super::error_page(
+            Some(&s),
+            StatusCode::CONFLICT,
+            "正在处理，请稍后再试",
+            "Being processed; try again in a moment",
+        ));
+    };
+    Ok(html_response(
+        StatusCode::OK,
+        page(
+            Some(&s),
+            "修改人员信息",
+            "Edit a worker",
+            worker_form(&s, &Vec::new(), Some(&view.offer), None),
+        ),
+    ))
+}
+
+/// The worker form as the API's JSON offer.
+fn offer_of(f: &Pairs) -> Result<Value, (&'static str, String)> {
+    let num = |name: &str| field(f, name).parse::<f64>().ok().filter(|x| x.is_finite());
+    let (Some(lat), Some(lon)) = (num("home_lat"), num("home_lon")) else {
+        return Err((
+            "home",
+            "纬度和经度须为数字 / latitude and longitude must be numbers".into(),
+        ));
+    };
+    let mut skills = Vec::new();
+    for i in 1..=3 {
+        let sk = field(f, &format!("skill_{i}"));
+        if sk.is_empty() {
+            continue;
+        }
+        let Ok(level) = field(f, &format!("level_{i}")).parse::<i64>() else {
+            return Err((
+                "skills",
+                format!("技能 {i} 的等级须为整数 / the level of skill {i} must be a whole number"),
+            ));
+        };
+        skills.push(serde_json::json!({"skill": sk, "level": level}));
+    }
+    let Some(km) = num("max_commute_km") else {
+        return Err(("max_commute_km", "须为数字 / must be a number".into()));
+    };
+    let Some(yuan) = num("wage_yuan").filter(|y| *y >= 0.0) else {
+        return Err((
+            "min_hourly_wage_fen",
+            "须为金额，如 20.00 / must be an amount such as 20.00".into(),
+        ));
+    };
+    let certs: Vec<&str> = f
+        .iter()
+        .filter(|(k, _)| k == "certificates")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let mut o = serde_json::json!({
+        "worker_id": field(f, "worker_id"),
+        "region": field(f, "region"),
+        "home": {"lat": lat, "lon": lon},
+        "skills": skills,
+        "certificates": certs,
+        "available": {"start": field(f, "start"), "end": field(f, "end")},
+        "max_commute_km": km,
+        "min_hourly_wage_fen": (yuan * 100.0).round() as i64,
+        "consent": field(f, "consent") == "yes",
+    });
+    for k in ["display_name", "priority_group", "contract_end"] {
+        if !field(f, k).is_empty() {
+            o[k] = Value::String(field(f, k).to_owned());
+        }
+    }
+    Ok(o)
+}
+
+/// `POST /portal/workers/new`: adds (or, for an id the client already
+/// offered, changes) a worker through the API's own path.
+pub(crate) async fn save_worker(
+    State(g): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Form(f): Form<Pairs>,
+) -> PageResult {
+    let s = signed_in(&g, &headers, &[Role::Enterprise, Role::Agency]).await?;
+    csrf_ok(&s, field(&f, "csrf"))?;
+    let again = |fname: &str, m: String| {
+        html_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            page(
+                Some(&s),
+                "添加人员",
+                "Add a worker",
+                worker_form(&s, &f, None, Some((fname, m))),
+            ),
+        )
+    };
+    let body = offer_of(&f).map_err(|(fname, m)| again(fname, m))?;
+    let mut h = HeaderMap::new();
+    if let Ok(k) = HeaderValue::from_str(&format!("portal-worker-{}", field(&f, "form_key"))) {
+        h.insert("idempotency-key", k);
+    }
+    let bytes = serde_json::to_vec(&body).expect("serializable");
+    match crate::routes::workers::post_workers_as(&g, &s.principal(), &h, &bytes).await {
+        Ok(_) => Ok(Redirect::to("/portal/workers?done=save").into_response()),
+        Err(e)
+            if matches!(
+                e.status,
+                StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT
+            ) =>
+        {
+            Err(again(
+                e.field.as_deref().unwrap_or("(form)"),
+                e.message.clone(),
+            ))
+        }
+        Err(e) => Err(api_error_page(Some(&s), &e)),
+    }
 }

@@ -502,6 +502,11 @@ pub(crate) fn routes() -> axum::Router<Arc<Gateway>> {
         .route("/portal/proposals/{match_id}/{action}", post(borrower::act))
         .route("/portal/workers", get(lender::roster))
         .route(
+            "/portal/workers/new",
+            get(lender::new_worker).post(lender::save_worker),
+        )
+        .route("/portal/workers/{worker_id}/edit", get(lender::edit_worker))
+        .route(
             "/portal/workers/import",
             get(lender::import_form)
                 .post(lender::upload)

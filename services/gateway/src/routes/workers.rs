@@ -24,7 +24,19 @@ pub(crate) async fn post_workers(
     let p = g.authenticate(&headers, None)?;
     g.require(&p, &[Role::Enterprise, Role::Agency])?;
     json_body(&headers, &body)?;
-    let mut fields = object(&body)?;
+    post_workers_as(&g, &p, &headers, &body).await
+}
+
+/// Offers one worker or a batch (a JSON body) as `p`: the API's route and
+/// the portal's worker form both come here.
+pub(crate) async fn post_workers_as(
+    g: &Gateway,
+    p: &crate::Principal,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult {
+    let (p, headers) = (p.clone(), headers);
+    let mut fields = object(body)?;
     // One worker, or {"workers": [ … ]} (up to 10,000).
     let (batch, items): (bool, Vec<Value>) = match fields.remove("workers") {
         Some(Value::Array(items)) if fields.is_empty() => (true, items),
@@ -77,12 +89,12 @@ pub(crate) async fn post_workers(
         names_to_slugs(&mut f, &prefix)?;
         events.push(compose(
             "worker_offered",
-            g.event_id(&p, &headers, i)?,
+            g.event_id(&p, headers, i)?,
             f,
             &prefix,
         )?);
     }
-    g.bind_key(&p, &headers, "POST /v1/workers", &body).await?;
+    g.bind_key(&p, headers, "POST /v1/workers", body).await?;
     let mut owned = Vec::with_capacity(events.len());
     for e in &events {
         if let EventKind::WorkerOffered(w) = &e.kind {
