@@ -21,6 +21,7 @@
 //! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
 //! | `P:home:{topic}:{region}` | the market topic's partition a region lives in (the matcher's) |
 //! | `P:snap:{topic}:{partition}` | a partition's snapshot (the matcher's) |
+//! | `P:hist:{min,hour}:{YYYYMMDDHH[MM]}` | a sample of the statistics' history (the gateway's) |
 //! | `P:session:{digest}` | a portal session: role, principal, CSRF token, expiry (the gateway's) |
 //! | `P:upload:{id}` | a roster uploaded to the portal, until confirmed (the gateway's) |
 //! | `P:idem:{digest}` | the request an `Idempotency-Key` is bound to (the gateway's) |
@@ -100,6 +101,11 @@ impl Keys {
     /// Prefix of every gap view.
     pub fn gaps(&self) -> String {
         [self.prefix.as_str(), ":rm:gap:"].concat()
+    }
+    /// A sample of the statistics' history: `kind` `min` or `hour`, `at`
+    /// the bucket's digits (the gateway's).
+    pub fn history(&self, kind: &str, at: &str) -> String {
+        [self.prefix.as_str(), ":hist:", kind, ":", at].concat()
     }
     /// A portal session, by the hex SHA-256 of its cookie (the gateway's).
     pub fn session(&self, digest: &str) -> String {

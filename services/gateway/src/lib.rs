@@ -252,6 +252,15 @@ impl Gateway {
         });
         let g = self.clone();
         tokio::spawn(async move {
+            // The statistics' history, sampled at the turn of each minute.
+            loop {
+                let now = compose::now_timestamp().unix_seconds();
+                tokio::time::sleep(Duration::from_secs((60 - now.rem_euclid(60)) as u64)).await;
+                let _ = g.record_history(compose::now_timestamp()).await;
+            }
+        });
+        let g = self.clone();
+        tokio::spawn(async move {
             loop {
                 let s = tokio::time::timeout(Duration::from_secs(2), g.store.get(&g.keys.probe()))
                     .await;
@@ -665,6 +674,7 @@ pub fn router(g: Arc<Gateway>) -> axum::Router {
         .route("/v1/ledger", get(routes::ledger::ledger))
         .route("/v1/stats", get(routes::operator::stats))
         .route("/v1/training-needs", get(routes::why_not::training))
+        .route("/v1/stats/history", get(routes::history::history))
         .route("/v1/feed", get(routes::operator::feed))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/healthz", get(|| async { "ok\n" }))

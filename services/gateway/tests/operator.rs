@@ -229,3 +229,100 @@ async fn training_needs_match_a_recount_of_the_market() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_history_keeps_a_sample_a_minute_for_a_day_and_an_hour_for_a_quarter() {
+    use lendwork_domain::Timestamp;
+    let (app, g) = app_and_gateway().await;
+    let now = lendwork_gateway::now_timestamp().unix_seconds();
+    let at = |s: i64| Timestamp::from_unix_seconds(s).unwrap();
+    g.record_history(at(now - 300)).await.unwrap();
+    let mut s: Value = serde_json::from_str(&shortage("g-hist")).unwrap();
+    s["headcount"] = json!(2);
+    let (st, _) = call(&app, "POST", "/v1/shortages", Some(ENT_A), &s.to_string()).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    until("the region's view", || {
+        let app = app.clone();
+        async move {
+            let (_, v) = call(&app, "GET", "/v1/stats", Some(OPERATOR), "").await;
+            (v["total"]["positions"] == 2).then_some(v)
+        }
+    })
+    .await;
+    g.record_history(at(now - 60)).await.unwrap();
+    let (st, v) = call(&app, "GET", "/v1/stats/history", Some(OPERATOR), "").await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let points = v["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{v}");
+    assert_eq!(
+        (
+            points[0]["positions"].as_u64(),
+            points[1]["positions"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+    assert_eq!(points[1]["open_positions"], 2);
+    assert_eq!(points[1]["at"], at(now - 60).to_string());
+    let (_, v) = call(
+        &app,
+        "GET",
+        "/v1/stats/history?region=620100",
+        Some(OPERATOR),
+        "",
+    )
+    .await;
+    assert_eq!(v["points"][1]["positions"], 2);
+    let (_, v) = call(
+        &app,
+        "GET",
+        "/v1/stats/history?region=620200",
+        Some(OPERATOR),
+        "",
+    )
+    .await;
+    assert_eq!(
+        v["points"][1]["positions"], 0,
+        "a region without a view counts nothing"
+    );
+    let (_, v) = call(
+        &app,
+        "GET",
+        "/v1/stats/history?resolution=hour",
+        Some(OPERATOR),
+        "",
+    )
+    .await;
+    let hours = v["points"].as_array().unwrap();
+    assert!(
+        !hours.is_empty() && hours.last().unwrap()["positions"] == 2,
+        "{v}"
+    );
+    // A day later the minute sample has aged out; the hour's stays.
+    let later = now - 60 + 24 * 3600;
+    g.record_history(at(later)).await.unwrap();
+    let minutes = g.history(at(later), false).await.unwrap();
+    assert_eq!(minutes.len(), 1, "only the newest minute is within the day");
+    let hours = g.history(at(later), true).await.unwrap();
+    assert!(hours.len() >= 2, "hours are kept for a quarter");
+    for (q, field) in [
+        ("resolution=second", "resolution"),
+        ("region=%20", "region"),
+        ("from=1", "(query)"),
+    ] {
+        let (st, v) = call(
+            &app,
+            "GET",
+            &format!("/v1/stats/history?{q}"),
+            Some(OPERATOR),
+            "",
+        )
+        .await;
+        assert_eq!(
+            (st, v["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{q}"
+        );
+    }
+    let (st, _) = call(&app, "GET", "/v1/stats/history", Some(ENT_A), "").await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}

@@ -1,5 +1,6 @@
 //! The API's routes, one file per kind of user.
 
+pub mod history;
 pub mod ledger;
 pub mod links;
 pub mod listing;

@@ -65,6 +65,18 @@ pub async fn app_live() -> axum::Router {
     .await
 }
 
+/// The gateway's router with a matcher, and the gateway itself (for what
+/// the background tasks do, called at chosen times).
+pub async fn app_and_gateway() -> (axum::Router, Arc<Gateway>) {
+    let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    bus.ensure_topic("lendwork.market.v1", 4).await.unwrap();
+    bus.ensure_topic("lendwork.matches.v1", 4).await.unwrap();
+    let g = Gateway::new(bus.clone(), store.clone(), gw_options(), tokens());
+    let _ = app_with_feed(bus, store, true, false).await;
+    (router(g.clone()), g)
+}
+
 pub async fn app_with_feed(
     bus: Arc<dyn EventBus>,
     store: Arc<dyn StateStore>,
