@@ -16,7 +16,7 @@
 //! | `P:rm:set:worker:{worker_id}` | set of match ids: a flexible worker's (no employer) proposals |
 //! | `P:owner:{gap,worker}:{id}` | the principal that posted or offered it (the gateway's) |
 //! | `P:owner-set:worker:{principal}` | set of worker ids a lender or agency offered (the gateway's) |
-//! | `P:owner-set:gap:{principal}` | set of gap ids a borrower posted (the gateway's) |
+//! | `P:owner-set:gap:{enterprise_id}` | set of gap ids a borrower posted (the matcher's, with the gap's first view) |
 //! | `P:route:{worker,gap,match}:{id}` | the region the id was routed to ([`crate::routes`]) |
 //! | `P:resv:{worker_id}` | the worker's reservations ([`crate::reservations`]) |
 //! | `P:home:{topic}:{region}` | the market topic's partition a region lives in (the matcher's) |

@@ -2,10 +2,14 @@
 //! gaps), `GET /v1/workers` (a lender's or agency's workers) and
 //! `GET /v1/workers/{id}`.
 //!
-//! A listing reads the client's own index set (the gateway writes it when
-//! the gap is posted or the worker offered) and the matcher's views of its
-//! members: what it reads grows with what the client owns, never with the
-//! market. A member the matcher has not seen yet is listed as `pending`.
+//! A listing reads the client's own index set and the matcher's views of
+//! its members: what it reads grows with what the client owns, never with
+//! the market. A borrower's gaps are indexed by the matcher with their
+//! first view (so a posting costs no extra write on its path, and a gap
+//! is listed once the matcher has it, within the batch); a lender's or
+//! agency's workers by the gateway when they are offered (the offer does
+//! not name an agency), and one the matcher has not seen yet is listed as
+//! `pending`.
 //!
 //! Pagination: items are in id order; `limit` (1–500, default 100) items
 //! per page, and `next_cursor` (the last id of the page, or `null` on the

@@ -49,10 +49,7 @@ pub(crate) async fn post_shortage_as(
     if let EventKind::ShortagePosted(s) = &e.kind {
         // A re-post keeps the gap's region: its proposals and their
         // routes are that region's (the engine refuses a move too).
-        let owned = [(g.keys.owned_gaps(&p.id), s.gap_id.to_string())];
-        if g.claim("gap", s.gap_id.as_str(), &p).await? {
-            g.store.add_to_sets(&owned).await?;
-        } else {
+        if !g.claim("gap", s.gap_id.as_str(), &p).await? {
             if let Some(r) = g.routed_region("gap", s.gap_id.as_str()).await? {
                 if r != s.region.as_str() {
                     return Err(ApiError::new(
@@ -66,8 +63,6 @@ pub(crate) async fn post_shortage_as(
                     ));
                 }
             }
-            // A posting that stopped between its claim and its index.
-            g.store.add_to_sets(&owned).await?;
         }
     }
     g.append_one(e).await

@@ -47,8 +47,9 @@ pub struct Effects {
     pub new_matches: BTreeSet<MatchId>,
     /// Gaps whose views changed.
     pub gaps: BTreeSet<GapId>,
-    /// Gaps posted (their region's index gets them).
-    pub posted: BTreeSet<GapId>,
+    /// Gaps posted, with their region and borrower (the region's and the
+    /// borrower's index sets get them).
+    pub posted: Vec<(GapId, Region, EnterpriseId)>,
     /// Regions whose views changed.
     pub regions: BTreeSet<Region>,
     /// Records that broke the contract: (position, error).

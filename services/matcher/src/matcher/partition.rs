@@ -140,7 +140,8 @@ impl PartitionState {
         }
         if let EventKind::ShortagePosted(g) = &ev.kind {
             fx.gaps.insert(g.gap_id.clone());
-            fx.posted.insert(g.gap_id.clone());
+            fx.posted
+                .push((g.gap_id.clone(), g.region.clone(), g.enterprise_id.clone()));
         }
         if let EventKind::WorkerOffered(w) = &ev.kind {
             if applied == Applied::Applied {

@@ -67,6 +67,14 @@ impl PartitionState {
         for v in &fx.withdrawn {
             values.push((None, keys.gap(v.gap_id.as_str()), json(v)));
         }
+        // A posted gap joins its region's index and its borrower's (the
+        // borrower's principal is its enterprise id): written with the
+        // views, so a posting costs no write of its own on its path. A gap
+        // withdrawn in the same batch is indexed too (its final view is).
+        for (g, region, ent) in &fx.posted {
+            plain_sets.push((keys.region_gaps(region.as_str()), g.to_string()));
+            plain_sets.push((keys.owned_gaps(ent.as_str()), g.to_string()));
+        }
         for v in &fx.withdrawn_workers {
             values.push((None, keys.worker(v.offer.worker_id.as_str()), json(v)));
         }
@@ -93,9 +101,6 @@ impl PartitionState {
                 .and_then(|mk| mk.positions(g))
                 .unwrap_or_default();
             values.push((None, keys.gap(g.as_str()), json(&self.gap_view(post, pos))));
-            if fx.posted.contains(g) {
-                plain_sets.push((keys.region_gaps(post.region.as_str()), g.to_string()));
-            }
         }
     }
 
