@@ -353,28 +353,47 @@ pub fn render(w: &GapWhyNot) -> Markup {
     }
 }
 
+/// The caller's own gap or worker view for a why-not (`kind` `gap` or
+/// `worker`): 404 for a path that is not `…/why-not` or an id the caller
+/// does not own, 409 while the matcher has not written the view yet.
+async fn own_view<V: serde::de::DeserializeOwned>(
+    g: &Gateway,
+    headers: &HeaderMap,
+    roles: &[Role],
+    (kind, id, what): (&str, &str, &str),
+) -> Result<(crate::Principal, V), ApiError> {
+    if what != "why-not" {
+        return Err(ApiError::not_found());
+    }
+    let p = g.authenticate(headers, None)?;
+    g.require(&p, roles)?;
+    if g.owner(kind, id).await?.as_deref() != Some(&p.id) {
+        return Err(ApiError::not_found());
+    }
+    let key = if kind == "gap" {
+        g.keys.gap(id)
+    } else {
+        g.keys.worker(id)
+    };
+    let Some(b) = g.store.get(&key).await? else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            None,
+            format!("the {kind} is still being processed; ask again in a moment"),
+        ));
+    };
+    let v = serde_json::from_slice(&b).map_err(|_| ApiError::not_found())?;
+    Ok((p, v))
+}
+
 /// `GET /v1/shortages/{id}/why-not` (the borrower's).
 pub(crate) async fn gap(
     State(g): State<Arc<Gateway>>,
     headers: HeaderMap,
     Path((id, what)): Path<(String, String)>,
 ) -> ApiResult {
-    if what != "why-not" {
-        return Err(ApiError::not_found());
-    }
-    let p = g.authenticate(&headers, None)?;
-    g.require(&p, &[Role::Enterprise])?;
-    if g.owner("gap", &id).await?.as_deref() != Some(&p.id) {
-        return Err(ApiError::not_found());
-    }
-    let Some(b) = g.store.get(&g.keys.gap(&id)).await? else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            None,
-            "the shortage is still being processed; ask again in a moment",
-        ));
-    };
-    let v: GapView = serde_json::from_slice(&b).map_err(|_| ApiError::not_found())?;
+    let (_, v): (_, GapView) =
+        own_view(&g, &headers, &[Role::Enterprise], ("gap", &id, &what)).await?;
     Ok(Json(for_gap(&g, &v).await?).into_response())
 }
 
@@ -384,22 +403,8 @@ pub(crate) async fn worker(
     headers: HeaderMap,
     Path((id, what)): Path<(String, String)>,
 ) -> ApiResult {
-    if what != "why-not" {
-        return Err(ApiError::not_found());
-    }
-    let p = g.authenticate(&headers, None)?;
-    g.require(&p, &[Role::Enterprise, Role::Agency])?;
-    if g.owner("worker", &id).await?.as_deref() != Some(&p.id) {
-        return Err(ApiError::not_found());
-    }
-    let Some(b) = g.store.get(&g.keys.worker(&id)).await? else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            None,
-            "the worker is still being processed; ask again in a moment",
-        ));
-    };
-    let w: WorkerView = serde_json::from_slice(&b).map_err(|_| ApiError::not_found())?;
+    let roles = [Role::Enterprise, Role::Agency];
+    let (p, w): (_, WorkerView) = own_view(&g, &headers, &roles, ("worker", &id, &what)).await?;
     let live = crate::routes::proposals::visible(&g, &p)
         .await?
         .iter()
