@@ -265,7 +265,9 @@ pub fn required_parties(has_lender: bool) -> Vec<Party> {
 
 /// Fen as yuan with two decimals.
 pub fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, fen % 100)
+    let sign = if fen < 0 { "-" } else { "" };
+    let f = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", f / 100, f % 100)
 }
 
 /// Text made safe for HTML.

@@ -30,6 +30,8 @@ use maud::html;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use lendwork_domain::agreement::esc;
+
 use super::{bi, html_response, session, words};
 use crate::compose::hex;
 use crate::error::ApiError;
@@ -286,14 +288,6 @@ pub(crate) async fn json(State(g): State<Arc<Gateway>>, uri: Uri) -> Result<Resp
     .into_response())
 }
 
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
 /// RFC 3339 (`2026-12-06T07:00:00Z`) as RFC 822, which RSS asks for.
 fn rfc822(t: &str) -> String {
     let Ok(d) = Date::parse(t.get(..10).unwrap_or("")) else {
@@ -336,11 +330,11 @@ pub(crate) async fn rss(State(g): State<Arc<Gateway>>, uri: Uri) -> Result<Respo
     for p in positions.iter().take(100) {
         out.push_str(&format!(
             "<item><title>{}</title><link>/board#{}</link><guid isPermaLink=\"false\">{}</guid><pubDate>{}</pubDate><description>{}</description></item>",
-            xml(&headline(p)),
-            xml(&p.id),
-            xml(&p.id),
+            esc(&headline(p)),
+            esc(&p.id),
+            esc(&p.id),
             rfc822(&p.posted_at),
-            xml(&format!("{} — {} · 每天 {} 小时", p.window.start, p.window.end, p.hours_per_day)),
+            esc(&format!("{} — {} · 每天 {} 小时", p.window.start, p.window.end, p.hours_per_day)),
         ));
     }
     out.push_str("</channel></rss>\n");

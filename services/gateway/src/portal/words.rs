@@ -83,12 +83,8 @@ pub(crate) fn status(s: &str) -> (&'static str, &'static str) {
     }
 }
 
-/// Fen as yuan with two decimals.
-pub(crate) fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let f = fen.unsigned_abs();
-    format!("{sign}{}.{:02}", f / 100, f % 100)
-}
+/// Fen as yuan with two decimals (the agreement pack's own formatting).
+pub(crate) use lendwork_domain::agreement::yuan;
 
 /// A skill's Chinese name with its English.
 pub(crate) fn skill(slug: &str) -> (String, String) {
