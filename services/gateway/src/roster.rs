@@ -28,7 +28,7 @@ use std::io::Cursor;
 
 use lendwork_domain::vocab::{self, vocabulary, Lang, Lookup};
 use lendwork_domain::{Date, Event};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 /// The columns: (field, Chinese header, required).
@@ -53,7 +53,7 @@ pub const COLUMNS: [(&str, &str, bool); 14] = [
 pub const MAX_ROWS: usize = 10_000;
 
 /// One refused cell or row.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RowError {
     /// Row number, the header being row 1.
     pub row: usize,

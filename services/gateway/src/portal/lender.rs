@@ -20,7 +20,7 @@ use super::{
 };
 use crate::auth::Role;
 use crate::error::ApiError;
-use crate::roster::{self, Format, RowError};
+use crate::roster::{Format, RowError};
 use crate::routes::proposals::visible;
 use crate::Gateway;
 
@@ -283,8 +283,7 @@ pub(crate) async fn upload(
                 .extra
                 .as_ref()
                 .and_then(|x| x.get("rows"))
-                .and_then(|r| serde_json::from_value::<Vec<RowErrorIn>>(r.clone()).ok())
-                .map(|v| v.into_iter().map(RowErrorIn::into_error).collect())
+                .and_then(|r| serde_json::from_value::<Vec<RowError>>(r.clone()).ok())
                 .unwrap_or_default();
             if rows.is_empty() {
                 return Err(api_error_page(Some(&s), &e));
@@ -304,11 +303,14 @@ pub(crate) async fn upload(
         .await
         .unwrap_or_default();
     let v: Value = serde_json::from_slice(&bytes_body).unwrap_or(Value::Null);
+    let rows = v["rows"].as_u64().unwrap_or(0);
     let upload = crate::compose::hex(&rand::random::<[u8; 16]>());
+    // The upload as kept: its owner, its format and its checked row count,
+    // a line each, then the file.
     let mut stored = Vec::with_capacity(bytes.len() + 64);
     stored.extend_from_slice(
         format!(
-            "{}\n{}\n",
+            "{}\n{}\n{rows}\n",
             s.id,
             if format == Format::Xlsx {
                 "xlsx"
@@ -323,7 +325,6 @@ pub(crate) async fn upload(
         .set(&g.keys.upload(&upload), &stored)
         .await
         .map_err(|e| api_error_page(Some(&s), &e.into()))?;
-    let rows = v["rows"].as_u64().unwrap_or(0);
     let workers = v["workers"].as_array().cloned().unwrap_or_default();
     let body = html! {
         p.ok role="status" { (bi(&format!("检查通过：共 {rows} 人，尚未导入。", ), &format!("Checked: {rows} workers, not imported yet."))) }
@@ -358,29 +359,6 @@ pub(crate) async fn upload(
     ))
 }
 
-#[derive(serde::Deserialize)]
-struct RowErrorIn {
-    row: usize,
-    column: Option<String>,
-    field: Option<String>,
-    message: String,
-    zh: String,
-    en: String,
-}
-
-impl RowErrorIn {
-    fn into_error(self) -> RowError {
-        RowError {
-            row: self.row,
-            column: self.column,
-            field: self.field,
-            message: self.message,
-            zh: self.zh,
-            en: self.en,
-        }
-    }
-}
-
 /// `POST /portal/workers/import/commit`: imports the checked upload (its
 /// id is the import's idempotency key, so a double click imports once).
 pub(crate) async fn commit(
@@ -408,8 +386,10 @@ pub(crate) async fn commit(
             "This upload was imported already or is gone; upload again",
         ));
     };
-    let mut parts = stored.splitn(3, |b| *b == b'\n');
-    let (Some(owner), Some(kind), Some(bytes)) = (parts.next(), parts.next(), parts.next()) else {
+    let mut parts = stored.splitn(4, |b| *b == b'\n');
+    let (Some(owner), Some(kind), Some(rows), Some(bytes)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(api_error_page(Some(&s), &ApiError::not_found()));
     };
     if owner != s.id.as_bytes() {
@@ -428,9 +408,7 @@ pub(crate) async fn commit(
     match crate::routes::workers::import_as(&g, &s.principal(), &h, false, format, bytes).await {
         Ok(_) => {
             let _ = g.store.delete(&key).await;
-            let n = roster::read(bytes, format, None)
-                .map(|r| r.offers.len())
-                .unwrap_or(0);
+            let n = String::from_utf8_lossy(rows);
             Ok(Redirect::to(&format!("/portal/workers?imported={n}")).into_response())
         }
         Err(e) => Err(api_error_page(Some(&s), &e)),
