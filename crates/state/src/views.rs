@@ -92,7 +92,7 @@ pub struct GapView {
 
 impl GapView {
     /// The posting the view was made from, as the eligibility rules read
-    /// it (`None` for a view written before views carried the site).
+    /// it (`None` for a view without a site: views of an earlier format).
     pub fn post(&self) -> Option<ShortagePosted> {
         Some(ShortagePosted {
             gap_id: self.gap_id.clone(),
